@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from rest_framework import serializers
+
+from memories.models import Priority
+
+
+def _text_field(**kwargs: Any) -> serializers.CharField:
+    # DRF's CharField already refuses NUL bytes and lone surrogates (which PostgreSQL cannot store).
+    return serializers.CharField(
+        max_length=settings.MEMORY_MAX_TEXT_CHARS, trim_whitespace=False, allow_blank=False, **kwargs
+    )
+
+
+class ProviderField(serializers.CharField):
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data).strip().lower()
+        allowed = [p.lower() for p in settings.MEMORY_PROVIDERS]
+        if value not in allowed:
+            raise serializers.ValidationError(f"'{value}' is not supported; use one of: {', '.join(allowed)}")
+        return value
+
+
+class PriorityField(serializers.ChoiceField):
+    def __init__(self, **kwargs: Any):
+        super().__init__(choices=[label for _, label in Priority.choices], **kwargs)
+
+    def to_internal_value(self, data: Any) -> int:  # type: ignore[override]
+        label = super().to_internal_value(data.lower() if isinstance(data, str) else data)
+        return {lbl: value for value, lbl in Priority.choices}[label]
+
+
+class _SaveInput(serializers.Serializer):
+    user_id = serializers.UUIDField(required=False)
+    provider = ProviderField(required=False, default="chatgpt", max_length=32)
+    priority = PriorityField(required=False, default=Priority.NORMAL)
+    pinned = serializers.BooleanField(required=False, default=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        for name in ("prompt", "response"):
+            if name in attrs and not attrs[name].strip():
+                raise serializers.ValidationError({name: "This field may not be blank."})
+        return attrs
+
+
+class SavePromptInput(_SaveInput):
+    prompt = _text_field()
+
+
+class SaveResponseInput(_SaveInput):
+    prompt = _text_field()
+    response = _text_field()
+
+
+class SaveOutput(serializers.Serializer):
+    success = serializers.BooleanField(default=True)
+    chunks_stored = serializers.IntegerField()
+    timestamp = serializers.DateTimeField()
+    memory_id = serializers.IntegerField()
+    duplicate = serializers.BooleanField()
+
+
+class ContextQueryInput(serializers.Serializer):
+    query = serializers.CharField(max_length=settings.MEMORY_MAX_QUERY_CHARS)
+    top_k = serializers.IntegerField(
+        required=False, default=settings.CONTEXT_TOP_K_DEFAULT, min_value=1, max_value=settings.CONTEXT_TOP_K_MAX
+    )
+
+
+class ContextResultOutput(serializers.Serializer):
+    memory_id = serializers.IntegerField()
+    text = serializers.CharField()
+    score = serializers.FloatField()
+    provider = serializers.CharField()
+    kind = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    priority = serializers.SerializerMethodField()
+
+    def get_priority(self, obj: Any) -> str:
+        return str(Priority(obj.priority).label)
+
+
+class ContextOutput(serializers.Serializer):
+    contexts = serializers.ListField(child=serializers.CharField())
+    count = serializers.IntegerField()
+    results = ContextResultOutput(many=True)

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, register
+
+from memories.embeddings import model_path
+from memories.models import EMBEDDING_DIMENSION
+
+
+@register()
+def embedding_model_check(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    errors: list[Error] = []
+    if settings.EMBEDDING_DIMENSION != EMBEDDING_DIMENSION:
+        errors.append(
+            Error(
+                f"EMBEDDING_DIMENSION is {settings.EMBEDDING_DIMENSION} but the pgvector column holds "
+                f"{EMBEDDING_DIMENSION} dimensions.",
+                hint="Use a model of the column's size, or migrate the column and run reembed.",
+                id="memories.E001",
+            )
+        )
+    path = model_path()
+    pooling = Path(path) / "1_Pooling" / "config.json"
+    if not pooling.exists():
+        errors.append(Error(f"No sentence-transformers model at {path}.", id="memories.E002"))
+        return errors
+    model_dim = json.loads(pooling.read_text())["word_embedding_dimension"]
+    if model_dim != EMBEDDING_DIMENSION:
+        errors.append(
+            Error(
+                f"The embedding model at {path} makes {model_dim}-dimensional vectors; the column holds "
+                f"{EMBEDDING_DIMENSION}.",
+                id="memories.E003",
+            )
+        )
+    return errors

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from pgvector.django import VectorField
+
+# The pgvector column's size; memories.E001 compares it with the configured embedding model.
+EMBEDDING_DIMENSION = 384
+
+
+class Kind(models.TextChoices):
+    PROMPT = "prompt", "Prompt"
+    RESPONSE = "response", "Response"
+
+
+class Priority(models.IntegerChoices):
+    LOW = 0, "low"
+    NORMAL = 1, "normal"
+    HIGH = 2, "high"
+
+
+class Memory(models.Model):
+    """One saved prompt, or one answer together with the prompt it answered."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memories")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    provider = models.CharField(max_length=32)
+    text = models.TextField(help_text="The prompt (kind=prompt) or the answer (kind=response).")
+    prompt = models.TextField(blank=True, default="", help_text="For an answer: the prompt it answered.")
+    content_hash = models.CharField(max_length=64)
+    priority = models.SmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    pinned = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # a user's memories, newest first (listing, recency, dashboard per-day counts)
+            models.Index(fields=["user", "-created_at"], name="memory_user_created_idx"),
+            # "has this user saved exactly this text already?" on every save
+            models.Index(fields=["user", "content_hash"], name="memory_user_hash_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} by {self.user_id} via {self.provider}"
+
+
+class Chunk(models.Model):
+    """A piece of a memory that fits the model's token window, with its embedding."""
+
+    memory = models.ForeignKey(Memory, on_delete=models.CASCADE, related_name="chunks")
+    # Denormalised owner so that vector search filters by user inside the query, without a join.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveIntegerField()
+    text = models.TextField()
+    embedding = VectorField(dimensions=EMBEDDING_DIMENSION)
+
+    class Meta:
+        ordering = ["memory_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["memory", "position"], name="chunk_memory_position_uniq"),
+        ]
+        indexes = [
+            # per-user exact vector search scans only this user's chunks
+            models.Index(fields=["user"], name="chunk_user_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"chunk {self.position} of memory {self.memory_id}"

@@ -1,0 +1,102 @@
+"""Writes. Every side effect of saving a memory (chunking, embedding, storing) happens here."""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from memories import embeddings
+from memories.models import Chunk, Kind, Memory, Priority
+
+# Of an answer's token window, at most this many tokens carry the prompt it answered, so that a search
+# for the question finds the answer too.
+PROMPT_CONTEXT_TOKENS = 64
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    memory: Memory
+    chunks_stored: int
+    duplicate: bool
+
+
+def content_hash(*, kind: str, text: str, prompt: str = "") -> str:
+    normalized = "\x1f".join(unicodedata.normalize("NFC", part).strip() for part in (kind, prompt, text))
+    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+
+
+def prompt_head(prompt: str) -> str:
+    """The start of a prompt, at most PROMPT_CONTEXT_TOKENS tokens, as stored beside each answer chunk."""
+    windows = embeddings.split_into_windows(prompt, max_tokens=PROMPT_CONTEXT_TOKENS, overlap=0)
+    head = windows[0].text if windows else ""
+    return head if len(windows) <= 1 else head + " …"
+
+
+def embedding_input(*, kind: str, chunk_text: str, prompt: str) -> str:
+    if kind == Kind.RESPONSE and prompt:
+        return f"{prompt_head(prompt)}\n{chunk_text}"
+    return chunk_text
+
+
+def chunk_texts(*, kind: str, text: str, prompt: str = "") -> list[str]:
+    budget = settings.EMBEDDING_MAX_TOKENS - 2  # [CLS] and [SEP]
+    if kind == Kind.RESPONSE and prompt:
+        budget -= min(embeddings.count_tokens(prompt), PROMPT_CONTEXT_TOKENS) + 1
+    windows = embeddings.split_into_windows(
+        text, max_tokens=budget, overlap=min(settings.EMBEDDING_CHUNK_OVERLAP_TOKENS, budget // 4)
+    )
+    return [w.text for w in windows if w.text]
+
+
+def memory_save(
+    *,
+    user: User,
+    kind: str,
+    provider: str,
+    text: str,
+    prompt: str = "",
+    priority: int = Priority.NORMAL,
+    pinned: bool = False,
+    created_at: datetime | None = None,
+) -> SaveResult:
+    """Chunk, embed and store one memory; the same text saved again by the same user is stored once.
+
+    Embedding (the slow part) runs outside the transaction so that no row lock or connection is held while
+    the model works; the duplicate check is repeated under the lock.
+    """
+    digest = content_hash(kind=kind, text=text, prompt=prompt)
+    existing = Memory.objects.filter(user=user, content_hash=digest).first()
+    if existing is not None:
+        return SaveResult(memory=existing, chunks_stored=0, duplicate=True)
+
+    pieces = chunk_texts(kind=kind, text=text, prompt=prompt)
+    vectors = embeddings.embed([embedding_input(kind=kind, chunk_text=p, prompt=prompt) for p in pieces])
+    with transaction.atomic():
+        # Serialise one user's writes so two identical concurrent saves cannot both pass the check.
+        User.objects.select_for_update().filter(pk=user.pk).exists()
+        existing = Memory.objects.filter(user=user, content_hash=digest).first()
+        if existing is not None:
+            return SaveResult(memory=existing, chunks_stored=0, duplicate=True)
+        memory = Memory.objects.create(
+            user=user,
+            kind=kind,
+            provider=provider,
+            text=text,
+            prompt=prompt,
+            content_hash=digest,
+            priority=priority,
+            pinned=pinned,
+            created_at=created_at or timezone.now(),
+        )
+        Chunk.objects.bulk_create(
+            Chunk(memory=memory, user=user, position=i, text=piece, embedding=vector)
+            for i, (piece, vector) in enumerate(zip(pieces, vectors, strict=True))
+        )
+    return SaveResult(memory=memory, chunks_stored=len(pieces), duplicate=False)

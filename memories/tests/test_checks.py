@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from django.test import override_settings
+
+from memories.checks import embedding_model_check
+
+
+def test_it_passes_with_the_packaged_model():
+    assert embedding_model_check() == []
+
+
+@override_settings(EMBEDDING_DIMENSION=768)
+def test_it_fails_when_the_setting_does_not_match_the_column():
+    assert [e.id for e in embedding_model_check()] == ["memories.E001"]
+
+
+@override_settings(EMBEDDING_MODEL_PATH="/nonexistent/model")
+def test_it_fails_when_the_model_is_missing():
+    assert [e.id for e in embedding_model_check()] == ["memories.E002"]
+
+
+def test_it_fails_when_the_model_makes_vectors_of_another_size(tmp_path):
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "1_Pooling" / "config.json").write_text('{"word_embedding_dimension": 768}')
+    with override_settings(EMBEDDING_MODEL_PATH=str(tmp_path)):
+        assert [e.id for e in embedding_model_check()] == ["memories.E003"]

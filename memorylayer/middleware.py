@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from memorylayer.errors import _too_big_message, error_body
+
+
+class RequestSizeLimitMiddleware:
+    """Answer 413 before anything reads a body larger than Django's upload limit.
+
+    DRF parsers read the request stream directly, so Django's own check on ``request.body`` would not fire.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return JsonResponse(error_body("Invalid Content-Length header"), status=400)
+        if limit is not None and length > limit:
+            return JsonResponse(error_body(_too_big_message()), status=413)
+        return self.get_response(request)
+
+
+class JsonErrorPageMiddleware:
+    """With DEBUG on, Django answers unknown URLs and crashes with HTML pages; the API never does.
+
+    Staff HTML (the Django admin and the dashboard) keeps its pages.
+    """
+
+    html_prefixes = ("/admin/", "/dashboard/", "/static/")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code >= 400
+            and response.get("Content-Type", "").startswith("text/html")
+            and not request.path.startswith(self.html_prefixes)
+        ):
+            message = f"Not found: {request.path}" if response.status_code == 404 else response.reason_phrase
+            return JsonResponse(error_body(message), status=response.status_code)
+        return response

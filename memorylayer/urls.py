@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.urls import path, re_path
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from memories.api.views import ContextViewSet, SaveViewSet
+
+handler400 = "memorylayer.errors.handler400"
+handler403 = "memorylayer.errors.handler403"
+handler404 = "memorylayer.errors.handler404"
+handler500 = "memorylayer.errors.handler500"
+
+urlpatterns = [
+    re_path(r"^save-prompt/?$", SaveViewSet.as_view({"post": "save_prompt"}), name="save-prompt"),
+    re_path(r"^save-response/?$", SaveViewSet.as_view({"post": "save_response"}), name="save-response"),
+    re_path(r"^context/(?P<user_id>[^/]+)/?$", ContextViewSet.as_view({"get": "retrieve"}), name="context"),
+    path("auth/token/", TokenObtainPairView.as_view(), name="token-obtain"),
+    path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
+    path("admin/", admin.site.urls),
+]
