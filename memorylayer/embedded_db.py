@@ -7,9 +7,9 @@ holds it for exactly as long as it lives. Nothing has to be installed or started
 
 from __future__ import annotations
 
-import logging
 import atexit
 import json
+import logging
 import signal
 import sys
 import threading
