@@ -31,7 +31,10 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"(?i)\b({_SECRET_PARAMS})=[^&\s\"',;]+"), rf"\1={REDACTED}"),
     # Header-like "X-Admin-Key: value" / "'authorization': 'value'" (dict reprs, header dumps).
     (
-        re.compile(r"(?i)\b(x-admin-key|http_x_admin_key|authorization|http_authorization)([\"']?\s*[:=]\s*[\"']?)[^\"',\s}]+"),
+        re.compile(
+            r"(?i)\b(x-admin-key|http_x_admin_key|authorization|http_authorization)([\"']?\s*[:=]\s*[\"']?)"
+            r"(?!(?:Bearer|Basic|Token)\s|\[REDACTED)[^\"',\s}]+"
+        ),
         rf"\1\2{REDACTED}",
     ),
 ]
@@ -107,7 +110,7 @@ class GunicornLogger(_GunicornLogger):
         super().setup(cfg)
         json_output = os.environ.get("LOG_FORMAT", "plain") == "json"
         for log in (self.error_log, self.access_log):
-            for handler in log.handlers:
+            for handler in [h for h in log.handlers if getattr(h, "_gunicorn", False)]:
                 handler.addFilter(RequestIdFilter())
                 handler.addFilter(RedactingFilter())
                 if json_output:
