@@ -129,7 +129,7 @@ def _access_line(logger: GunicornLogger) -> str:
 
 
 def test_the_gunicorn_access_log_never_prints_secrets_even_if_its_format_asks(monkeypatch):
-    greedy = '%(r)s %(q)s %({authorization}i)s %({x-admin-key}i)s %({http_authorization}e)s rid=%({x-request-id}o)s'
+    greedy = "%(r)s %(q)s %({authorization}i)s %({x-admin-key}i)s %({http_authorization}e)s rid=%({x-request-id}o)s"
     line = _access_line(_gunicorn_logger(greedy, monkeypatch))
     assert SENTINEL_KEY not in line and "eyJ" not in line
     assert line.startswith("GET /admin/dashboard?admin_key=[REDACTED] HTTP/1.1 admin_key=[REDACTED] [REDACTED]")
