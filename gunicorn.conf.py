@@ -1,6 +1,6 @@
 """gunicorn configuration for Render and `make serve`: `gunicorn -c gunicorn.conf.py`. Every knob is an env var.
 
-Memory: each worker holds its own copy of the embedding model (~0.3 GB resident with torch), so
+Memory: each worker holds its own copy of the embedding model (~0.5 GB resident with torch, measured: README), so
 WEB_CONCURRENCY is bounded by the instance's RAM, not its CPUs; threads share the worker's model.
 """
 
