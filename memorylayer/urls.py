@@ -3,6 +3,7 @@ from django.urls import path, re_path
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from memories.api.views import ContextViewSet, SaveViewSet
+from memorylayer import health
 
 handler400 = "memorylayer.errors.handler400"
 handler403 = "memorylayer.errors.handler403"
@@ -16,4 +17,5 @@ urlpatterns = [
     path("auth/token/", TokenObtainPairView.as_view(), name="token-obtain"),
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
     path("admin/", admin.site.urls),
+    re_path(r"^health/?$", health.liveness, name="health"),
 ]
