@@ -31,9 +31,10 @@ run: setup
 	DJANGO_SECRET_KEY=$$(cat var/secret_key) DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # Production-like local run: DEBUG off, gunicorn (gunicorn.conf.py) with 2 workers on the embedded PostgreSQL,
-# static files collected and served by whitenoise. Only the HTTPS redirect is off (plain HTTP on localhost).
+# static files collected and served by whitenoise. Only the HTTPS redirect is off (plain HTTP on localhost), and
+# without REDIS_URL the burst limiter's counters are per worker (the daily quota stays exact in PostgreSQL).
 SERVE_ENV = DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$$(cat var/secret_key)} DJANGO_DEBUG=0 \
-	DJANGO_SECURE_SSL_REDIRECT=0 DJANGO_ALLOWED_HOSTS=$${DJANGO_ALLOWED_HOSTS:-127.0.0.1,localhost} \
+	RATELIMIT_ALLOW_LOCAL_CACHE=$${RATELIMIT_ALLOW_LOCAL_CACHE:-1} DJANGO_SECURE_SSL_REDIRECT=0 DJANGO_ALLOWED_HOSTS=$${DJANGO_ALLOWED_HOSTS:-127.0.0.1,localhost} \
 	WEB_CONCURRENCY=$${WEB_CONCURRENCY:-2} GUNICORN_BIND=$${GUNICORN_BIND:-127.0.0.1:$(PORT)}
 
 serve: setup

@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",
+    "django_ratelimit",
     "accounts",
     "memories",
     "dashboard",
@@ -146,7 +148,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1_0
 
 # --- API ----------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    # Supabase access tokens first: that class passes locally issued tokens (they carry token_type) to simplejwt.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.SupabaseJWTAuthentication",
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -162,6 +168,52 @@ SIMPLE_JWT = {
     "ALGORITHM": "HS256",
     "SIGNING_KEY": env("JWT_SIGNING_KEY", default=SECRET_KEY),
 }
+
+# --- Accounts: Supabase tokens, tiers, daily quotas, burst limits ---------------------------------------
+# Supabase access tokens (the browser extension's) are accepted when either is set: the project's legacy
+# HS256 secret, and/or the JWKS URL of its asymmetric signing keys (RS256/ES256), e.g.
+# https://<ref>.supabase.co/auth/v1/.well-known/jwks.json. Keys are cached at most 10 minutes.
+SUPABASE_JWT_SECRET = env("SUPABASE_JWT_SECRET", default="")
+SUPABASE_JWKS_URL = env("SUPABASE_JWKS_URL", default="")
+SUPABASE_JWT_AUDIENCE = env("SUPABASE_JWT_AUDIENCE", default="authenticated")
+SUPABASE_JWT_ISSUER = env("SUPABASE_JWT_ISSUER", default="")  # checked only when set
+SUPABASE_JWT_LEEWAY_SECONDS = env.int("SUPABASE_JWT_LEEWAY_SECONDS", default=10)
+SUPABASE_JWKS_CACHE_SECONDS = env.int("SUPABASE_JWKS_CACHE_SECONDS", default=600)  # capped at 600
+SUPABASE_JWKS_TIMEOUT_SECONDS = env.float("SUPABASE_JWKS_TIMEOUT_SECONDS", default=5.0)
+# After a refetch caused by an unknown kid, further unknown kids wait this long (a flood of made-up kids
+# must not turn into a flood of fetches).
+SUPABASE_JWKS_UNKNOWN_KID_COOLDOWN_SECONDS = env.int("SUPABASE_JWKS_UNKNOWN_KID_COOLDOWN_SECONDS", default=10)
+
+# Requests per UTC day on /save-prompt, /save-response and /context, by tier; empty means unlimited.
+QUOTA_DAILY_LIMITS: dict[str, int | None] = {
+    "free": env.int("QUOTA_FREE_PER_DAY", default=100),
+    "pro": env.int("QUOTA_PRO_PER_DAY", default=1000),
+    "enterprise": env.int("QUOTA_ENTERPRISE_PER_DAY", default=None),
+}
+
+# Burst protection (django-ratelimit): per client IP on register/token endpoints, per user on the API.
+RATELIMIT_AUTH_RATE = env("RATELIMIT_AUTH_RATE", default="10/m")
+RATELIMIT_API_RATE = env("RATELIMIT_API_RATE", default="120/m")
+RATELIMIT_USE_CACHE = "default"
+# The client address for per-IP limits: unset, REMOTE_ADDR. Behind a reverse proxy (Render, nginx) that appends
+# to X-Forwarded-For, "accounts.ratelimit.forwarded_client_ip" with RATELIMIT_TRUSTED_PROXIES proxies in front.
+RATELIMIT_IP_META_KEY = env("RATELIMIT_IP_META_KEY", default=None)
+RATELIMIT_TRUSTED_PROXIES = env.int("RATELIMIT_TRUSTED_PROXIES", default=1)
+# The limiter's counters need a cache shared by every process: REDIS_URL selects Django's Redis cache. Unset,
+# a per-process local-memory cache serves development and tests; accounts.E001 refuses it with DEBUG off
+# unless RATELIMIT_ALLOW_LOCAL_CACHE says a single process is deliberate.
+REDIS_URL = env("REDIS_URL", default="")
+RATELIMIT_ALLOW_LOCAL_CACHE = env.bool("RATELIMIT_ALLOW_LOCAL_CACHE", default=False)
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # W001 only says Django's built-in RedisCache is not on django-ratelimit's list of known backends
+    # (django-ratelimit#283); it is shared and increments atomically (INCR), which is what the check is about.
+    SILENCED_SYSTEM_CHECKS.append("django_ratelimit.W001")
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "memorylayer"}}
+    # django-ratelimit refuses a per-process cache outright (E003, which aborts check/migrate/runserver);
+    # accounts.E001 applies the production rule instead.
+    SILENCED_SYSTEM_CHECKS += ["django_ratelimit.E003", "django_ratelimit.W001"]
 
 # --- Memories -----------------------------------------------------------------------------------------
 MEMORY_PROVIDERS = env.list("MEMORY_PROVIDERS", default=["chatgpt", "claude", "gemini", "grok"])

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import path, re_path
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from accounts.api.views import MeView, RegisterView, TokenBlacklistView, TokenObtainPairView, TokenRefreshView
 from memories.api.views import ContextViewSet, SaveViewSet
 from memorylayer import health
 
@@ -14,8 +14,11 @@ urlpatterns = [
     re_path(r"^save-prompt/?$", SaveViewSet.as_view({"post": "save_prompt"}), name="save-prompt"),
     re_path(r"^save-response/?$", SaveViewSet.as_view({"post": "save_response"}), name="save-response"),
     re_path(r"^context/(?P<user_id>[^/]+)/?$", ContextViewSet.as_view({"get": "retrieve"}), name="context"),
+    re_path(r"^auth/register/?$", RegisterView.as_view(), name="register"),
     path("auth/token/", TokenObtainPairView.as_view(), name="token-obtain"),
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
+    path("auth/token/blacklist/", TokenBlacklistView.as_view(), name="token-blacklist"),
+    re_path(r"^auth/me/?$", MeView.as_view(), name="me"),
     path("admin/", admin.site.urls),
     re_path(r"^health/?$", health.liveness, name="health"),
 ]

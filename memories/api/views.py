@@ -8,6 +8,7 @@ from rest_framework import status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.api.quota import DailyQuotaMixin
 from memories import selectors, services
 from memories.api.serializers import (
     ContextOutput,
@@ -47,7 +48,7 @@ def _saved(result: services.SaveResult) -> Response:
     return Response(body, status=status.HTTP_200_OK if result.duplicate else status.HTTP_201_CREATED)
 
 
-class SaveViewSet(viewsets.ViewSet):
+class SaveViewSet(DailyQuotaMixin, viewsets.ViewSet):
     """POST /save-prompt and POST /save-response."""
 
     def save_prompt(self, request: Request) -> Response:
@@ -84,7 +85,7 @@ class SaveViewSet(viewsets.ViewSet):
         return _saved(result)
 
 
-class ContextViewSet(viewsets.ViewSet):
+class ContextViewSet(DailyQuotaMixin, viewsets.ViewSet):
     """GET /context/{user_id}?query=...&top_k=5"""
 
     def retrieve(self, request: Request, user_id: str) -> Response:

@@ -41,5 +41,6 @@ def production_env(**overrides: str) -> dict[str, str]:
         "DATABASE_URL": session_database_url(),
         "RENDER": "true",
         "RENDER_EXTERNAL_HOSTNAME": "memorylayer-test.onrender.com",
+        "REDIS_URL": "redis://127.0.0.1:6399/0",  # as render.yaml's Key Value instance; check never connects
     }
     return clean_env(**{**production, **overrides})
