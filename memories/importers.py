@@ -89,7 +89,7 @@ class Candidate:
     """One memory to import, before validation; ``ref`` says where it came from in the upload."""
 
     ref: str
-    data: dict[str, Any]
+    data: Any  # a dict, unless the upload put something else in the list
 
 
 def parse_ndjson(text: str) -> list[Any]:
@@ -117,16 +117,23 @@ def parse_file(raw: bytes) -> Any:
 
 def candidates(payload: Any) -> tuple[str, list[Candidate]]:
     """Recognise the upload's format and list the memories in it."""
+    fmt, found = _recognise(payload)
+    if not found:
+        raise ServiceError("Nothing to import: the upload holds no memories")
+    return fmt, found
+
+
+def _recognise(payload: Any) -> tuple[str, list[Candidate]]:
     if isinstance(payload, dict) and isinstance(payload.get("memories"), list):
         return EXPORT_FORMAT, _export_candidates(payload["memories"])
     if isinstance(payload, dict) and isinstance(payload.get("mapping"), dict):
         payload = [payload]
     if isinstance(payload, list) and payload and all(isinstance(c, dict) and "mapping" in c for c in payload):
-        return "chatgpt", chatgpt_candidates(payload)
-    if isinstance(payload, list) and payload and all(isinstance(item, dict) for item in payload):
+        return CHATGPT, chatgpt_candidates(payload)
+    if isinstance(payload, list) and (not payload or any(isinstance(item, dict) for item in payload)):
         return EXPORT_FORMAT, _export_candidates(payload)
-    if payload in ([], {}) or (isinstance(payload, dict) and payload.get("memories") == []):
-        raise ServiceError("Nothing to import: the upload holds no memories")
+    if payload == {}:
+        return EXPORT_FORMAT, []
     raise ServiceError(
         "Unrecognised import format: send a Memory Layer export (a document with a 'memories' list, or memory "
         "objects as a JSON list or NDJSON) or ChatGPT's conversations.json"
@@ -134,9 +141,7 @@ def candidates(payload: Any) -> tuple[str, list[Candidate]]:
 
 
 def _export_candidates(items: list[Any]) -> list[Candidate]:
-    return [
-        Candidate(ref=f"memories[{i}]", data=item if isinstance(item, dict) else {}) for i, item in enumerate(items)
-    ]
+    return [Candidate(ref=f"memories[{i}]", data=item) for i, item in enumerate(items)]
 
 
 # --- ChatGPT's conversations.json -------------------------------------------------------------------------
@@ -274,6 +279,9 @@ def memories_import(*, user: User, payload: Any) -> ImportReport:
         )
     report = ImportReport(format=fmt)
     for candidate in found:
+        if not isinstance(candidate.data, dict):
+            report.note("failed", candidate.ref, "not a JSON object")
+            continue
         item = ImportItemInput(data=candidate.data)
         if not item.is_valid():
             report.note("failed", candidate.ref, _first_error(item.errors))

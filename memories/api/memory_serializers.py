@@ -58,17 +58,15 @@ class MemoryUpdateInput(serializers.Serializer):
     priority = PriorityField(required=False, help_text="low, normal or high.")
     pinned = serializers.BooleanField(required=False)
 
-    def to_internal_value(self, data: Any) -> Any:
-        if not isinstance(data, dict):
-            raise serializers.ValidationError("Request body must be a JSON object")
-        others = sorted(set(data) - set(EDITABLE_FIELDS))
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        others = sorted(set(self.initial_data) - set(EDITABLE_FIELDS))
         if others:
             raise serializers.ValidationError(
                 f"Cannot change {', '.join(others)}: only {' and '.join(EDITABLE_FIELDS)} can be changed"
             )
-        if not data:
+        if not attrs:
             raise serializers.ValidationError(f"Nothing to change: send {' and/or '.join(EDITABLE_FIELDS)}")
-        return super().to_internal_value(data)
+        return attrs
 
 
 class DeleteAllInput(serializers.Serializer):
