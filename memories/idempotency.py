@@ -110,14 +110,11 @@ def idempotent(action: Action) -> Action:
             record, created = _claim(user=request.user, key=key, fingerprint=fingerprint)  # type: ignore[arg-type]
             if not created:
                 return _replay(record, fingerprint)
+            # An error raised by the action (bad input, a crash) rolls the key back with everything else.
             response = action(view, request, *args, **kwargs)
-            # Only successful saves are remembered; an error raised above rolls the key back with it.
-            if status.is_success(response.status_code):
-                record.response_status = response.status_code
-                record.response_body = json.loads(json.dumps(response.data, cls=JSONEncoder))
-                record.save(update_fields=["response_status", "response_body"])
-            else:
-                record.delete()
+            record.response_status = response.status_code
+            record.response_body = json.loads(json.dumps(response.data, cls=JSONEncoder))
+            record.save(update_fields=["response_status", "response_body"])
             return response
 
     return extend_schema(parameters=[IDEMPOTENCY_KEY_PARAMETER])(wrapper)  # type: ignore[return-value]

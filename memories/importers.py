@@ -18,7 +18,7 @@ prompt memory and every assistant answer a response memory paired with the user 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -126,8 +126,8 @@ def candidates(payload: Any) -> tuple[str, list[Candidate]]:
 def _recognise(payload: Any) -> tuple[str, list[Candidate]]:
     if isinstance(payload, dict) and isinstance(payload.get("memories"), list):
         return EXPORT_FORMAT, _export_candidates(payload["memories"])
-    if isinstance(payload, dict) and isinstance(payload.get("mapping"), dict):
-        payload = [payload]
+    if isinstance(payload, dict) and (isinstance(payload.get("mapping"), dict) or "text" in payload):
+        payload = [payload]  # one conversation, or one memory (a one-line NDJSON file)
     if isinstance(payload, list) and payload and all(isinstance(c, dict) and "mapping" in c for c in payload):
         return CHATGPT, chatgpt_candidates(payload)
     if isinstance(payload, list) and (not payload or any(isinstance(item, dict) for item in payload)):
@@ -267,18 +267,30 @@ def _first_error(detail: Any) -> str:
     return "; ".join(_flatten(detail)) or "invalid item"
 
 
-def memories_import(*, user: User, payload: Any) -> ImportReport:
+def memories_import(
+    *,
+    user: User,
+    payload: Any,
+    max_items: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
     """Import every memory in ``payload``: each is validated and saved on its own, so one bad item fails alone;
-    memories already stored (same kind, prompt and text) are skipped; original timestamps are kept."""
+    memories already stored (same kind, prompt and text) are skipped; original timestamps are kept.
+
+    ``max_items`` caps an import made within a request (the API passes MEMORY_IMPORT_MAX_ITEMS); the
+    ``import_memories`` command passes none. ``progress(n, total)`` is called as item n starts.
+    """
     fmt, found = candidates(payload)
-    if len(found) > settings.MEMORY_IMPORT_MAX_ITEMS:
+    if max_items is not None and len(found) > max_items:
         raise ServiceError(
-            f"Too many memories in one import: {len(found)}; the limit is {settings.MEMORY_IMPORT_MAX_ITEMS} "
-            "(MEMORY_IMPORT_MAX_ITEMS). Split the file and import the parts one after another.",
+            f"Too many memories in one import: {len(found)}; the limit is {max_items} (MEMORY_IMPORT_MAX_ITEMS). "
+            "Split the file and import the parts one after another.",
             status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
     report = ImportReport(format=fmt)
-    for candidate in found:
+    for done, candidate in enumerate(found, start=1):
+        if progress is not None:
+            progress(done, len(found))
         if not isinstance(candidate.data, dict):
             report.note("failed", candidate.ref, "not a JSON object")
             continue

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from rest_framework import serializers
-from rest_framework.settings import ISO_8601
+from rest_framework import ISO_8601, serializers
 
 from memories.api.serializers import PriorityField, ProviderField
 from memories.models import Kind, Memory, Priority

@@ -51,7 +51,7 @@ class NDJSONRenderer(BaseRenderer):
 class NDJSONParser(BaseParser):
     media_type = NDJSON
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> list[Any]:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         try:
             return importers.parse_ndjson(stream.read().decode("utf-8-sig"))
         except (ServiceError, UnicodeDecodeError) as exc:
@@ -171,7 +171,11 @@ class MemoryViewSet(viewsets.GenericViewSet):
         ],
     )
     def import_memories(self, request: Request) -> Response:
-        report = importers.memories_import(user=request.user, payload=self._import_payload(request))  # type: ignore[arg-type]
+        report = importers.memories_import(
+            user=request.user,  # type: ignore[arg-type]
+            payload=self._import_payload(request),
+            max_items=settings.MEMORY_IMPORT_MAX_ITEMS,
+        )
         body = {
             "format": report.format,
             "imported": report.imported,

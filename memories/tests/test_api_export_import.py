@@ -227,7 +227,7 @@ def test_it_imports_a_chatgpt_export_so_that_context_finds_it(alice, alice_clien
         ("prompt", "", "Which vet is open on Sundays in Ghent?"),
         ("response", "Which vet is open on Sundays in Ghent?", "Dierenkliniek Ghent is open on Sundays."),
     ]
-    first = Memory.objects.filter(user=alice).order_by("created_at").first()
+    first = Memory.objects.filter(user=alice).earliest("created_at")
     assert first.provider == "chatgpt" and first.created_at == datetime(2024, 5, 29, 16, 28, 20, 500000, tzinfo=UTC)
 
     contexts = alice_client.get(f"/context/{alice.pk}", {"query": "what food does my cat like?"}).json()["contexts"]
