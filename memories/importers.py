@@ -28,14 +28,16 @@ from django.utils import timezone
 from rest_framework import serializers, status
 
 from accounts.models import User
-from memories import selectors, services
+from memories import embeddings, selectors, services
 from memories.api.serializers import PriorityField, ProviderField
-from memories.models import Kind, Priority
+from memories.models import Kind, Memory, Priority
 from memorylayer.errors import ServiceError, _flatten
 
 EXPORT_FORMAT = "memorylayer.export"
 EXPORT_VERSION = 1
 CHATGPT = "chatgpt"
+# Items validated, embedded (in one model call) and saved together during an import.
+EMBED_BATCH_ITEMS = 64
 # Per-item problems listed in an import report; the counts always cover every item.
 MAX_REPORTED_PROBLEMS = 100
 
@@ -278,9 +280,12 @@ def memories_import(
     memories already stored (same kind, prompt and text) are skipped; original timestamps are kept.
 
     ``max_items`` caps an import made within a request (the API passes MEMORY_IMPORT_MAX_ITEMS); the
-    ``import_memories`` command passes none. ``progress(n, total)`` is called as item n starts.
+    ``import_memories`` command passes none. ``progress(done, total)`` is called after each batch.
+
+    Items are taken ``EMBED_BATCH_ITEMS`` at a time, and the new ones of a batch are embedded in one model call.
     """
     fmt, found = candidates(payload)
+    found_order = {candidate.ref: position for position, candidate in enumerate(found)}
     if max_items is not None and len(found) > max_items:
         raise ServiceError(
             f"Too many memories in one import: {len(found)}; the limit is {max_items} (MEMORY_IMPORT_MAX_ITEMS). "
@@ -288,29 +293,59 @@ def memories_import(
             status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
     report = ImportReport(format=fmt)
-    for done, candidate in enumerate(found, start=1):
+    for start in range(0, len(found), EMBED_BATCH_ITEMS):
+        batch = found[start : start + EMBED_BATCH_ITEMS]
+        valid = [(candidate, _validated(candidate, report)) for candidate in batch]
+        to_save = [(candidate, v) for candidate, v in valid if v is not None]
+        with embeddings.precomputed(_new_embedding_inputs(user, [v for _, v in to_save])):
+            for candidate, v in to_save:
+                _save(user, candidate, v, report)
         if progress is not None:
-            progress(done, len(found))
-        if not isinstance(candidate.data, dict):
-            report.note("failed", candidate.ref, "not a JSON object")
-            continue
-        item = ImportItemInput(data=candidate.data)
-        if not item.is_valid():
-            report.note("failed", candidate.ref, _first_error(item.errors))
-            continue
-        v = item.validated_data
-        result = services.memory_save(
-            user=user,
-            kind=v["kind"],
-            provider=v["provider"],
-            text=v["text"],
-            prompt=v["prompt"] if v["kind"] == Kind.RESPONSE else "",
-            priority=v["priority"],
-            pinned=v["pinned"],
-            created_at=v["created_at"],
-        )
-        if result.duplicate:
-            report.note("skipped", candidate.ref, f"already stored as memory {result.memory.pk}")
-        else:
-            report.imported += 1
+            progress(start + len(batch), len(found))
+    report.problems.sort(key=lambda problem: found_order[problem["item"]])
     return report
+
+
+def _validated(candidate: Candidate, report: ImportReport) -> dict[str, Any] | None:
+    if not isinstance(candidate.data, dict):
+        report.note("failed", candidate.ref, "not a JSON object")
+        return None
+    item = ImportItemInput(data=candidate.data)
+    if not item.is_valid():
+        report.note("failed", candidate.ref, _first_error(item.errors))
+        return None
+    v = dict(item.validated_data)
+    if v["kind"] == Kind.PROMPT:
+        v["prompt"] = ""
+    return v
+
+
+def _new_embedding_inputs(user: User, items: list[dict[str, Any]]) -> list[str]:
+    """What the model must embed for the items not stored yet (duplicates cost nothing)."""
+    hashes = {id(v): services.content_hash(kind=v["kind"], text=v["text"], prompt=v["prompt"]) for v in items}
+    stored = set(
+        Memory.objects.filter(user=user, content_hash__in=hashes.values()).values_list("content_hash", flat=True)
+    )
+    inputs: list[str] = []
+    for v in items:
+        if hashes[id(v)] not in stored:
+            pieces = services.chunk_texts(kind=v["kind"], text=v["text"], prompt=v["prompt"])
+            inputs += [services.embedding_input(kind=v["kind"], chunk_text=p, prompt=v["prompt"]) for p in pieces]
+    return inputs
+
+
+def _save(user: User, candidate: Candidate, v: dict[str, Any], report: ImportReport) -> None:
+    result = services.memory_save(
+        user=user,
+        kind=v["kind"],
+        provider=v["provider"],
+        text=v["text"],
+        prompt=v["prompt"],
+        priority=v["priority"],
+        pinned=v["pinned"],
+        created_at=v["created_at"],
+    )
+    if result.duplicate:
+        report.note("skipped", candidate.ref, f"already stored as memory {result.memory.pk}")
+    else:
+        report.imported += 1

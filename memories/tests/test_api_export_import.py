@@ -319,3 +319,26 @@ def test_it_answers_413_to_an_import_over_the_item_limit(alice_client):
 def test_it_imports_under_the_versioned_path_too(alice, alice_client):
     items = [{"kind": "prompt", "provider": "claude", "text": "I keep bees."}]
     assert alice_client.post("/api/v1/memories/import", items, format="json").json()["imported"] == 1
+
+
+def test_it_embeds_the_new_memories_of_an_import_in_one_model_call(alice, alice_client, monkeypatch):
+    from memories import embeddings
+
+    save(alice, "Already here.")
+    model = embeddings.get_model()
+    calls: list[int] = []
+    real_encode = model.encode
+
+    def counting_encode(texts, **kwargs):
+        calls.append(len(texts))
+        return real_encode(texts, **kwargs)
+
+    monkeypatch.setattr(model, "encode", counting_encode)
+    items = [{"kind": "prompt", "provider": "claude", "text": f"Fact number {n} about my garden."} for n in range(5)]
+    items.append({"kind": "prompt", "provider": "chatgpt", "text": "Already here."})
+
+    body = alice_client.post("/memories/import", items, format="json").json()
+
+    assert (body["imported"], body["skipped"]) == (5, 1)
+    assert calls == [5]
+    assert Chunk.objects.filter(user=alice).count() == 6

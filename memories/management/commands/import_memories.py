@@ -10,8 +10,6 @@ from accounts.models import User
 from memories import importers
 from memorylayer.errors import ServiceError
 
-PROGRESS_EVERY = 50
-
 
 class Command(BaseCommand):
     help = (
@@ -49,5 +47,4 @@ class Command(BaseCommand):
         return user
 
     def _progress(self, done: int, total: int) -> None:
-        if done == 1 or done % PROGRESS_EVERY == 0 or done == total:
-            self.stdout.write(f"{done}/{total}")
+        self.stdout.write(f"{done}/{total}")
