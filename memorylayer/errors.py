@@ -10,7 +10,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
+from rest_framework.views import exception_handler, set_rollback
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +48,12 @@ def _flatten(detail: Any, prefix: str = "") -> list[str]:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ServiceError):
+        set_rollback()  # as DRF does for its own exceptions: nothing half-written survives an error answer
         return Response(error_body(exc.message, **exc.extra), status=exc.status_code)
     if isinstance(exc, RequestDataTooBig):
         return Response(error_body(_too_big_message()), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, (OperationalError, InterfaceError)):
+        set_rollback()
         logger.warning("database unavailable: %s", exc)
         return Response(
             error_body("The database is temporarily unavailable; please retry shortly."),

@@ -7,6 +7,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from memories.api.memory_views import MemoryViewSet, NDJSONParser, NDJSONRenderer
 from memories.api.views import ContextViewSet, SaveViewSet
+from memorylayer import health
 
 handler400 = "memorylayer.errors.handler400"
 handler403 = "memorylayer.errors.handler403"
@@ -45,4 +46,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("admin/", admin.site.urls),
+    re_path(r"^health/?$", health.liveness, name="health"),
 ]
