@@ -342,3 +342,14 @@ def test_it_embeds_the_new_memories_of_an_import_in_one_model_call(alice, alice_
     assert (body["imported"], body["skipped"]) == (5, 1)
     assert calls == [5]
     assert Chunk.objects.filter(user=alice).count() == 6
+
+
+def test_it_imports_a_chatgpt_export_split_into_one_conversation_per_line(alice, alice_client):
+    conversation = chatgpt_export()[0]
+    other = {**conversation, "title": "Another", "current_node": "a1"}
+    lines = "\n".join(json.dumps(c) for c in (conversation, other))  # what `jq -c '.[]'` writes
+    upload = SimpleUploadedFile("part-aa", lines.encode())
+
+    body = alice_client.post("/memories/import", {"file": upload}, format="multipart").json()
+
+    assert (body["format"], body["imported"], body["skipped"]) == ("chatgpt", 4, 2)
