@@ -353,3 +353,13 @@ def test_it_imports_a_chatgpt_export_split_into_one_conversation_per_line(alice,
     body = alice_client.post("/memories/import", {"file": upload}, format="multipart").json()
 
     assert (body["format"], body["imported"], body["skipped"]) == ("chatgpt", 4, 2)
+
+
+def test_it_answers_an_unauthenticated_ndjson_export_with_the_envelope(anon_client):
+    response = anon_client.get("/memories/export", {"format": "ndjson"})
+
+    assert response.status_code == 401
+    assert json.loads(response.content.decode().strip()) == {
+        "success": False,
+        "error": "Authentication required: send 'Authorization: Bearer <access token>'",
+    }

@@ -38,10 +38,9 @@ class Command(BaseCommand):
 
     def _user(self, name: str) -> User:
         try:
-            lookup = {"pk": uuid.UUID(name)}
+            user = User.objects.filter(pk=uuid.UUID(name)).first()
         except ValueError:
-            lookup = {"username": name}
-        user = User.objects.filter(**lookup).first()
+            user = User.objects.filter(username=name).first()
         if user is None:
             raise CommandError(f"No user {name!r}")
         return user
