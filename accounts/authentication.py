@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import jwt
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
@@ -51,3 +52,13 @@ def _issued_locally(token: str) -> bool:
     except jwt.PyJWTError:
         return True  # not a JWT at all: simplejwt reports it the way it reports any malformed token
     return not isinstance(claims, dict) or "token_type" in claims
+
+
+class SupabaseJWTScheme(OpenApiAuthenticationExtension):
+    """OpenAPI: Supabase access tokens travel as a bearer JWT too (verified with the Supabase secret or JWKS)."""
+
+    target_class = "accounts.authentication.SupabaseJWTAuthentication"
+    name = "supabaseAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}

@@ -26,7 +26,13 @@ class RequestSizeLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return JsonResponse(error_body("Invalid Content-Length header"), status=400)
-        if limit is not None and length > limit:
+        if request.path.rstrip("/").endswith("/memories/import"):
+            # Imports have their own, larger cap (MEMORY_IMPORT_MAX_BYTES).
+            from memories.importers import too_big_message
+
+            if length > settings.MEMORY_IMPORT_MAX_BYTES:
+                return JsonResponse(error_body(too_big_message()), status=413)
+        elif limit is not None and length > limit:
             return JsonResponse(error_body(_too_big_message()), status=413)
         return self.get_response(request)
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import environ
 
+from memorylayer.cors import extension_origin_regexes
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -258,4 +260,52 @@ LOGGING = {
         "django": {"handlers": [], "level": "INFO"},
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
+}
+
+# --- Memory management API, OpenAPI docs and CORS (issue 7) ---------------------------------------------
+INSTALLED_APPS += ["corsheaders", "drf_spectacular", "drf_spectacular_sidecar"]
+# CORS answers must come before anything else can answer (a 413, a 404), so the browser can read them.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "corsheaders.middleware.CorsMiddleware"
+)
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "memorylayer.openapi.EnvelopeAutoSchema"
+
+# GET /memories/: page size (?page_size=, at most the max).
+MEMORY_LIST_PAGE_SIZE = env.int("MEMORY_LIST_PAGE_SIZE", default=20)
+MEMORY_LIST_MAX_PAGE_SIZE = env.int("MEMORY_LIST_MAX_PAGE_SIZE", default=100)
+# POST /memories/import embeds every new memory within the request, so the body and the number of memories
+# are capped (413 past either). Measured on 2 shared cores: 200 ChatGPT messages (156 KB) take ~30 s under
+# heavy load. Larger histories: `manage.py import_memories`, or split the file.
+MEMORY_IMPORT_MAX_BYTES = env.int("MEMORY_IMPORT_MAX_BYTES", default=256 * 1024)
+MEMORY_IMPORT_MAX_ITEMS = env.int("MEMORY_IMPORT_MAX_ITEMS", default=300)
+# Idempotency-Key on /save-prompt and /save-response: how long a key replays its first response.
+IDEMPOTENCY_KEY_TTL = timedelta(hours=env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24))
+
+# CORS: exact web origins, plus browser extensions by id (chrome-extension://<id>).
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_ALLOWED_ORIGIN_REGEXES = extension_origin_regexes(env.list("CORS_ALLOWED_EXTENSION_IDS", default=[]))
+CORS_ALLOW_HEADERS = ["authorization", "content-type", "idempotency-key"]
+CORS_EXPOSE_HEADERS = ["Content-Disposition", "Idempotent-Replayed", "Retry-After"]
+CORS_ALLOW_CREDENTIALS = False  # bearer tokens, never cookies
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Memory Layer API",
+    "DESCRIPTION": (
+        "Saves people's chat prompts and answers and returns relevant past context. Every endpoint is served "
+        "under /api/v1/ and, for the browser extension, at the root. Errors are always "
+        '`{"success": false, "error": "..."}`. Authenticate with `Authorization: Bearer <access token>`.'
+    ),
+    "VERSION": "1.0.0",
+    "DEFAULT_SCHEMA_CLASS": "memorylayer.openapi.EnvelopeAutoSchema",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "PREPROCESSING_HOOKS": ["memorylayer.openapi.optional_slash_paths"],
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from the drf-spectacular-sidecar package: the docs page works without any CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
 }

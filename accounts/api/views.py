@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -14,12 +15,19 @@ from rest_framework_simplejwt import views as jwt_views
 from accounts import selectors, services
 from accounts.api.serializers import MeOutput, RegisterInput, UserOutput
 from accounts.ratelimit import burst_check_user, burst_limited_by_ip
+from memorylayer.openapi import error_responses
 
 
 class RegisterView(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
+    @extend_schema(
+        request=RegisterInput,
+        responses={201: UserOutput, **error_responses(429)},
+        auth=[],
+        summary="Create an account (free tier); then get a token from /auth/token/",
+    )
     @burst_limited_by_ip("auth-register")
     def post(self, request: Request) -> Response:
         serializer = RegisterInput(data=request.data)
@@ -29,6 +37,7 @@ class RegisterView(APIView):
 
 
 class MeView(APIView):
+    @extend_schema(responses={200: MeOutput, **error_responses(429)}, summary="Who I am, my tier and today's usage")
     def get(self, request: Request) -> Response:
         burst_check_user(request)
         return Response(MeOutput(selectors.user_profile(user=request.user)).data)  # type: ignore[arg-type]
