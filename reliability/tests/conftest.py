@@ -25,6 +25,6 @@ def wsgi_in_test_transaction() -> Iterator[None]:
 
 @pytest.fixture
 def fuzz_headers(db, settings, wsgi_in_test_transaction):
-    settings.RATELIMIT_API_RATE = "100000/m"
+    settings.RATELIMIT_API_RATE = settings.RATELIMIT_AUTH_RATE = "100000/m"
     user = make_user("fuzzer", tier=Tier.ENTERPRISE)
     return {"Authorization": f"Bearer {AccessToken.for_user(user)}"}
