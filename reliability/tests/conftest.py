@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 from django.core.signals import request_finished, request_started
@@ -9,6 +10,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import Tier
 from conftest import make_user
+from reliability.tests.live import Gunicorn, ThrowawayPostgres
 
 
 @pytest.fixture
@@ -28,3 +30,23 @@ def fuzz_headers(db, settings, wsgi_in_test_transaction):
     settings.RATELIMIT_API_RATE = settings.RATELIMIT_AUTH_RATE = "100000/m"
     user = make_user("fuzzer", tier=Tier.ENTERPRISE)
     return {"Authorization": f"Bearer {AccessToken.for_user(user)}"}
+
+
+@dataclass
+class Live:
+    db: ThrowawayPostgres
+    server: Gunicorn
+
+
+@pytest.fixture(scope="package")
+def live() -> Iterator[Live]:
+    """gunicorn, 2 workers, on a throwaway PostgreSQL; shared by the concurrency and fault tests."""
+    db = ThrowawayPostgres()
+    server = Gunicorn(db.django_url, db.tmp)
+    try:
+        server.migrate()
+        server.start()
+        yield Live(db, server)
+    finally:
+        server.stop()
+        db.cleanup()
