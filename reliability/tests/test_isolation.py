@@ -64,7 +64,10 @@ def test_alice_cannot_save_as_bob(alice_client, bob, bobs_memories, prefix):
         body["response"] = "also alice"
         assert_refused(alice_client.post(f"{prefix}/save-response", body, format="json"), 403)
     # Duplicate keys: the user_id that is checked is the one that counts (the last one, as stored).
-    raw = json.dumps({"prompt": "dup"})[:-1] + f', "user_id": "00000000-0000-0000-0000-000000000000", "user_id": "{bob.pk}"}}'
+    raw = (
+        json.dumps({"prompt": "dup"})[:-1]
+        + f', "user_id": "00000000-0000-0000-0000-000000000000", "user_id": "{bob.pk}"}}'
+    )
     assert_refused(alice_client.generic("POST", f"{prefix}/save-prompt", raw, content_type="application/json"), 403)
     assert snapshot(bob) == before
     assert not Memory.objects.filter(text__contains="alice").exists()

@@ -11,8 +11,8 @@ import json
 import pytest
 from django.conf import settings
 
-from memories.importers import MAX_REPORTED_PROBLEMS
 from memories.idempotency import MAX_KEY_LENGTH
+from memories.importers import MAX_REPORTED_PROBLEMS
 from memories.models import Memory
 
 pytestmark = pytest.mark.django_db
@@ -45,8 +45,12 @@ def test_the_body_size_cap(alice_client):
 def test_the_text_cap_refuses_either_field_of_an_answer_past_it(alice_client):
     cap = settings.MEMORY_MAX_TEXT_CHARS
     too_long = "a" * (cap + 1)
-    assert_error(alice_client.post("/save-response", {"prompt": too_long, "response": "ok"}, format="json"), 400, str(cap))
-    assert_error(alice_client.post("/save-response", {"prompt": "ok", "response": too_long}, format="json"), 400, str(cap))
+    assert_error(
+        alice_client.post("/save-response", {"prompt": too_long, "response": "ok"}, format="json"), 400, str(cap)
+    )
+    assert_error(
+        alice_client.post("/save-response", {"prompt": "ok", "response": too_long}, format="json"), 400, str(cap)
+    )
     assert not Memory.objects.exists()
 
 
