@@ -5,13 +5,13 @@ from __future__ import annotations
 from rest_framework import serializers
 
 
-class SystemOutput(serializers.Serializer):
+class DashboardSystemOutput(serializers.Serializer):
     total_users = serializers.IntegerField()
     total_memories = serializers.IntegerField()
     health_score = serializers.IntegerField(min_value=0, max_value=100)
 
 
-class CheckOutput(serializers.Serializer):
+class HealthCheckOutput(serializers.Serializer):
     name = serializers.CharField()
     ok = serializers.BooleanField()
     weight = serializers.IntegerField()
@@ -19,12 +19,12 @@ class CheckOutput(serializers.Serializer):
     skipped = serializers.BooleanField()
 
 
-class HealthOutput(serializers.Serializer):
+class DashboardHealthOutput(serializers.Serializer):
     score = serializers.IntegerField(min_value=0, max_value=100)
-    checks = CheckOutput(many=True)
+    checks = HealthCheckOutput(many=True)
 
 
-class UsageOutput(serializers.Serializer):
+class DashboardUsageOutput(serializers.Serializer):
     day = serializers.DateField()
     api_calls_today = serializers.IntegerField()
     memories_stored_today = serializers.IntegerField()
@@ -33,9 +33,9 @@ class UsageOutput(serializers.Serializer):
 
 
 class DashboardOutput(serializers.Serializer):
-    system = SystemOutput()
-    health = HealthOutput()
-    usage = UsageOutput()
+    system = DashboardSystemOutput()
+    health = DashboardHealthOutput()
+    usage = DashboardUsageOutput()
     users_per_tier = serializers.DictField(child=serializers.IntegerField())
     memories_per_provider = serializers.DictField(child=serializers.IntegerField())
     search_index = serializers.DictField(help_text="The search engine's own status (backend, counts, in_sync).")
