@@ -7,6 +7,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import Count, IntegerField, Max, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
@@ -67,7 +68,7 @@ class UserAdmin(BaseUserAdmin):
         return user._last_active or user.last_login
 
     @admin.action(description="Export the selected user's memories as JSON")
-    def export_memories(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponse | None:
+    def export_memories(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponseBase | None:
         users = list(queryset[:2])
         if len(users) != 1:
             self.message_user(request, "Select exactly one user to export.", messages.WARNING)

@@ -7,13 +7,13 @@ a ``<title>`` for screen readers, and a ``viewBox`` so CSS sizes it to its conta
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-# Colour-blind-safe palette (Okabe–Ito).
+# Colour-blind-safe palette (Okabe-Ito).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 WIDTH, HEIGHT = 640, 240
 LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 28
@@ -50,21 +50,19 @@ def _axes(top: float, days: Sequence[date], unit: str = "") -> list[str]:
         step = (WIDTH - LEFT - RIGHT) / len(days)
         for i in range(0, len(days), max(len(days) // 6, 1)):
             x = LEFT + step * (i + 0.5)
-            parts.append(
-                f'<text class="tick" x="{x:.1f}" y="{HEIGHT - 8}" text-anchor="middle">{days[i]:%b %d}</text>'
-            )
+            parts.append(f'<text class="tick" x="{x:.1f}" y="{HEIGHT - 8}" text-anchor="middle">{days[i]:%b %d}</text>')
     return parts
 
 
-def stacked_bars(name: str, title: str, days: Sequence[date], series: dict[str, Sequence[int]]) -> SafeString:
+def stacked_bars(name: str, title: str, days: Sequence[date], series: Mapping[str, Sequence[int]]) -> SafeString:
     """One bar per day, stacked by series (insertion order = colour order); a legend lists the series."""
     totals = [sum(values[i] for values in series.values()) for i in range(len(days))]
-    top = _nice_max(max(totals, default=0))
+    top = max(_nice_max(max(totals, default=0)), 4)  # counts: whole-number gridlines
     plot_h = HEIGHT - TOP - BOTTOM
     step = (WIDTH - LEFT - RIGHT) / max(len(days), 1)
     body = _axes(top, days)
     for i, day in enumerate(days):
-        y = TOP + plot_h
+        y: float = TOP + plot_h
         for (label, values), colour in zip(series.items(), PALETTE * 4, strict=False):
             if not values[i]:
                 continue
@@ -78,7 +76,7 @@ def stacked_bars(name: str, title: str, days: Sequence[date], series: dict[str, 
 
 
 def lines(
-    name: str, title: str, days: Sequence[date], series: dict[str, Sequence[float | None]], unit: str = ""
+    name: str, title: str, days: Sequence[date], series: Mapping[str, Sequence[float | None]], unit: str = ""
 ) -> SafeString:
     """One polyline per series; a None breaks the line (a day without data), each point gets a dot."""
     values = [v for vs in series.values() for v in vs if v is not None]

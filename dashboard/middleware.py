@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from contextlib import nullcontext
 from collections.abc import Callable
+from contextlib import nullcontext
 from functools import lru_cache
 
 from django.conf import settings
@@ -27,7 +27,7 @@ def api_route_names() -> frozenset[str]:
     """URL names of the JSON API (memorylayer.urls.api_urlpatterns): the endpoints worth counting."""
     from memorylayer.urls import api_urlpatterns
 
-    return frozenset(p.name for p in api_urlpatterns if getattr(p, "name", None))
+    return frozenset(str(p.name) for p in api_urlpatterns if getattr(p, "name", None))
 
 
 def endpoint_of(request: HttpRequest) -> str | None:

@@ -34,7 +34,11 @@ def search_index_status() -> dict[str, Any]:
         status = dict(index_status())
         status.setdefault("backend", getattr(settings, "SEARCH_BACKEND", "faiss"))
         return status
-    return {"backend": getattr(settings, "SEARCH_BACKEND", "pgvector"), "chunks": Chunk.objects.count(), "in_sync": True}
+    return {
+        "backend": getattr(settings, "SEARCH_BACKEND", "pgvector"),
+        "chunks": Chunk.objects.count(),
+        "in_sync": True,
+    }
 
 
 def _index_in_sync(status: dict[str, Any]) -> bool:
@@ -85,7 +89,7 @@ def _hour_floor(moment: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class RecentTraffic:
-    """API traffic of the current and the previous clock hour (aggregates are hourly: a 60–120 minute window)."""
+    """API traffic of the current and the previous clock hour (aggregates are hourly: a 60-120 minute window)."""
 
     since: datetime
     requests: int
@@ -168,7 +172,7 @@ def health_checks(*, index_status: dict[str, Any] | None = None) -> list[Check]:
 
 
 def health_score(checks: list[Check]) -> int:
-    """0–100: the weights of the passing checks over the weights of the checks that apply (skipped ones don't)."""
+    """0-100: the weights of the passing checks over the weights of the checks that apply (skipped ones don't)."""
     applicable = [c for c in checks if not c.skipped]
     total = sum(c.weight for c in applicable)
     return round(100 * sum(c.weight for c in applicable if c.ok) / total) if total else 0
@@ -188,9 +192,7 @@ def today_utc() -> date:
 def usage_today() -> dict[str, Any]:
     day = today_utc()
     calls = RequestMetric.objects.filter(hour__gte=_day_start(day), hour__lt=_day_start(day + timedelta(days=1)))
-    totals = calls.aggregate(
-        all=Sum("count"), limited=Sum("count", filter=Q(status_class=StatusClass.RATE_LIMITED))
-    )
+    totals = calls.aggregate(all=Sum("count"), limited=Sum("count", filter=Q(status_class=StatusClass.RATE_LIMITED)))
     return {
         "day": day.isoformat(),
         "api_calls_today": totals["all"] or 0,
@@ -202,7 +204,9 @@ def usage_today() -> dict[str, Any]:
 
 def users_per_tier() -> dict[str, int]:
     counts = dict(User.objects.values_list("tier").annotate(n=Count("id")).values_list("tier", "n"))
-    return {tier: counts.get(tier, 0) for tier in Tier.values} | {t: n for t, n in counts.items() if t not in Tier.values}
+    return {tier: counts.get(tier, 0) for tier in Tier.values} | {
+        t: n for t, n in counts.items() if t not in Tier.values
+    }
 
 
 def memories_per_provider() -> dict[str, int]:
@@ -284,8 +288,7 @@ def latency_per_day(*, days: int = 30) -> list[tuple[date, float | None, float |
         histograms.setdefault(day, [0] * (len(LATENCY_BUCKETS_MS) + 1))[index - 1] = int(value)
     empty: list[int] = []
     return [
-        (day, percentile(histograms.get(day, empty), 0.5), percentile(histograms.get(day, empty), 0.95))
-        for day in span
+        (day, percentile(histograms.get(day, empty), 0.5), percentile(histograms.get(day, empty), 0.95)) for day in span
     ]
 
 

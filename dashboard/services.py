@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -56,12 +57,12 @@ def request_record(
         "ON CONFLICT (hour, endpoint, method, status_class) DO UPDATE SET count = m.count + 1, "
         f"total_ms = m.total_ms + EXCLUDED.total_ms, latency_buckets[{index}] = m.latency_buckets[{index}] + 1"
     )
-    params: list[object] = [hour, endpoint[:100], method[:10], status_class(status), latency_ms, empty]
+    params: list[Any] = [hour, endpoint[:100], method[:10], status_class(status), latency_ms, empty]
     if user_id is not None:
         activity = connection.ops.quote_name(UserActivity._meta.db_table)
         sql = (
-            f"WITH metric AS ({sql} RETURNING 1) "
-            f"INSERT INTO {activity} AS a (day, user_id, requests, last_seen) VALUES (%s, %s, 1, %s) "  # noqa: S608
+            f"WITH metric AS ({sql} RETURNING 1) "  # noqa: S608 (table names from _meta, values are parameters)
+            f"INSERT INTO {activity} AS a (day, user_id, requests, last_seen) VALUES (%s, %s, 1, %s) "
             "ON CONFLICT (day, user_id) DO UPDATE SET requests = a.requests + 1, "
             "last_seen = GREATEST(a.last_seen, EXCLUDED.last_seen)"
         )

@@ -45,7 +45,9 @@ def dashboard_context() -> dict[str, object]:
             unit="",
         ),
         "latency_legend": charts.legend(["p50", "p95"]),
-        "provider_chart": charts.horizontal_bars("provider-mix", "Memories by provider", stats["memories_per_provider"]),
+        "provider_chart": charts.horizontal_bars(
+            "provider-mix", "Memories by provider", stats["memories_per_provider"]
+        ),
         "tier_chart": charts.horizontal_bars("tier-mix", "Users by tier", stats["users_per_tier"]),
         "top_users": selectors.top_users_by_memories(limit=10),
     }

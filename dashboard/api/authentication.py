@@ -49,7 +49,9 @@ def key_matches(candidate: str) -> bool:
 
 def _failures(request: Request, *, increment: bool) -> dict[str, Any] | None:
     try:
-        return get_usage(request, group=FAILURE_GROUP, key="ip", rate=settings.ADMIN_KEY_FAILURE_RATE, increment=increment)
+        return get_usage(
+            request, group=FAILURE_GROUP, key="ip", rate=settings.ADMIN_KEY_FAILURE_RATE, increment=increment
+        )
     except Exception:  # the limiter's cache is down: the key comparison still decides
         return None
 
@@ -59,7 +61,8 @@ def _refuse_if_locked_out(request: Request) -> None:
     if usage and usage["count"] >= usage["limit"] and usage["time_left"] > 0:
         retry = max(int(usage["time_left"]), 1)
         raise BurstLimited(
-            f"Too many wrong admin keys from this address; retry in {retry} seconds", headers={"Retry-After": str(retry)}
+            f"Too many wrong admin keys from this address; retry in {retry} seconds",
+            headers={"Retry-After": str(retry)},
         )
 
 

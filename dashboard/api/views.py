@@ -31,7 +31,7 @@ class AdminDashboardView(APIView):
         responses={200: DashboardOutput, **error_responses(403, 429)},
         summary="System statistics (staff)",
         description=(
-            "The seed's `system` block (`total_users`, `total_memories`, `health_score` 0–100) plus today's usage, "
+            "The seed's `system` block (`total_users`, `total_memories`, `health_score` 0-100) plus today's usage, "
             "users per tier, memories per provider, the search index's status and the health checks behind the "
             "score. Send `X-Admin-Key` (or `?admin_key=`), or a staff user's bearer token; any other token is 403. "
             "Too many wrong keys from one address: 429."

@@ -34,7 +34,15 @@ def test_it_answers_the_seeds_shape_with_the_key_in_the_header(client, admin_key
     }
     assert body["system"]["total_users"] == 4 and body["system"]["total_memories"] == 4
     assert 0 <= body["system"]["health_score"] <= 100
-    assert set(body) == {"system", "health", "usage", "users_per_tier", "memories_per_provider", "search_index", "timestamp"}
+    assert set(body) == {
+        "system",
+        "health",
+        "usage",
+        "users_per_tier",
+        "memories_per_provider",
+        "search_index",
+        "timestamp",
+    }
 
 
 @pytest.mark.parametrize("url", URLS)
@@ -143,7 +151,12 @@ def test_it_compares_the_key_in_constant_time(admin_key, monkeypatch):
 
     calls = []
     real = authentication.hmac.compare_digest
-    monkeypatch.setattr(authentication.hmac, "compare_digest", lambda a, b: calls.append((a, b)) or real(a, b))
+
+    def spy(a: bytes, b: bytes) -> bool:
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(authentication.hmac, "compare_digest", spy)
     assert authentication.key_matches("wrong") is False
     assert calls == [(b"wrong", ADMIN_KEY.encode())]
 

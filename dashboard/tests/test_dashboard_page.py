@@ -63,7 +63,7 @@ def test_staff_see_the_databases_figures_and_every_chart(client, seeded):
     assert f"<title>memories {today:%Y-%m-%d}: 4</title>" in html
     assert f"<title>context {today:%Y-%m-%d}: 1</title>" in html
     assert re.search(rf"<title>p95 {today:%Y-%m-%d}: \d+</title>", html)
-    assert ">alice</a></td><td>free</td><td class=\"num\">3</td>" in html
+    assert '>alice</a></td><td>free</td><td class="num">3</td>' in html
 
 
 def test_the_page_needs_nothing_from_the_internet_and_fits_a_phone(client, staff):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import OperationalError
 from django.test import override_settings
@@ -57,8 +59,10 @@ def test_a_slow_p95_costs_its_weight(model_loaded, settings):
 
 
 def test_traffic_older_than_the_last_hour_is_not_judged(model_loaded):
-    two_hours_ago = timezone.now() - timezone.timedelta(hours=2, minutes=1)
-    services.request_record(endpoint="context", method="GET", status=500, latency_ms=9000, user_id=None, at=two_hours_ago)
+    two_hours_ago = timezone.now() - timedelta(hours=2, minutes=1)
+    services.request_record(
+        endpoint="context", method="GET", status=500, latency_ms=9000, user_id=None, at=two_hours_ago
+    )
     assert selectors.health_score(selectors.health_checks()) == 100
 
 
