@@ -120,3 +120,10 @@ def test_the_prune_command_keeps_only_the_retention_window(alice, settings):
 
     assert RequestMetric.objects.count() == 2 and UserActivity.objects.count() == 2
     assert min(RequestMetric.objects.values_list("hour", flat=True)) > now - timedelta(days=91)
+
+
+def test_recording_a_request_is_one_sql_statement(alice, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        services.request_record(endpoint="context", method="GET", status=200, latency_ms=3, user_id=alice.pk)
+    with django_assert_num_queries(1):
+        services.request_record(endpoint="context", method="GET", status=401, latency_ms=3, user_id=None)
