@@ -309,3 +309,19 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
 }
+
+# --- Staff dashboard, admin API and request metrics (issue 6; README: Staff dashboard and admin) ----------------
+# Counts every API request (endpoint name, status class, latency, user) into hourly/daily aggregates. Right after
+# the health middleware: probes are answered before it and never counted; its timing covers everything else.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("memorylayer.health.HealthCheckMiddleware") + 1, "dashboard.middleware.RequestMetricsMiddleware"
+)
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
+METRICS_RETENTION_DAYS = env.int("METRICS_RETENTION_DAYS", default=90)
+# GET /admin/dashboard: no default key; unset, every key is refused (staff tokens still work).
+ADMIN_API_KEY = env("ADMIN_API_KEY", default="")
+# Wrong admin keys per client IP before 429 (django-ratelimit rate syntax).
+ADMIN_KEY_FAILURE_RATE = env("ADMIN_KEY_FAILURE_RATE", default="10/m")
+# health_score: the error-rate (5xx share) and p95 latency limits over the last hour.
+HEALTH_MAX_ERROR_RATE = env.float("HEALTH_MAX_ERROR_RATE", default=0.05)
+HEALTH_MAX_P95_MS = env.int("HEALTH_MAX_P95_MS", default=2000)
