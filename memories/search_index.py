@@ -63,6 +63,7 @@ class LoadedIndex:
     """One build of the index, as loaded into this process."""
 
     flat: Any  # faiss.IndexFlatIP: rows sorted by (user, chunk id)
+    owner: Any  # the IndexIDMap2 read from disk: it owns ``flat``, which dies with it
     chunk_ids: np.ndarray  # row position -> chunk id
     ranges: dict[str, tuple[int, int]]  # str(user id) -> [start, end) rows
     meta: dict[str, Any]
@@ -141,7 +142,7 @@ def load(path: Path | None = None) -> LoadedIndex:
     if index.ntotal != meta["rows"] or index.d != meta["dimension"] or len(chunk_ids) != index.ntotal:
         raise IndexUnavailable(CORRUPT, f"{path} holds {index.ntotal} rows, its sidecar says {meta['rows']}")
     ranges = {str(user): (int(start), int(end)) for user, (start, end) in meta.pop("users").items()}
-    return LoadedIndex(flat=flat, chunk_ids=chunk_ids, ranges=ranges, meta=meta, key=key)
+    return LoadedIndex(flat=flat, owner=index, chunk_ids=chunk_ids, ranges=ranges, meta=meta, key=key)
 
 
 class _Holder:
