@@ -137,7 +137,7 @@ def test_it_reports_lower_recall_once_vectors_changed_under_the_index(alice, ind
     run("rebuild_index", verbosity=0)
     scramble(chunks[:40])  # as if re-embedded without a rebuild
 
-    with pytest.raises(CommandError, match="below 0.99"):
+    with pytest.raises(CommandError, match=r"below 0\.99"):
         run("verify_index", "--sample", "10", "--seed", "2", "--min-recall", "0.99")
 
 

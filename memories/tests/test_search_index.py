@@ -48,7 +48,7 @@ def test_it_reports_a_healthy_index_with_counts(alice, faiss_backend):
     add_chunks(alice, unit_vectors(12, seed=5))
     index_services.index_rebuild()
     add_chunks(alice, unit_vectors(3, seed=6))
-    Memory.objects.filter(user=alice).order_by("id").first().delete()
+    Memory.objects.filter(user=alice).order_by("id")[0].delete()
 
     status = search_index.index_status()
 
@@ -157,7 +157,7 @@ def test_it_shows_users_the_same_context_with_either_engine(alice, bob, settings
 
     def answers(backend):
         settings.SEARCH_BACKEND = backend
-        return [alice_client.get(f"/context/{alice.pk}", {"query": q, "top_k": 3}).json() for q in QUERIES]
+        return [alice_client.get(f"/context/{alice.pk}", {"query": q, "top_k": "3"}).json() for q in QUERIES]
 
     with_pgvector, with_faiss = answers("pgvector"), answers("faiss")
 
