@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -95,14 +96,34 @@ def pgvector_search(
 
 def exact_candidates(chunks: QuerySet[Chunk], vector: np.ndarray, limit: int) -> Candidates:
     """Exact nearest rows of ``chunks``: the rows are materialised first, so no vector index is used."""
-    inner, params = chunks.order_by().values("id", "embedding").query.sql_with_params()
+    rows_sql, params = _row_source(chunks)
+    # The CTE keeps (id, distance) only: materialising whole rows (1.5 kB vectors) spills past work_mem.
     sql = (
-        f"WITH c AS MATERIALIZED ({inner}) "  # noqa: S608 - inner is Django's own compiled, parameterised SQL
-        "SELECT id, embedding <=> %s::vector AS distance FROM c ORDER BY distance, id LIMIT %s"
+        f"WITH q AS MATERIALIZED (SELECT %s::vector AS v), "  # noqa: S608 - Django's compiled, parameterised SQL
+        f"c AS MATERIALIZED (SELECT s.id, s.embedding <=> q.v AS distance FROM ({rows_sql}) s, q) "
+        "SELECT id, distance FROM c ORDER BY distance, id LIMIT %s"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, _literal(vector), limit])
+        cursor.execute(sql, [_literal(vector), *params, limit])
         return [(int(i), float(d)) for i, d in cursor.fetchall()]
+
+
+def _row_source(chunks: QuerySet[Chunk]) -> tuple[str, tuple[Any, ...]]:
+    """SQL (and parameters) selecting id and embedding of ``chunks``, filters and all, for raw queries."""
+    sql, params = chunks.order_by().values("id", "embedding").query.sql_with_params()
+    return sql, tuple(params)
+
+
+_formats: dict[int, str] = {}
+
+
+def _literal(vector: np.ndarray) -> str:
+    """pgvector's text form; 9 significant digits carry a float32 exactly, and %-formatting is ~10x faster
+    than pgvector's own conversion (0.5 ms per query for 384 floats)."""
+    n = len(vector)
+    if n not in _formats:
+        _formats[n] = "[" + ",".join(["%.9g"] * n) + "]"
+    return _formats[n] % tuple(vector.tolist())
 
 
 def _hnsw(chunks: QuerySet[Chunk], vector: np.ndarray, limit: int) -> Candidates:
@@ -112,15 +133,11 @@ def _hnsw(chunks: QuerySet[Chunk], vector: np.ndarray, limit: int) -> Candidates
         cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(settings.SEARCH_HNSW_EF_SEARCH)])
         cursor.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
         rows = list(
-            chunks.annotate(distance=CosineDistance("embedding", vector))
+            chunks.annotate(distance=CosineDistance("embedding", vector.tolist()))
             .order_by("distance")
             .values_list("id", "distance")[:limit]
         )
     return _sorted([(int(i), float(d)) for i, d in rows], limit)
-
-
-def _literal(vector: np.ndarray) -> str:
-    return "[" + ",".join(repr(float(x)) for x in vector) + "]"
 
 
 # --- FAISS ------------------------------------------------------------------------------------------------
@@ -129,33 +146,52 @@ def _literal(vector: np.ndarray) -> str:
 def faiss_candidates(
     index: search_index.LoadedIndex, *, user: User, vector: np.ndarray, limit: int, filters: Q | None = None
 ) -> Candidates:
+    """FAISS over the user's indexed rows plus exact search over rows newer than the index, merged.
+
+    The index may hold chunks deleted since the build: FAISS's hits are resolved in the database (in the same
+    round trip as the fresh rows) and, if too few survive, FAISS is asked for more, up to every indexed row
+    of the user.
+    """
     chunks = _user_chunks(user, filters)
-    indexed = _indexed_candidates(index, chunks, user=user, vector=vector, limit=limit)
-    fresh = exact_candidates(chunks.filter(id__gt=index.max_chunk_id), vector, limit)
+    literal = _literal(vector)
+    available = index.user_rows(user.pk)
+    k = min(available, limit + FAISS_MARGIN)
+    hits = [chunk_id for chunk_id, _ in index.search(user.pk, vector, k)]
+    indexed, fresh = _resolve_with_fresh(chunks, hits, index.max_chunk_id, literal, limit)
+    while len(indexed) < limit and k < available:
+        k = min(available, k * 4)
+        hits = [chunk_id for chunk_id, _ in index.search(user.pk, vector, k)]
+        indexed, _ = _resolve_with_fresh(chunks, hits, None, literal, limit)
     return _sorted(indexed + fresh, limit)
 
 
-def _indexed_candidates(
-    index: search_index.LoadedIndex, chunks: QuerySet[Chunk], *, user: User, vector: np.ndarray, limit: int
-) -> Candidates:
-    """The user's nearest indexed chunks that still exist and pass the filters.
+def _resolve_with_fresh(
+    chunks: QuerySet[Chunk], ids: list[int], max_id: int | None, literal: str, limit: int
+) -> tuple[Candidates, Candidates]:
+    """(those of ``ids`` that still exist in ``chunks``, the ``limit`` nearest ``chunks`` above ``max_id``).
 
-    The index may hold chunks deleted since the build: each pass resolves FAISS's hits in the database and,
-    if too few survive, asks FAISS for more, up to every indexed row of the user.
+    Distances come from pgvector for both, so scores equal the pgvector engine's to the last digit. The
+    parts are Django's compiled, parameterised SQL for ``chunks``; nothing from a request is pasted in.
     """
-    available = index.user_rows(user.pk)
-    k = min(available, limit + FAISS_MARGIN)
-    while k > 0:
-        hits = index.search(user.pk, vector, k)
-        found = _resolve(chunks, [chunk_id for chunk_id, _ in hits], vector)
-        if len(found) >= limit or k >= available:
-            return found
-        k = min(available, k * 4)
-    return []
-
-
-def _resolve(chunks: QuerySet[Chunk], ids: list[int], vector: np.ndarray) -> Candidates:
-    rows = (
-        chunks.filter(id__in=ids).annotate(distance=CosineDistance("embedding", vector)).values_list("id", "distance")
-    )
-    return [(int(i), float(d)) for i, d in rows]
+    parts: list[str] = []
+    params: list[Any] = [literal]
+    if ids:
+        known_sql, known_params = _row_source(chunks.filter(id__in=ids))
+        parts.append(f"(SELECT 0 AS fresh, s.id, s.embedding <=> q.v AS distance FROM ({known_sql}) s, q)")  # noqa: S608
+        params += known_params
+    if max_id is not None:
+        fresh_sql, fresh_params = _row_source(chunks.filter(id__gt=max_id))
+        # OFFSET 0 fences the subquery (like MATERIALIZED): the ORDER BY cannot become an HNSW index scan
+        parts.append(
+            "(SELECT 1, f.id, f.distance FROM (SELECT s.id, s.embedding <=> q.v AS distance "  # noqa: S608
+            f"FROM ({fresh_sql}) s, q OFFSET 0) f ORDER BY f.distance, f.id LIMIT %s)"
+        )
+        params += [*fresh_params, limit]
+    if not parts:
+        return [], []
+    sql = "WITH q AS MATERIALIZED (SELECT %s::vector AS v) " + " UNION ALL ".join(parts)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    indexed = [(int(i), float(d)) for fresh, i, d in rows if not fresh]
+    return indexed, [(int(i), float(d)) for fresh, i, d in rows if fresh]
