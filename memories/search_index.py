@@ -132,6 +132,7 @@ def load(path: Path | None = None) -> LoadedIndex:
     mismatch = model_mismatch(meta)
     if mismatch:
         raise IndexUnavailable(STALE, mismatch)
+    faiss.omp_set_num_threads(settings.FAISS_THREADS)
     try:
         key = (_file_key(path), _file_key(sidecar_path(path)))
         index: Any = faiss.read_index(str(path))
