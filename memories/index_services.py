@@ -157,6 +157,7 @@ class ReembedResult:
 
 
 def reembed_state_path() -> Path:
+    # search_index._reembedded_after reads it too, to report an index older than the vectors as stale
     return search_index.index_path().with_name("reembed-progress.json")
 
 

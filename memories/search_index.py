@@ -233,16 +233,29 @@ def index_status(*, load_index: bool | None = None) -> dict[str, Any]:
             status.update(_describe(with_meta, stored))
         return status
     status.update(_describe(meta, stored))
-    too_many_new = status["unindexed_rows"] >= settings.FAISS_STALE_AFTER_ROWS
-    status["state"] = STALE if too_many_new else OK
-    status["detail"] = (
-        f"{status['unindexed_rows']} chunks are newer than the index (searched exactly); run rebuild_index"
-        if too_many_new
-        else ""
-    )
+    status["state"], status["detail"] = OK, ""
+    if status["unindexed_rows"] >= settings.FAISS_STALE_AFTER_ROWS:
+        status["state"] = STALE
+        status["detail"] = f"{status['unindexed_rows']} chunks are newer than the index (searched exactly)"
+    reembedded = _reembedded_after(meta.get("built_at") or "")
+    if reembedded:
+        status["state"] = STALE
+        status["detail"] = f"chunks were re-embedded at {reembedded}, after the build"
+    if status["state"] == STALE:
+        status["detail"] += "; run rebuild_index"
     if settings.SEARCH_BACKEND == "faiss":
         status["serving"] = "faiss"
     return status
+
+
+def _reembedded_after(built_at: str) -> str:
+    """When `reembed` last changed vectors, if that was after ``built_at`` (ISO times, UTC), else ''."""
+    try:
+        state = json.loads(index_path().with_name("reembed-progress.json").read_text())
+        latest = max((str(run.get("updated_at", "")) for run in state.values()), default="")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return latest if latest > built_at else ""
 
 
 def _sidecar_or_none() -> dict[str, Any] | None:

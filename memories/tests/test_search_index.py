@@ -72,6 +72,18 @@ def test_it_reports_stale_when_many_chunks_are_newer_than_the_index(alice, faiss
     assert status["state"] == "stale" and status["serving"] == "faiss" and "rebuild_index" in status["detail"]
 
 
+def test_it_reports_stale_after_a_reembed_until_the_next_rebuild(alice, faiss_backend):
+    add_chunks(alice, unit_vectors(4, seed=15))
+    index_services.index_rebuild()
+    progress = index_services.reembed_state_path()
+    progress.write_text(json.dumps({"m|user=all": {"last_chunk_id": 4, "updated_at": "2999-01-01T00:00:00+00:00"}}))
+
+    assert search_index.index_status()["state"] == "stale"
+    assert "re-embedded" in search_index.index_status()["detail"]
+    progress.write_text(json.dumps({"m|user=all": {"last_chunk_id": 4, "updated_at": "2000-01-01T00:00:00+00:00"}}))
+    assert search_index.index_status()["state"] == "ok"
+
+
 def test_it_stops_using_an_index_built_with_another_model(alice, faiss_backend, settings):
     add_chunks(alice, unit_vectors(4, seed=9))
     index_services.index_rebuild()
