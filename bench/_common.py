@@ -88,7 +88,8 @@ def server(base_url: str | None, port: int, workers: int = 2) -> Iterator[str]:
     if base_url:
         yield base_url.rstrip("/")
         return
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    # Plain HTTP on loopback: without DEBUG the settings would redirect every request to HTTPS.
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "DJANGO_SECURE_SSL_REDIRECT": "0"}
     cmd = [
         sys.executable,
         "-m",
