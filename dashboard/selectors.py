@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -14,40 +13,20 @@ from django.utils import timezone
 
 from accounts.models import DailyUsage, Tier, User
 from dashboard.models import LATENCY_BUCKETS_MS, RequestMetric, StatusClass, UserActivity
-from memories.models import Chunk, Memory
+from memories.models import Memory
+from memories.search_index import index_status
 
 # --- Search index -------------------------------------------------------------------------------------------
 
 
 def search_index_status() -> dict[str, Any]:
-    """The search engine's state. The one place to wire another engine's status in.
-
-    If ``memories.search_index`` (the FAISS engine) exists and provides ``index_status()``, its answer is used
-    as is. Otherwise the engine is pgvector: the chunks table *is* the index, so it is always in sync.
-    """
-    try:
-        module = importlib.import_module("memories.search_index")
-    except ImportError:
-        module = None
-    index_status = getattr(module, "index_status", None)
-    if callable(index_status):
-        status = dict(index_status())
-        status.setdefault("backend", getattr(settings, "SEARCH_BACKEND", "faiss"))
-        return status
-    return {
-        "backend": getattr(settings, "SEARCH_BACKEND", "pgvector"),
-        "chunks": Chunk.objects.count(),
-        "in_sync": True,
-    }
+    """The search engine's state (memories.search_index.index_status): backend, state ok/missing/corrupt/stale,
+    which engine serves /context now, indexed vs stored rows. With pgvector the chunks table is the index."""
+    return dict(index_status())
 
 
 def _index_in_sync(status: dict[str, Any]) -> bool:
-    if "in_sync" in status:
-        return bool(status["in_sync"])
-    for key in ("vectors", "ntotal", "size", "count"):
-        if key in status:
-            return int(status[key]) == Chunk.objects.count()
-    return False
+    return status.get("state") == "ok"
 
 
 # --- Request metrics ------------------------------------------------------------------------------------------

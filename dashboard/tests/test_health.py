@@ -67,11 +67,11 @@ def test_traffic_older_than_the_last_hour_is_not_judged(model_loaded):
 
 
 def test_a_faiss_index_out_of_sync_costs_its_weight(model_loaded):
-    checks = selectors.health_checks(index_status={"backend": "faiss", "vectors": 3})
+    checks = selectors.health_checks(index_status={"backend": "faiss", "state": "stale"})
     index = next(c for c in checks if c.name == "search_index")
     assert (index.ok, index.skipped) == (False, False)
     assert selectors.health_score(checks) == 80
-    in_sync = selectors.health_checks(index_status={"backend": "faiss", "in_sync": True})
+    in_sync = selectors.health_checks(index_status={"backend": "faiss", "state": "ok"})
     assert selectors.health_score(in_sync) == 100
 
 
