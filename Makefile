@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run serve test lint bench clean
+.PHONY: setup run serve test test-e2e lint bench bench-scale clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -46,6 +46,12 @@ serve: setup
 test: setup
 	$(PY) -m pytest
 
+# The dashboard's headless-browser test (skipped by `make test` when Chromium is missing): installs Debian's
+# chromium if needed (root or sudo), then runs it; screenshots land in test-artifacts/.
+test-e2e: setup
+	command -v chromium >/dev/null || { $$(command -v sudo) apt-get update -qq && $$(command -v sudo) apt-get install -y -qq chromium; }
+	$(PY) -m pytest -m e2e --no-cov dashboard/tests/test_e2e_chromium.py
+
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -53,6 +59,9 @@ lint: setup
 
 bench: setup
 	$(PY) bench/api_latency.py
+
+bench-scale: setup
+	$(PY) bench/scale.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -1,18 +1,107 @@
-from django.contrib import admin
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.http import HttpRequest
+from django.db.models import Count, IntegerField, Max, OuterRef, QuerySet, Subquery
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.template.response import TemplateResponse
+from django.utils import timezone
 
 from accounts.models import DailyUsage, User
+from accounts.services import utc_today
+from dashboard.models import UserActivity
+from memories import importers, services
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     """Staff change a user's tier here (or with ``manage.py set_tier``); no API request can."""
 
-    list_display = ("username", "email", "tier", "is_staff", "date_joined", "last_login")
+    list_display = (
+        "username",
+        "email",
+        "tier",
+        "memory_count",
+        "usage_today",
+        "last_active",
+        "is_staff",
+        "date_joined",
+    )
+    list_editable = ("tier",)
     list_filter = ("tier", "is_staff", "is_active")
     search_fields = ("username", "email", "id")
     fieldsets = (*(BaseUserAdmin.fieldsets or ()), ("Subscription", {"fields": ("tier",)}))
+    actions = ["export_memories", "purge_memories"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        usage = DailyUsage.objects.filter(user=OuterRef("pk"), day=utc_today()).values("count")[:1]
+        seen = (
+            UserActivity.objects.filter(user=OuterRef("pk"))
+            .values("user")
+            .annotate(last=Max("last_seen"))
+            .values("last")[:1]
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _memory_count=Count("memories", distinct=True),
+                _usage_today=Subquery(usage, output_field=IntegerField()),
+                _last_active=Subquery(seen),
+            )
+        )
+
+    @admin.display(description="memories", ordering="_memory_count")
+    def memory_count(self, user: Any) -> int:
+        return int(user._memory_count)
+
+    @admin.display(description="quota used today (UTC)", ordering="_usage_today")
+    def usage_today(self, user: Any) -> int:
+        return int(user._usage_today or 0)
+
+    @admin.display(description="last active", ordering="_last_active")
+    def last_active(self, user: Any) -> Any:
+        return user._last_active or user.last_login
+
+    @admin.action(description="Export the selected user's memories as JSON")
+    def export_memories(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponseBase | None:
+        users = list(queryset[:2])
+        if len(users) != 1:
+            self.message_user(request, "Select exactly one user to export.", messages.WARNING)
+            return None
+        user = users[0]
+        response = StreamingHttpResponse(
+            (piece.encode() for piece in importers.export_json(user=user)),
+            content_type="application/json; charset=utf-8",
+        )
+        name = f"memories-{user.pk}-{timezone.now():%Y%m%d}.json"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        self.log_change(request, user, "Exported memories as JSON")
+        return response
+
+    @admin.action(description="Purge (permanently delete) the selected users' memories")
+    def purge_memories(self, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponse | None:
+        users = list(queryset.order_by("username"))
+        if request.POST.get("confirm") == "yes":
+            total = 0
+            for user in users:
+                deleted = services.memory_delete_all(user=user)
+                total += deleted
+                self.log_change(request, user, f"Purged {deleted} memories")
+            self.message_user(request, f"Deleted {total} memories of {len(users)} user(s).", messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Purge memories: are you sure?",
+            "opts": self.model._meta,
+            "users": [(user, user.memories.count()) for user in users],
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/accounts/user/purge_memories.html", context)
 
 
 @admin.register(DailyUsage)
@@ -21,6 +110,7 @@ class DailyUsageAdmin(admin.ModelAdmin):
 
     list_display = ("user", "day", "count")
     list_filter = ("day",)
+    list_select_related = ("user",)
     search_fields = ("user__username", "user__email", "user__id")
     date_hierarchy = "day"
     readonly_fields = ("user", "day", "count")

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import CheckMessage, Error, Warning, register
 
 from memories.embeddings import model_path
 from memories.models import EMBEDDING_DIMENSION
@@ -38,3 +38,20 @@ def embedding_model_check(app_configs: Any = None, **kwargs: Any) -> list[Error]
             )
         )
     return errors
+
+
+@register()
+def search_backend_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    from memories import search_index
+
+    if settings.SEARCH_BACKEND not in ("pgvector", "faiss"):
+        return [
+            Error(f"SEARCH_BACKEND is {settings.SEARCH_BACKEND!r}.", hint="Use pgvector or faiss.", id="memories.E010")
+        ]
+    if settings.SEARCH_BACKEND == "faiss":
+        try:
+            search_index.read_sidecar()
+        except search_index.IndexUnavailable as exc:
+            hint = "Searches use pgvector until `manage.py rebuild_index` writes a usable index."
+            return [Warning(f"FAISS index {exc.state}: {exc.detail}", hint=hint, id="memories.W010")]
+    return []

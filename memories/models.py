@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
-from pgvector.django import VectorField
+from pgvector.django import HnswIndex, VectorField
 
 # The pgvector column's size; memories.E001 compares it with the configured embedding model.
 EMBEDDING_DIMENSION = 384
@@ -63,6 +63,14 @@ class Chunk(models.Model):
         indexes = [
             # per-user exact vector search scans only this user's chunks
             models.Index(fields=["user"], name="chunk_user_idx"),
+            # approximate nearest neighbours for users with many chunks (memories.dense picks it per query)
+            HnswIndex(
+                name="chunk_embedding_hnsw_idx",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            ),
         ]
 
     def __str__(self) -> str:

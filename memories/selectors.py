@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Q, QuerySet
-from pgvector.django import CosineDistance
 
 from accounts.models import User
 from memories import embeddings
+from memories.dense import dense_candidates
 from memories.models import Chunk, Kind, Memory
 from memories.services import prompt_head
 from memorylayer.errors import ServiceError
@@ -45,13 +44,10 @@ def _format(chunk: Chunk) -> str:
 def context_search(*, user: User, query: str, top_k: int) -> list[ContextResult]:
     """The ``top_k`` memories of ``user`` closest in meaning to ``query``, best first, one entry per memory."""
     vector = embeddings.embed([query])[0]
-    with transaction.atomic():
-        rows = list(
-            Chunk.objects.filter(user=user)
-            .select_related("memory")
-            .annotate(distance=CosineDistance("embedding", vector))
-            .order_by("distance")[: top_k * OVERFETCH]
-        )
+    candidates = dense_candidates(user=user, vector=vector, limit=top_k * OVERFETCH)
+    loaded = Chunk.objects.select_related("memory").defer("embedding").in_bulk([chunk_id for chunk_id, _ in candidates])
+    rows = [loaded[chunk_id] for chunk_id, _ in candidates if chunk_id in loaded]
+    distances = dict(candidates)
     results: list[ContextResult] = []
     seen: set[int] = set()
     for chunk in rows:
@@ -63,7 +59,7 @@ def context_search(*, user: User, query: str, top_k: int) -> list[ContextResult]
             ContextResult(
                 memory_id=memory.pk,
                 text=_format(chunk),
-                score=round(1.0 - float(chunk.distance), 4),  # type: ignore[attr-defined]
+                score=round(1.0 - distances[chunk.pk], 4),
                 provider=memory.provider,
                 kind=memory.kind,
                 created_at=memory.created_at,

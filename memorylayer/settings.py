@@ -309,3 +309,35 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
 }
+
+# --- Staff dashboard, admin API and request metrics (issue 6; README: Staff dashboard and admin) ----------------
+# Counts every API request (endpoint name, status class, latency, user) into hourly/daily aggregates. Right after
+# the health middleware: probes are answered before it and never counted; its timing covers everything else.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("memorylayer.health.HealthCheckMiddleware") + 1, "dashboard.middleware.RequestMetricsMiddleware"
+)
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
+METRICS_RETENTION_DAYS = env.int("METRICS_RETENTION_DAYS", default=90)
+# GET /admin/dashboard: no default key; unset, every key is refused (staff tokens still work).
+ADMIN_API_KEY = env("ADMIN_API_KEY", default="")
+# Wrong admin keys per client IP before 429 (django-ratelimit rate syntax).
+ADMIN_KEY_FAILURE_RATE = env("ADMIN_KEY_FAILURE_RATE", default="10/m")
+# health_score: the error-rate (5xx share) and p95 latency limits over the last hour.
+HEALTH_MAX_ERROR_RATE = env.float("HEALTH_MAX_ERROR_RATE", default=0.05)
+HEALTH_MAX_P95_MS = env.int("HEALTH_MAX_P95_MS", default=2000)
+
+# --- Search engines (dense retrieval) -----------------------------------------------------------------
+# SEARCH_BACKEND: "pgvector" (default) searches the Chunk.embedding column; "faiss" serves the dense part
+# from a FAISS file built by `manage.py rebuild_index` (chunks saved after the build are searched exactly in
+# PostgreSQL and merged). A missing, corrupt or wrong-model index falls back to pgvector (see index_status).
+SEARCH_BACKEND = env("SEARCH_BACKEND", default="pgvector")
+FAISS_INDEX_PATH = env("FAISS_INDEX_PATH", default=str(BASE_DIR / "var" / "faiss" / "chunks.index"))
+# index_status reports "stale" once this many chunks are newer than the index (still searched, more slowly).
+FAISS_STALE_AFTER_ROWS = env.int("FAISS_STALE_AFTER_ROWS", default=10_000)
+# OpenMP threads per FAISS search. 1: a web process runs many searches at once, and FAISS's threads spinning
+# against each other made a 10k-row user's search 30x slower on 2 busy cores (bench/scale.py).
+FAISS_THREADS = env.int("FAISS_THREADS", default=1)
+# pgvector: users with at least this many chunks are searched through the HNSW index, smaller ones exactly
+# (bench/scale.py measures the crossover); ef_search is the HNSW candidate list size for those queries.
+SEARCH_HNSW_MIN_USER_CHUNKS = env.int("SEARCH_HNSW_MIN_USER_CHUNKS", default=10_000)
+SEARCH_HNSW_EF_SEARCH = env.int("SEARCH_HNSW_EF_SEARCH", default=200)

@@ -5,6 +5,7 @@ from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 
 from accounts.api.views import MeView, RegisterView, TokenBlacklistView, TokenObtainPairView, TokenRefreshView
+from dashboard.api.views import AdminDashboardView
 from memories.api.memory_views import MemoryViewSet, NDJSONParser, NDJSONRenderer
 from memories.api.views import ContextViewSet, SaveViewSet
 from memorylayer import health
@@ -41,6 +42,8 @@ api_urlpatterns = [
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
     path("auth/token/blacklist/", TokenBlacklistView.as_view(), name="token-blacklist"),
     re_path(r"^auth/me/?$", MeView.as_view(), name="me"),
+    # The seed's admin statistics (JSON). At the root it must come before admin.site.urls, which owns /admin/.
+    re_path(r"^admin/dashboard/?$", AdminDashboardView.as_view(), name="admin-dashboard"),
 ]
 
 urlpatterns = [
@@ -49,5 +52,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("admin/", admin.site.urls),
+    path("dashboard/", include("dashboard.urls")),  # staff HTML (Django session login), not part of the API
     re_path(r"^health/?$", health.liveness, name="health"),
+    re_path(r"^ready/?$", health.readiness, name="ready"),
 ]

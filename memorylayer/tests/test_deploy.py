@@ -100,20 +100,7 @@ def test_it_rebuilds_the_search_index_nightly():
     assert minute.isdigit() and hour.isdigit() and (day, month, weekday) == ("*", "*", "*")
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(
-                strict=True, reason="rebuild_index comes with the FAISS issue; drop this mark when it lands"
-            ),
-        )
-        if name == "rebuild_index"
-        else name
-        for name in _manage_commands()
-    ],
-)
+@pytest.mark.parametrize("name", _manage_commands())
 def test_every_management_command_it_names_exists(name):
     assert name in get_commands()
 

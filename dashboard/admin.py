@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from dashboard.models import RequestMetric, UserActivity
+
+# The admin's "View site" link leads to the staff dashboard (the service has no public site).
+admin.site.site_url = "/dashboard/"
+admin.site.site_header = "Memory Layer administration"
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Aggregates written only by the metrics middleware's upserts."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(RequestMetric)
+class RequestMetricAdmin(ReadOnlyAdmin):
+    list_display = ("hour", "method", "endpoint", "status_class", "count", "total_ms")
+    list_filter = ("status_class", "method", "endpoint")
+    date_hierarchy = "hour"
+
+
+@admin.register(UserActivity)
+class UserActivityAdmin(ReadOnlyAdmin):
+    list_display = ("day", "user", "requests", "last_seen")
+    list_select_related = ("user",)
+    search_fields = ("user__username", "user__email", "=user__id")
+    date_hierarchy = "day"

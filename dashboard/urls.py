@@ -1,0 +1,9 @@
+from django.urls import path
+
+from dashboard.views import staff_dashboard
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("", staff_dashboard, name="index"),
+]

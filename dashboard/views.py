@@ -1,0 +1,63 @@
+"""The staff dashboard (HTML): KPI cards and server-side SVG charts, every figure read from the database."""
+
+from __future__ import annotations
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from dashboard import charts, selectors
+
+CHART_DAYS = 30
+TOP_ENDPOINTS = 6
+
+
+def staff_dashboard(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+    if not request.user.is_staff:
+        return render(request, "dashboard/forbidden.html", status=403)
+    return render(request, "dashboard/index.html", dashboard_context())
+
+
+def dashboard_context() -> dict[str, object]:
+    stats = selectors.dashboard_stats()
+    per_day = selectors.memories_per_day(days=CHART_DAYS)
+    days = [day for day, _ in per_day]
+    _, calls = selectors.calls_per_day_by_endpoint(days=CHART_DAYS)
+    calls = _top_series(calls, TOP_ENDPOINTS)
+    latency = selectors.latency_per_day(days=CHART_DAYS)
+    return {
+        "stats": stats,
+        "days": CHART_DAYS,
+        "memories_chart": charts.stacked_bars(
+            "memories-per-day", "Memories per day", days, {"memories": [n for _, n in per_day]}
+        ),
+        "memories_total_period": sum(n for _, n in per_day),
+        "calls_chart": charts.stacked_bars("calls-per-day", "API calls per day by endpoint", days, calls),
+        "calls_legend": charts.legend(list(calls)),
+        "latency_chart": charts.lines(
+            "latency-per-day",
+            "Latency per day (ms)",
+            days,
+            {"p50": [p50 for _, p50, _ in latency], "p95": [p95 for _, _, p95 in latency]},
+            unit="",
+        ),
+        "latency_legend": charts.legend(["p50", "p95"]),
+        "provider_chart": charts.horizontal_bars(
+            "provider-mix", "Memories by provider", stats["memories_per_provider"]
+        ),
+        "tier_chart": charts.horizontal_bars("tier-mix", "Users by tier", stats["users_per_tier"]),
+        "top_users": selectors.top_users_by_memories(limit=10),
+    }
+
+
+def _top_series(series: dict[str, list[int]], keep: int) -> dict[str, list[int]]:
+    """The ``keep`` busiest endpoints, the rest summed as 'other' (a chart with 20 colours reads as noise)."""
+    names = list(series)
+    top = {name: series[name] for name in names[:keep]}
+    rest = names[keep:]
+    if rest:
+        top["other"] = [sum(series[name][i] for name in rest) for i in range(len(series[rest[0]]))]
+    return top

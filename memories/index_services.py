@@ -1,0 +1,277 @@
+"""Writes behind the index commands: build the FAISS file, re-embed every chunk after a model change."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import numpy as np
+from django.conf import settings
+from django.db import connection, transaction
+
+from accounts.models import User
+from memories import embeddings, search_index
+from memories.models import Chunk, Memory
+from memories.services import embedding_input
+
+Progress = Callable[[int], None]  # called with the number of rows just processed
+
+
+@dataclass(frozen=True)
+class RebuildResult:
+    path: Path
+    rows: int
+    users: int
+    max_chunk_id: int
+
+
+def _no_progress(n: int) -> None:
+    return None
+
+
+def _snapshot_max_id() -> int:
+    """The highest chunk id such that every chunk with a lower id is already committed.
+
+    SHARE mode waits for transactions that are inserting chunks (they hold ROW EXCLUSIVE, taken before the
+    INSERT draws ids from the sequence) and is released at once; later inserts get higher ids, which the
+    search then reads exactly from PostgreSQL. Without it an id drawn before the build but committed after
+    would be neither in the index nor above its highest id: lost to FAISS searches until the next rebuild.
+    """
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"LOCK TABLE {Chunk._meta.db_table} IN SHARE MODE")
+        return search_index.highest_chunk_id()
+
+
+def _vector_batches(
+    max_id: int, batch_size: int, codes: dict[str, int]
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(chunk ids, user codes, vectors) in ascending id order, by keyset pages on the primary key.
+
+    User ids (UUIDs) become small integers through ``codes`` (str(user id) -> code), filled as users appear.
+
+    Vectors travel in pgvector's binary form (vector_send: int16 dim, int16 unused, float32 big-endian), which
+    is parsed by numpy without going through Python floats.
+    """
+    table = Chunk._meta.db_table
+    last = 0
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, user_id, vector_send(embedding) FROM {table} "  # noqa: S608 - our own table name
+                "WHERE id > %s AND id <= %s ORDER BY id LIMIT %s",
+                [last, max_id, batch_size],
+            )
+            rows = cursor.fetchall()
+        if not rows:
+            return
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        users = np.fromiter((codes.setdefault(str(r[1]), len(codes)) for r in rows), dtype=np.int64, count=len(rows))
+        vectors = np.stack([np.frombuffer(bytes(r[2]), dtype=">f4", offset=4) for r in rows]).astype(np.float32)
+        yield ids, users, vectors
+        last = int(ids[-1])
+
+
+def index_rebuild(
+    *, batch_size: int = 5000, path: Path | None = None, progress: Progress = _no_progress
+) -> RebuildResult:
+    """Build the FAISS index from the pgvector column and move it into place atomically (file, then sidecar)."""
+    import faiss
+
+    path = path or search_index.index_path()
+    max_id = _snapshot_max_id()
+    expected = Chunk.objects.filter(id__lte=max_id).count()
+    ids = np.empty(expected, dtype=np.int64)
+    users = np.empty(expected, dtype=np.int64)
+    vectors = np.empty((expected, settings.EMBEDDING_DIMENSION), dtype=np.float32)
+    filled = 0
+    codes: dict[str, int] = {}
+    for batch_ids, batch_users, batch_vectors in _vector_batches(max_id, batch_size, codes):
+        n = min(len(batch_ids), expected - filled)  # rows saved below max_id after the count: next rebuild
+        ids[filled : filled + n], users[filled : filled + n] = batch_ids[:n], batch_users[:n]
+        vectors[filled : filled + n] = batch_vectors[:n]
+        filled += n
+        progress(len(batch_ids))
+    ids, users, vectors = ids[:filled], users[:filled], vectors[:filled]
+
+    order = np.lexsort((ids, users))  # by user, then chunk id: each user's rows are one contiguous range
+    ids, users, vectors = ids[order], users[order], vectors[order]
+    faiss.normalize_L2(vectors)  # already unit length from the model; guards rows written by other tools
+    index = faiss.IndexIDMap2(faiss.IndexFlatIP(settings.EMBEDDING_DIMENSION))
+    if filled:
+        index.add_with_ids(vectors, ids)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(path, lambda tmp: faiss.write_index(index, str(tmp)))
+    meta = {
+        "format": search_index.SIDECAR_FORMAT,
+        "model": settings.EMBEDDING_MODEL_NAME,
+        "dimension": settings.EMBEDDING_DIMENSION,
+        "rows": filled,
+        "max_chunk_id": max_id,
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "index_key": list(search_index._file_key(path)),
+        "users": _user_ranges(users, codes),
+    }
+    _atomic_write(search_index.sidecar_path(path), lambda tmp: tmp.write_text(json.dumps(meta)))
+    return RebuildResult(path=path, rows=filled, users=len(meta["users"]), max_chunk_id=max_id)
+
+
+def _user_ranges(users: np.ndarray, codes: dict[str, int]) -> dict[str, list[int]]:
+    """str(user id) -> [start, end) of that user's rows in the sorted index."""
+    if len(users) == 0:
+        return {}
+    names = {code: user_id for user_id, code in codes.items()}
+    starts = np.flatnonzero(np.r_[True, users[1:] != users[:-1]])
+    ends = np.r_[starts[1:], len(users)]
+    return {names[int(users[s])]: [int(s), int(e)] for s, e in zip(starts, ends, strict=True)}
+
+
+def _atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# --- Re-embedding ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReembedResult:
+    chunks: int
+    resumed_after: int
+    last_chunk_id: int
+
+
+def reembed_state_path() -> Path:
+    # search_index._reembedded_after reads it too, to report an index older than the vectors as stale
+    return search_index.index_path().with_name("reembed-progress.json")
+
+
+def _state_key(user_id: UUID | str | None) -> str:
+    return f"{settings.EMBEDDING_MODEL_NAME}|user={user_id or 'all'}"
+
+
+def _read_state() -> dict[str, Any]:
+    try:
+        state = json.loads(reembed_state_path().read_text())
+        return state if isinstance(state, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_state(state: dict[str, Any]) -> None:
+    path = reembed_state_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(path, lambda tmp: tmp.write_text(json.dumps(state)))
+
+
+def reembed_pending(*, user_id: UUID | str | None = None) -> int:
+    """How many chunks a `reembed` with these arguments would still process (it resumes where it stopped)."""
+    after = int(_read_state().get(_state_key(user_id), {}).get("last_chunk_id", 0))
+    return _chunks(user_id).filter(id__gt=after).count()
+
+
+def _chunks(user_id: UUID | str | None) -> Any:
+    chunks = Chunk.objects.all()
+    return chunks.filter(user_id=user_id) if user_id is not None else chunks
+
+
+def chunks_reembed(
+    *, batch_size: int = 64, user_id: UUID | str | None = None, restart: bool = False, progress: Progress = _no_progress
+) -> ReembedResult:
+    """Embed every chunk again with the configured model, in ascending id order, resumably.
+
+    After each batch the highest finished chunk id is recorded (per model and --user) in
+    ``reembed-progress.json`` beside the index, so an interrupted run continues where it stopped; a finished
+    run leaves its mark too, so running it twice does nothing the second time unless ``restart``.
+    Chunks saved meanwhile are embedded by the new model already. Rebuild the FAISS index afterwards.
+    """
+    state = _read_state()
+    key = _state_key(user_id)
+    after = 0 if restart else int(state.get(key, {}).get("last_chunk_id", 0))
+    start, last, done = after, after, 0
+    while True:
+        batch = list(
+            _chunks(user_id)
+            .filter(id__gt=last)
+            .order_by("id")
+            .only("id", "text", "memory__kind", "memory__prompt")
+            .select_related("memory")[:batch_size]
+        )
+        if not batch:
+            break
+        inputs = [_input(chunk.memory, chunk.text) for chunk in batch]
+        vectors = embeddings.embed(inputs)
+        with transaction.atomic():
+            for chunk, vector in zip(batch, vectors, strict=True):
+                # update(), not save(): a chunk deleted meanwhile stays deleted
+                Chunk.objects.filter(pk=chunk.pk).update(embedding=vector)
+        last = batch[-1].pk
+        done += len(batch)
+        state[key] = {"last_chunk_id": last, "updated_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        _write_state(state)
+        progress(len(batch))
+    return ReembedResult(chunks=done, resumed_after=start, last_chunk_id=last)
+
+
+def _input(memory: Memory, text: str) -> str:
+    return embedding_input(kind=memory.kind, chunk_text=text, prompt=memory.prompt)
+
+
+# --- Verification ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    queries: int
+    recall: float
+    perfect: int
+
+
+def index_verify(*, sample: int = 100, k: int = 10, seed: int | None = None) -> VerifyResult:
+    """Recall@k of the FAISS engine against exact pgvector search, over ``sample`` stored chunks as queries.
+
+    Each query is a stored chunk's own vector, searched within its owner's chunks by both engines.
+    Raises search_index.IndexUnavailable when there is no usable index.
+    """
+    from memories import dense
+
+    index = search_index.current_index()
+    queries = _sample_chunks(sample, seed)
+    found = expected = perfect = 0
+    for user_id, vector in queries:
+        user = User(pk=user_id)
+        exact = {i for i, _ in dense.exact_candidates(Chunk.objects.filter(user_id=user_id), vector, k)}
+        served = {i for i, _ in dense.faiss_candidates(index, user=user, vector=vector, limit=k)}
+        found += len(exact & served)
+        expected += len(exact)
+        perfect += exact == served
+    recall = found / expected if expected else 1.0
+    return VerifyResult(queries=len(queries), recall=recall, perfect=perfect)
+
+
+def _sample_chunks(sample: int, seed: int | None) -> list[tuple[UUID, np.ndarray]]:
+    with connection.cursor() as cursor:
+        if seed is not None:
+            cursor.execute("SELECT setseed(%s)", [(seed % 1000) / 1000])
+        cursor.execute(
+            f"SELECT user_id, vector_send(embedding) FROM {Chunk._meta.db_table} "  # noqa: S608 - our table
+            "ORDER BY random() LIMIT %s",
+            [sample],
+        )
+        rows: list[Any] = cursor.fetchall()
+    return [(user_id, np.frombuffer(bytes(v), dtype=">f4", offset=4).astype(np.float32)) for user_id, v in rows]

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from accounts.models import User
+from memories import index_services
+
+
+class Command(BaseCommand):
+    help = (
+        "Embed every stored chunk again with the configured model (after changing EMBEDDING_MODEL_*). "
+        "Works in ascending chunk id order and records its progress, so an interrupted run resumes where it "
+        "stopped. Run rebuild_index afterwards when SEARCH_BACKEND=faiss."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--batch-size", type=int, default=64, help="chunks embedded per model call (default 64)")
+        parser.add_argument("--user", type=UUID, default=None, help="only this user's chunks (user id, a UUID)")
+        parser.add_argument("--restart", action="store_true", help="ignore recorded progress and start over")
+
+    def handle(self, *args: Any, batch_size: int, user: UUID | None, restart: bool, **options: Any) -> None:
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1")
+        if user is not None and not User.objects.filter(pk=user).exists():
+            raise CommandError(f"No user with id {user}")
+        pending = index_services.reembed_pending(user_id=user) if not restart else None
+        with tqdm(
+            total=pending, unit="chunk", desc="reembed", file=self.stderr, disable=options["verbosity"] == 0
+        ) as bar:
+            result = index_services.chunks_reembed(
+                batch_size=batch_size, user_id=user, restart=restart, progress=bar.update
+            )
+        resumed = f" (resumed after chunk id {result.resumed_after})" if result.resumed_after else ""
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Re-embedded {result.chunks} chunks with {settings.EMBEDDING_MODEL_NAME}{resumed}; "
+                f"done up to chunk id {result.last_chunk_id}."
+            )
+        )

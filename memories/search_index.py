@@ -1,0 +1,284 @@
+"""The FAISS index of chunk embeddings: file layout, lazy per-process loading, status and per-user search.
+
+Layout. One ``IndexIDMap2(IndexFlatIP)`` file whose rows are sorted by (user id, chunk id), and whose ids are
+chunk ids, plus a JSON sidecar (``<index>.json``) with the model, dimension, row count, highest chunk id and
+each user's row range ``[start, end)``. A search runs FAISS over that user's range only
+(``SearchParameters(sel=IDSelectorRange(start, end))``, which FAISS's flat search turns into a scan of just
+those rows), so isolation holds inside the search, the cost grows with the user's own chunk count, not the
+whole table, and the result is exact (recall 1.0 against pgvector).
+
+Freshness. Every search compares the two files' (inode, mtime, size) with what this process loaded; a
+rebuilt index (written to a temp file and moved into place with ``os.replace``) is picked up on the next
+search without a restart. The sidecar records the index file's own stat, so a reader that catches the two
+files from different builds sees the mismatch and falls back to pgvector for that query.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import numpy as np
+from django.conf import settings
+from django.db.models import Max
+
+from memories.models import Chunk
+
+logger = logging.getLogger(__name__)
+
+OK, MISSING, CORRUPT, STALE = "ok", "missing", "corrupt", "stale"
+SIDECAR_FORMAT = 1
+
+
+class IndexUnavailable(Exception):
+    """The index file cannot serve searches; ``state`` is missing, corrupt or stale."""
+
+    def __init__(self, state: str, detail: str):
+        super().__init__(detail)
+        self.state = state
+        self.detail = detail
+
+
+def index_path() -> Path:
+    return Path(settings.FAISS_INDEX_PATH)
+
+
+def sidecar_path(path: Path | None = None) -> Path:
+    path = path or index_path()
+    return path.with_name(path.name + ".json")
+
+
+def _file_key(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+@dataclass
+class LoadedIndex:
+    """One build of the index, as loaded into this process."""
+
+    flat: Any  # faiss.IndexFlatIP: rows sorted by (user, chunk id)
+    owner: Any  # the IndexIDMap2 read from disk: it owns ``flat``, which dies with it
+    chunk_ids: np.ndarray  # row position -> chunk id
+    ranges: dict[str, tuple[int, int]]  # str(user id) -> [start, end) rows
+    meta: dict[str, Any]
+    key: tuple[tuple[int, int, int], tuple[int, int, int]]
+
+    @property
+    def max_chunk_id(self) -> int:
+        return int(self.meta["max_chunk_id"])
+
+    def user_rows(self, user_id: UUID | str) -> int:
+        start, end = self.ranges.get(str(user_id), (0, 0))
+        return end - start
+
+    def search(self, user_id: UUID | str, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """(chunk id, cosine distance) of the user's ``k`` nearest indexed chunks, nearest first."""
+        import faiss
+
+        start, end = self.ranges.get(str(user_id), (0, 0))
+        k = min(k, end - start)
+        if k <= 0:
+            return []
+        query = np.ascontiguousarray(vector, dtype="float32").reshape(1, -1)
+        params = faiss.SearchParameters(sel=faiss.IDSelectorRange(start, end))  # type: ignore[call-arg]
+        scores, rows = self.flat.search(query, k, params=params)
+        return [
+            (int(self.chunk_ids[row]), 1.0 - float(score))
+            for score, row in zip(scores[0], rows[0], strict=True)
+            if row >= 0
+        ]
+
+
+def read_sidecar(path: Path | None = None) -> dict[str, Any]:
+    """The sidecar of the index at ``path``; raises IndexUnavailable when it is missing or unreadable."""
+    path = path or index_path()
+    side = sidecar_path(path)
+    if not path.exists() or not side.exists():
+        raise IndexUnavailable(MISSING, f"no index at {path} (run `manage.py rebuild_index`)")
+    try:
+        meta = json.loads(side.read_text())
+        if not isinstance(meta, dict) or meta.get("format") != SIDECAR_FORMAT:
+            raise ValueError("unknown sidecar format")
+        for field in ("model", "dimension", "rows", "max_chunk_id", "users", "index_key"):
+            meta[field]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexUnavailable(CORRUPT, f"unreadable sidecar {side}: {exc}") from exc
+    if list(_file_key(path))[1:] != list(meta["index_key"])[1:]:
+        raise IndexUnavailable(CORRUPT, f"{path} does not match its sidecar (a rebuild in progress, or damage)")
+    return meta
+
+
+def model_mismatch(meta: dict[str, Any]) -> str:
+    """Why vectors in this index cannot be compared with the current model's, or '' if they can."""
+    if meta["model"] != settings.EMBEDDING_MODEL_NAME:
+        return f"index built with {meta['model']}, serving {settings.EMBEDDING_MODEL_NAME} (run reembed, rebuild)"
+    if int(meta["dimension"]) != settings.EMBEDDING_DIMENSION:
+        return f"index holds {meta['dimension']}-d vectors, the model makes {settings.EMBEDDING_DIMENSION}-d"
+    return ""
+
+
+def load(path: Path | None = None) -> LoadedIndex:
+    """Read and check one build from disk; raises IndexUnavailable instead of ever returning a bad index."""
+    import faiss
+
+    path = path or index_path()
+    meta = read_sidecar(path)
+    mismatch = model_mismatch(meta)
+    if mismatch:
+        raise IndexUnavailable(STALE, mismatch)
+    faiss.omp_set_num_threads(settings.FAISS_THREADS)
+    try:
+        key = (_file_key(path), _file_key(sidecar_path(path)))
+        index: Any = faiss.read_index(str(path))
+        flat = faiss.downcast_index(index.index)
+        chunk_ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+    except (RuntimeError, AttributeError, OSError) as exc:  # faiss raises RuntimeError on a damaged file
+        raise IndexUnavailable(CORRUPT, f"cannot read {path}: {exc}") from exc
+    if index.ntotal != meta["rows"] or index.d != meta["dimension"] or len(chunk_ids) != index.ntotal:
+        raise IndexUnavailable(CORRUPT, f"{path} holds {index.ntotal} rows, its sidecar says {meta['rows']}")
+    ranges = {str(user): (int(start), int(end)) for user, (start, end) in meta.pop("users").items()}
+    return LoadedIndex(flat=flat, owner=index, chunk_ids=chunk_ids, ranges=ranges, meta=meta, key=key)
+
+
+class _Holder:
+    """This process's view of the index: loaded on first use, reloaded when the files change."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.loaded: LoadedIndex | None = None
+        self.failure: tuple[Any, IndexUnavailable] | None = None  # (files' key, why) of the last failed load
+
+    def current(self) -> LoadedIndex:
+        path = index_path()
+        key = self._key(path)
+        loaded = self.loaded
+        if loaded is not None and loaded.key == key:
+            return loaded
+        with self.lock:
+            if self.loaded is not None and self.loaded.key == key:
+                return self.loaded
+            if self.failure is not None and self.failure[0] == key:
+                raise self.failure[1]  # the same broken files: do not re-read them on every search
+            try:
+                self.loaded = load(path)
+            except IndexUnavailable as exc:
+                self.loaded = None
+                self.failure = (key, exc)
+                logger.warning("FAISS index unavailable (%s): %s; searching with pgvector", exc.state, exc.detail)
+                raise
+            self.failure = None
+            logger.info(
+                "FAISS index loaded: %s rows, chunks up to id %s", self.loaded.meta["rows"], self.loaded.max_chunk_id
+            )
+            return self.loaded
+
+    @staticmethod
+    def _key(path: Path) -> Any:
+        try:
+            return (_file_key(path), _file_key(sidecar_path(path)))
+        except OSError:
+            return None
+
+    def reset(self) -> None:
+        with self.lock:
+            self.loaded = None
+            self.failure = None
+
+
+_holder = _Holder()
+
+
+def current_index() -> LoadedIndex:
+    """The loaded index, (re)loading it if the files changed; raises IndexUnavailable."""
+    return _holder.current()
+
+
+def forget_loaded_index() -> None:
+    """Drop this process's copy (tests; after a rebuild in the same process the stat check suffices)."""
+    _holder.reset()
+
+
+def index_status(*, load_index: bool | None = None) -> dict[str, Any]:
+    """Health of the FAISS index for /ready, the dashboard and `index_status`.
+
+    state: ok | missing | corrupt | stale. ``serving`` names the engine /context uses right now. With
+    SEARCH_BACKEND=faiss the index is loaded (it will be needed anyway); otherwise only the sidecar and the
+    file's size are checked, so a pgvector deployment never pulls the index into memory.
+    """
+    if load_index is None:
+        load_index = settings.SEARCH_BACKEND == "faiss"
+    stored = Chunk.objects.count()
+    status: dict[str, Any] = {
+        "backend": settings.SEARCH_BACKEND,
+        "path": str(index_path()),
+        "current_model": settings.EMBEDDING_MODEL_NAME,
+        "stored_rows": stored,
+        "serving": "pgvector",
+    }
+    try:
+        meta = current_index().meta if load_index else read_sidecar()
+        mismatch = model_mismatch(meta)
+        if mismatch:
+            raise IndexUnavailable(STALE, mismatch)
+    except IndexUnavailable as exc:
+        status.update(state=exc.state, detail=exc.detail)
+        with_meta = _sidecar_or_none()
+        if with_meta:
+            status.update(_describe(with_meta, stored))
+        return status
+    status.update(_describe(meta, stored))
+    status["state"], status["detail"] = OK, ""
+    if status["unindexed_rows"] >= settings.FAISS_STALE_AFTER_ROWS:
+        status["state"] = STALE
+        status["detail"] = f"{status['unindexed_rows']} chunks are newer than the index (searched exactly)"
+    reembedded = _reembedded_after(meta.get("built_at") or "")
+    if reembedded:
+        status["state"] = STALE
+        status["detail"] = f"chunks were re-embedded at {reembedded}, after the build"
+    if status["state"] == STALE:
+        status["detail"] += "; run rebuild_index"
+    if settings.SEARCH_BACKEND == "faiss":
+        status["serving"] = "faiss"
+    return status
+
+
+def _reembedded_after(built_at: str) -> str:
+    """When `reembed` last changed vectors, if that was after ``built_at`` (ISO times, UTC), else ''."""
+    try:
+        state = json.loads(index_path().with_name("reembed-progress.json").read_text())
+        latest = max((str(run.get("updated_at", "")) for run in state.values()), default="")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    return latest if latest > built_at else ""
+
+
+def _sidecar_or_none() -> dict[str, Any] | None:
+    try:
+        return read_sidecar()
+    except IndexUnavailable:
+        return None
+
+
+def _describe(meta: dict[str, Any], stored: int) -> dict[str, Any]:
+    max_id = int(meta["max_chunk_id"])
+    unindexed = Chunk.objects.filter(id__gt=max_id).count()
+    return {
+        "model": meta["model"],
+        "dimension": meta["dimension"],
+        "indexed_rows": meta["rows"],
+        "max_chunk_id": max_id,
+        "built_at": meta.get("built_at"),
+        "unindexed_rows": unindexed,
+        # rows in the file whose chunks were deleted since (never returned: results are resolved in the DB)
+        "deleted_rows": max(0, int(meta["rows"]) - (stored - unindexed)),
+    }
+
+
+def highest_chunk_id() -> int:
+    return Chunk.objects.aggregate(m=Max("id"))["m"] or 0

@@ -1,0 +1,33 @@
+"""Bulk data for search tests: chunks with random unit vectors, inserted through the ORM without the model."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from accounts.models import User
+from memories.models import EMBEDDING_DIMENSION, Chunk, Memory
+
+
+def unit_vectors(n: int, *, seed: int) -> np.ndarray:
+    vectors = np.random.default_rng(seed).standard_normal((n, EMBEDDING_DIMENSION)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def add_chunks(user: User, vectors: np.ndarray, *, provider: str = "chatgpt", per_memory: int = 1) -> list[int]:
+    """Store ``vectors`` as chunks of ``user`` (``per_memory`` chunks per memory); returns the chunk ids."""
+    chunks: list[Chunk] = []
+    for start in range(0, len(vectors), per_memory):
+        memory = Memory.objects.create(
+            user=user, kind="prompt", provider=provider, text=f"m{start}", content_hash=f"{user.pk}-{start}-{provider}"
+        )
+        chunks.extend(
+            Chunk(memory=memory, user=user, position=i, text=f"c{start + i}", embedding=vector)
+            for i, vector in enumerate(vectors[start : start + per_memory])
+        )
+    return [c.pk for c in Chunk.objects.bulk_create(chunks)]
+
+
+def exact_ids(vectors: np.ndarray, ids: list[int], query: np.ndarray, k: int) -> list[int]:
+    """The ids of the ``k`` rows nearest to ``query``, computed in numpy."""
+    order = np.argsort(-(vectors @ query), kind="stable")[:k]
+    return [ids[i] for i in order]
