@@ -6,16 +6,17 @@ from django.conf import settings
 from rest_framework import serializers
 
 from memories.models import Priority
+from memorylayer.fields import StrictCharField
 
 
-def _text_field(**kwargs: Any) -> serializers.CharField:
+def _text_field(**kwargs: Any) -> StrictCharField:
     # DRF's CharField already refuses NUL bytes and lone surrogates (which PostgreSQL cannot store).
-    return serializers.CharField(
+    return StrictCharField(
         max_length=settings.MEMORY_MAX_TEXT_CHARS, trim_whitespace=False, allow_blank=False, **kwargs
     )
 
 
-class ProviderField(serializers.CharField):
+class ProviderField(StrictCharField):
     def to_internal_value(self, data: Any) -> str:
         value = super().to_internal_value(data).strip().lower()
         allowed = [p.lower() for p in settings.MEMORY_PROVIDERS]

@@ -91,3 +91,21 @@ def test_an_error_message_quoting_a_lone_surrogate_is_still_the_envelope(alice_c
     response = alice_client.generic("POST", "/save-prompt", raw, content_type="application/json")
     assert response.status_code == 400
     assert response.json() == {"success": False, "error": 'priority: "\ufffd" is not a valid choice.'}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/save-prompt", {"prompt": 123}, "prompt"),
+        ("/save-prompt", {"prompt": "ok", "provider": 1.5}, "provider"),
+        ("/save-response", {"prompt": "ok", "response": 0.0}, "response"),
+        ("/auth/register", {"username": 0.0, "email": "n@example.com", "password": "long-enough-pw-1"}, "username"),
+        ("/auth/register", {"username": "numbers", "email": "n@example.com", "password": 12345678901}, "password"),
+    ],
+)
+def test_it_refuses_numbers_where_the_schema_says_string(alice_client, path, body, field):
+    # Regression (schemathesis, negative_data_rejection): DRF's CharField turned 0.0 into the username "0.0".
+    response = alice_client.post(path, body, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == f"{field}: Not a valid string."
+    assert not Memory.objects.exists() and User.objects.count() == 1
