@@ -72,6 +72,11 @@ class MemoryPagination(PageNumberPagination):
             raise ValidationError({self.page_size_query_param: "must be a positive integer."})
         return super().get_page_size(request)
 
+    def get_page_number(self, request: Request, paginator: Any) -> Any:
+        # DRF reads an empty ?page= as page 1; the paginator refuses it instead (404), as it does "abc".
+        raw = request.query_params.get(self.page_query_param)
+        return raw if raw == "" else super().get_page_number(request, paginator)
+
 
 class MemoryViewSet(viewsets.GenericViewSet):
     serializer_class = MemoryOutput
