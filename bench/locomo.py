@@ -133,9 +133,15 @@ def run_conversation(base: str, sample: dict[str, Any], log: Any) -> dict[str, A
             raise RuntimeError(f"context answered {status}: {payload}")
         context_ms.append(ms)
         got = [r["memory_id"] for r in payload["results"]]
-        questions.append({"category": qa["category"], "wanted": sorted(wanted), "got": got})
+        questions.append({"category": qa["category"], "question": qa["question"], "wanted": sorted(wanted), "got": got})
     log(f"{sample['sample_id']}: asked {len(questions)} questions")
-    return {"sample_id": sample["sample_id"], "questions": questions, "save_ms": save_ms, "context_ms": context_ms}
+    return {
+        "sample_id": sample["sample_id"],
+        "user_id": user_id,
+        "questions": questions,
+        "save_ms": save_ms,
+        "context_ms": context_ms,
+    }
 
 
 # --- figures --------------------------------------------------------------------------------------------
@@ -203,7 +209,7 @@ def start_server(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
         if server.poll() is not None:
             raise RuntimeError(f"the server exited with {server.returncode}")
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/context/x", timeout=2)  # noqa: S310
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/context/x", timeout=2)
         except urllib.error.HTTPError:
             return server  # any HTTP answer (401 here) means it is serving
         except OSError:

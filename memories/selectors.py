@@ -2,8 +2,8 @@
 
 Ranking, in one place (the README's "Retrieval quality" section has the measurements behind the weights):
 
-    relevance = w_dense · z(cosine) + w_keyword · z(BM25)
-    order     = relevance + w_priority · (priority − normal) + w_recency · 0.5^(age_days / half_life)
+    relevance = w_dense * z(cosine) + w_keyword * z(BM25)
+    order     = relevance + w_priority * (priority - normal) + w_recency * 0.5^(age_days / half_life)
 
 z(x) is x in standard deviations above the mean over all of the user's chunks (that match the filters), so
 the two signals share a scale. ``score`` in the answer is ``relevance``; ``min_score`` filters on it; a pinned
@@ -13,7 +13,6 @@ unpinned one if needed.
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -244,9 +243,7 @@ def format_context(*, kind: str, provider: str, text: str, prompt: str, created_
     return f"[{when}] You ({provider}): {text}"
 
 
-def context_search(
-    *, user: User, query: str, top_k: int, filters: ContextFilters | None = None
-) -> list[ContextResult]:
+def context_search(*, user: User, query: str, top_k: int, filters: ContextFilters | None = None) -> list[ContextResult]:
     """The ``top_k`` most relevant memories of ``user`` for ``query``, best first, one entry per exchange."""
     filters = filters or ContextFilters()
     limit = max(settings.CONTEXT_CANDIDATES, top_k * OVERFETCH)

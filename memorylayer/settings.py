@@ -149,14 +149,14 @@ LOGGING = {
 }
 
 # --- Retrieval and ranking (memories/selectors.py; the README's "Retrieval quality" section) -------------
-# Relevance = dense weight × z(cosine) + keyword weight × z(BM25), z-scores over the user's own chunks.
+# Relevance = dense weight * z(cosine) + keyword weight * z(BM25), z-scores over the user's own chunks.
 CONTEXT_DENSE_WEIGHT = env.float("CONTEXT_DENSE_WEIGHT", default=1.0)
 CONTEXT_KEYWORD_WEIGHT = env.float("CONTEXT_KEYWORD_WEIGHT", default=1.0)
 CONTEXT_BM25_K1 = 1.2
 CONTEXT_BM25_B = 0.75
 # Chunks each half of the hybrid search hands to the fusion (at least; more when top_k asks for more).
 CONTEXT_CANDIDATES = 100
-# Final order = relevance + priority weight × (priority − normal) + recency weight × 0.5^(age / half-life).
+# Final order = relevance + priority weight * (priority - normal) + recency weight * 0.5^(age / half-life).
 CONTEXT_PRIORITY_WEIGHT = 0.5
 CONTEXT_RECENCY_WEIGHT = 0.25
 CONTEXT_RECENCY_HALF_LIFE_DAYS = 30.0

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from typing import Any
-
 import math
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
