@@ -255,7 +255,13 @@ def main() -> int:
             from django.core.management import call_command
 
             call_command("migrate", verbosity=0)
-            env = os.environ | {"EMBEDDED_PGDATA": str(pgdata), "EMBEDDING_TORCH_THREADS": "1"}
+            # Plain HTTP on loopback: without DEBUG the settings may redirect every request to HTTPS.
+            env = os.environ | {
+                "EMBEDDED_PGDATA": str(pgdata),
+                "EMBEDDING_TORCH_THREADS": "1",
+                "HF_HUB_OFFLINE": "1",
+                "DJANGO_SECURE_SSL_REDIRECT": "0",
+            }
             server = start_server(args.port, env)
             base = f"http://127.0.0.1:{args.port}"
         base = base.rstrip("/")

@@ -111,9 +111,12 @@ def memory_save(
 
     created_at = created_at or timezone.now()
     context = conversation_context(user=user, kind=kind, provider=provider, created_at=created_at)
-    pieces = chunk_texts(kind=kind, text=text, prompt=prompt, context=context)
+    dense_context = context if settings.MEMORY_CONVERSATION_WINDOW_EMBED else ""
+    pieces = chunk_texts(kind=kind, text=text, prompt=prompt, context=dense_context)
     inputs = [embedding_input(kind=kind, chunk_text=p, prompt=prompt, context=context) for p in pieces]
-    vectors = embeddings.embed(inputs)
+    vectors = embeddings.embed(
+        [embedding_input(kind=kind, chunk_text=p, prompt=prompt, context=dense_context) for p in pieces]
+    )
     with transaction.atomic():
         # Serialise one user's writes so two identical concurrent saves cannot both pass the check.
         User.objects.select_for_update().filter(pk=user.pk).exists()

@@ -166,3 +166,5 @@ CONTEXT_PIN_MIN_SCORE = 1.0
 # provider when that message is at most this many minutes older (0 turns it off); see memories/services.py.
 MEMORY_CONVERSATION_WINDOW_MINUTES = env.int("MEMORY_CONVERSATION_WINDOW_MINUTES", default=30)
 MEMORY_CONVERSATION_WINDOW_TOKENS = 48
+# Whether that tail also goes into the embedding (True) or only into the keyword index (False).
+MEMORY_CONVERSATION_WINDOW_EMBED = env.bool("MEMORY_CONVERSATION_WINDOW_EMBED", default=False)

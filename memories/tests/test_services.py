@@ -85,6 +85,17 @@ def test_it_indexes_a_prompt_with_the_tail_of_the_conversations_previous_message
         "Melanie: I took the kids camping at the lake last weekend.\nCaroline: That sounds lovely! Did they enjoy it?"
     )
     assert Memory.objects.get(pk=reply.pk).text == chunk.text
+    # the context goes into the keyword index only; the embedding is of the message itself
+    own = embeddings.embed([chunk.text])[0]
+    assert float(own @ chunk.embedding) == pytest.approx(1.0, abs=1e-4)
+
+
+@override_settings(MEMORY_CONVERSATION_WINDOW_EMBED=True)
+def test_it_can_embed_a_prompt_with_its_conversation_context(alice):
+    _prompt(alice, "Melanie: I took the kids camping at the lake last weekend.", minutes_ago=10)
+    chunk = Chunk.objects.get(memory=_prompt(alice, "Caroline: Did they enjoy it?", minutes_ago=9))
+    with_context = embeddings.embed([chunk.search_text])[0]
+    assert float(with_context @ chunk.embedding) == pytest.approx(1.0, abs=1e-4)
 
 
 @override_settings(MEMORY_CONVERSATION_WINDOW_TOKENS=4)
