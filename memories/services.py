@@ -113,7 +113,7 @@ def memory_save(
     context = conversation_context(user=user, kind=kind, provider=provider, created_at=created_at)
     dense_context = context if settings.MEMORY_CONVERSATION_WINDOW_EMBED else ""
     pieces = chunk_texts(kind=kind, text=text, prompt=prompt, context=dense_context)
-    inputs = [embedding_input(kind=kind, chunk_text=p, prompt=prompt, context=context) for p in pieces]
+    indexed_texts = [embedding_input(kind=kind, chunk_text=p, prompt=prompt, context=context) for p in pieces]
     vectors = embeddings.embed(
         [embedding_input(kind=kind, chunk_text=p, prompt=prompt, context=dense_context) for p in pieces]
     )
@@ -136,6 +136,6 @@ def memory_save(
         )
         Chunk.objects.bulk_create(
             Chunk(memory=memory, user=user, position=i, text=piece, search_text=indexed, embedding=vector)
-            for i, (piece, indexed, vector) in enumerate(zip(pieces, inputs, vectors, strict=True))
+            for i, (piece, indexed, vector) in enumerate(zip(pieces, indexed_texts, vectors, strict=True))
         )
     return SaveResult(memory=memory, chunks_stored=len(pieces), duplicate=False)
