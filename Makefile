@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run serve test lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -30,13 +30,26 @@ run: setup
 	DJANGO_SECRET_KEY=$$(cat var/secret_key) DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py migrate --noinput
 	DJANGO_SECRET_KEY=$$(cat var/secret_key) DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
+# Production-like local run: DEBUG off, gunicorn (gunicorn.conf.py) with 2 workers on the embedded PostgreSQL,
+# static files collected and served by whitenoise. Only the HTTPS redirect is off (plain HTTP on localhost), and
+# without REDIS_URL the burst limiter's counters are per worker (the daily quota stays exact in PostgreSQL).
+SERVE_ENV = DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$$(cat var/secret_key)} DJANGO_DEBUG=0 \
+	RATELIMIT_ALLOW_LOCAL_CACHE=$${RATELIMIT_ALLOW_LOCAL_CACHE:-1} DJANGO_SECURE_SSL_REDIRECT=0 DJANGO_ALLOWED_HOSTS=$${DJANGO_ALLOWED_HOSTS:-127.0.0.1,localhost} \
+	WEB_CONCURRENCY=$${WEB_CONCURRENCY:-2} GUNICORN_BIND=$${GUNICORN_BIND:-127.0.0.1:$(PORT)}
+
+serve: setup
+	$(SERVE_ENV) $(PY) manage.py migrate --noinput
+	$(SERVE_ENV) $(PY) manage.py collectstatic --noinput -v 0
+	$(SERVE_ENV) $(PY) manage.py check --deploy --fail-level WARNING
+	$(SERVE_ENV) exec $(VENV)/bin/gunicorn -c gunicorn.conf.py
+
 test: setup
 	$(PY) -m pytest
 
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	DJANGO_SECRET_KEY=lint $(VENV)/bin/mypy .
+	$(VENV)/bin/mypy .
 
 bench: setup
 	$(PY) bench/api_latency.py

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -20,6 +21,12 @@ def client_for(user: User | None) -> APIClient:
     if user is not None:
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
     return client
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> None:
+    """Burst-limit counters live in the (local-memory) cache: each test starts with none."""
+    cache.clear()
 
 
 @pytest.fixture

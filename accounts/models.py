@@ -20,3 +20,21 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.username
+
+
+class DailyUsage(models.Model):
+    """How many quota-counted API requests a user made on one UTC day (see accounts.services.usage_consume)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="daily_usage")
+    day = models.DateField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "daily usage"
+        constraints = [
+            # the conflict target of the counting upsert; also serves "this user's usage today"
+            models.UniqueConstraint(fields=["user", "day"], name="dailyusage_user_day_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} on {self.day}: {self.count}"

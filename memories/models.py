@@ -79,3 +79,30 @@ class Chunk(models.Model):
 
     def __str__(self) -> str:
         return f"chunk {self.position} of memory {self.memory_id}"
+
+
+class IdempotencyKey(models.Model):
+    """A client's ``Idempotency-Key`` on a save, with the first response, replayed to retries for a while.
+
+    Unique per (user, key): concurrent requests with one key meet on this row, so the save runs once.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64, help_text="SHA-256 of the endpoint and the request body.")
+    # Filled in before the transaction that claimed the key commits, so no other request sees them empty.
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key_uniq"),
+        ]
+        indexes = [
+            # purge_idempotency_keys deletes expired keys by age
+            models.Index(fields=["created_at"], name="idempotency_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"idempotency key {self.key!r} of {self.user_id}"

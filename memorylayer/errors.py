@@ -8,9 +8,10 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
+from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
+from rest_framework.views import exception_handler, set_rollback
 
 logger = logging.getLogger(__name__)
 
@@ -20,12 +21,20 @@ class ServiceError(Exception):
 
     status_code: int = status.HTTP_400_BAD_REQUEST
 
-    def __init__(self, message: str, *, status_code: int | None = None, extra: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.message = message
         if status_code is not None:
             self.status_code = status_code
         self.extra = extra or {}
+        self.headers = headers or {}
 
 
 def error_body(message: str, **extra: Any) -> dict[str, Any]:
@@ -48,10 +57,14 @@ def _flatten(detail: Any, prefix: str = "") -> list[str]:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ServiceError):
-        return Response(error_body(exc.message, **exc.extra), status=exc.status_code)
+        set_rollback()  # as DRF does for its own exceptions: nothing half-written survives an error answer
+        return Response(error_body(exc.message, **exc.extra), status=exc.status_code, headers=exc.headers)
+    if isinstance(exc, Ratelimited):  # django-ratelimit's own decorator, if a view uses it: 429, not 403
+        return Response(error_body("Too many requests; retry shortly."), status=status.HTTP_429_TOO_MANY_REQUESTS)
     if isinstance(exc, RequestDataTooBig):
         return Response(error_body(_too_big_message()), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, (OperationalError, InterfaceError)):
+        set_rollback()
         logger.warning("database unavailable: %s", exc)
         return Response(
             error_body("The database is temporarily unavailable; please retry shortly."),

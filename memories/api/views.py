@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.api.quota import DailyQuotaMixin
 from memories import selectors, services
 from memories.api.serializers import (
     ContextOutput,
@@ -16,8 +18,10 @@ from memories.api.serializers import (
     SavePromptInput,
     SaveResponseInput,
 )
+from memories.idempotency import idempotent
 from memories.models import Kind
 from memorylayer.errors import ServiceError
+from memorylayer.openapi import error_responses
 
 
 def ensure_own_user_id(request: Request, user_id: Any) -> None:
@@ -47,9 +51,15 @@ def _saved(result: services.SaveResult) -> Response:
     return Response(body, status=status.HTTP_200_OK if result.duplicate else status.HTTP_201_CREATED)
 
 
-class SaveViewSet(viewsets.ViewSet):
+class SaveViewSet(DailyQuotaMixin, viewsets.ViewSet):
     """POST /save-prompt and POST /save-response."""
 
+    @extend_schema(
+        request=SavePromptInput,
+        responses={201: SaveOutput, 200: SaveOutput, **error_responses(403)},
+        summary="Save a prompt (200 with duplicate=true if already stored)",
+    )
+    @idempotent
     def save_prompt(self, request: Request) -> Response:
         data = _json_object(request)
         ensure_own_user_id(request, data.get("user_id"))
@@ -67,6 +77,12 @@ class SaveViewSet(viewsets.ViewSet):
         )
         return _saved(result)
 
+    @extend_schema(
+        request=SaveResponseInput,
+        responses={201: SaveOutput, 200: SaveOutput, **error_responses(403)},
+        summary="Save an answer with its prompt (200 with duplicate=true if already stored)",
+    )
+    @idempotent
     def save_response(self, request: Request) -> Response:
         data = _json_object(request)
         ensure_own_user_id(request, data.get("user_id"))
@@ -86,9 +102,14 @@ class SaveViewSet(viewsets.ViewSet):
         return _saved(result)
 
 
-class ContextViewSet(viewsets.ViewSet):
+class ContextViewSet(DailyQuotaMixin, viewsets.ViewSet):
     """GET /context/{user_id}?query=...&top_k=5"""
 
+    @extend_schema(
+        parameters=[ContextQueryInput],
+        responses={200: ContextOutput, **error_responses(403)},
+        summary="The memories closest in meaning to a query",
+    )
     def retrieve(self, request: Request, user_id: str) -> Response:
         ensure_own_user_id(request, user_id)
         serializer = ContextQueryInput(data=request.query_params)

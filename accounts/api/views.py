@@ -1,0 +1,63 @@
+"""POST /auth/register, the token endpoints (simplejwt's, behind a per-IP burst limit) and GET /auth/me."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt import views as jwt_views
+
+from accounts import selectors, services
+from accounts.api.serializers import MeOutput, RegisterInput, UserOutput
+from accounts.ratelimit import burst_check_user, burst_limited_by_ip
+from memorylayer.openapi import error_responses
+
+
+class RegisterView(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        request=RegisterInput,
+        responses={201: UserOutput, **error_responses(429)},
+        auth=[],
+        summary="Create an account (free tier); then get a token from /auth/token/",
+    )
+    @burst_limited_by_ip("auth-register")
+    def post(self, request: Request) -> Response:
+        serializer = RegisterInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_register(**serializer.validated_data)
+        return Response(UserOutput(user).data, status=status.HTTP_201_CREATED)
+
+
+class MeView(APIView):
+    @extend_schema(responses={200: MeOutput, **error_responses(429)}, summary="Who I am, my tier and today's usage")
+    def get(self, request: Request) -> Response:
+        burst_check_user(request)
+        return Response(MeOutput(selectors.user_profile(user=request.user)).data)  # type: ignore[arg-type]
+
+
+class TokenObtainPairView(jwt_views.TokenObtainPairView):
+    @burst_limited_by_ip("auth-token")
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().post(request, *args, **kwargs)
+
+
+class TokenRefreshView(jwt_views.TokenRefreshView):
+    @burst_limited_by_ip("auth-token-refresh")
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().post(request, *args, **kwargs)
+
+
+class TokenBlacklistView(jwt_views.TokenBlacklistView):
+    """Logout: the refresh token can no longer be refreshed (access tokens stay valid until they expire)."""
+
+    @burst_limited_by_ip("auth-token-blacklist")
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().post(request, *args, **kwargs)

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from typing import Any
+
+import jwt
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework.request import Request
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import AuthenticationFailed
+
+from accounts.models import User
+from accounts.supabase import SupabaseTokenError, supabase_enabled, supabase_token_verify
+
+
+def invalid_token(reason: str) -> AuthenticationFailed:
+    # The same shape and code as simplejwt's own refusals, so both come out of the envelope handler alike.
+    return AuthenticationFailed({"detail": f"Invalid token: {reason}", "code": "token_not_valid"})
+
+
+class SupabaseJWTAuthentication(JWTAuthentication):
+    """Bearer tokens issued by Supabase; the first valid one provisions the user whose id is ``sub``.
+
+    Listed before simplejwt's class: tokens this service issued itself carry a ``token_type`` claim (Supabase's
+    never do) and are left to simplejwt, as is everything when no Supabase key source is configured.
+    """
+
+    def authenticate(self, request: Request) -> tuple[User, dict[str, Any]] | None:  # type: ignore[override]
+        header = self.get_header(request)
+        raw = self.get_raw_token(header) if header is not None else None
+        if raw is None or not supabase_enabled():
+            return None
+        token = raw.decode("latin-1") if isinstance(raw, bytes) else str(raw)
+        if _issued_locally(token):
+            return None
+        try:
+            identity = supabase_token_verify(token)
+        except SupabaseTokenError as exc:
+            raise invalid_token(str(exc)) from exc
+        # Imported here: DRF imports this module while rest_framework.views is still loading, and services
+        # reach rest_framework.views through memorylayer.errors.
+        from accounts import services
+
+        user = services.supabase_user_provision(user_id=identity.user_id, email=identity.email)
+        if not user.is_active:
+            raise AuthenticationFailed({"detail": "User is inactive", "code": "user_inactive"})
+        return user, identity.claims
+
+
+def _issued_locally(token: str) -> bool:
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return True  # not a JWT at all: simplejwt reports it the way it reports any malformed token
+    return not isinstance(claims, dict) or "token_type" in claims
+
+
+class SupabaseJWTScheme(OpenApiAuthenticationExtension):
+    """OpenAPI: Supabase access tokens travel as a bearer JWT too (verified with the Supabase secret or JWKS)."""
+
+    target_class = "accounts.authentication.SupabaseJWTAuthentication"
+    name = "supabaseAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}

@@ -1,0 +1,97 @@
+"""Burst protection with django-ratelimit: per client IP on the sign-up and token endpoints, per user on the API.
+
+The checks run inside DRF views, after authentication, so the per-user key is the token's user rather than
+Django's anonymous user (one shared bucket). They use django-ratelimit's counting (``get_usage``) directly to
+answer 429 with the envelope and an accurate ``Retry-After``. If the cache itself fails (Redis down), the
+request is let through and logged: the durable daily quota still applies, and a limiter outage must not take
+the whole API down.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.http import HttpRequest
+from django_ratelimit.core import get_usage
+from rest_framework import status
+from rest_framework.request import Request
+
+from memorylayer.errors import ServiceError
+
+logger = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_PERIOD_WORDS = {"s": "second", "m": "minute", "h": "hour", "d": "day"}
+
+
+class BurstLimited(ServiceError):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+
+
+def user_key(group: str, request: Request) -> str:
+    return str(request.user.pk)  # type: ignore[union-attr]
+
+
+def forwarded_client_ip(request: HttpRequest | Request) -> str:
+    """The client address behind RATELIMIT_TRUSTED_PROXIES reverse proxies that append to X-Forwarded-For.
+
+    For ``RATELIMIT_IP_META_KEY = "accounts.ratelimit.forwarded_client_ip"``. Entries left of the ones the trusted
+    proxies appended were written by the client and are ignored (a client could name any address there).
+    """
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    hops = max(int(settings.RATELIMIT_TRUSTED_PROXIES), 1)
+    if len(forwarded) >= hops:
+        return forwarded[-hops]
+    return str(request.META.get("REMOTE_ADDR", ""))
+
+
+def burst_check(request: Request, *, group: str, key: str | Callable[[str, Request], str], rate: str) -> None:
+    """Count this request in ``group`` and raise :class:`BurstLimited` if it goes over ``rate``."""
+    try:
+        usage = get_usage(request, group=group, key=key, rate=rate, increment=True)
+    except Exception:
+        logger.exception("rate limiter unavailable; letting the request through")
+        return
+    if usage is None:
+        return
+    if usage["time_left"] < 0:  # django-ratelimit's marker for a failed cache add/incr
+        logger.error("rate limiter cache failed; letting the request through")
+        return
+    if usage["should_limit"]:
+        retry_after = max(int(usage["time_left"]), 1)
+        raise BurstLimited(
+            f"Too many requests: the limit is {_describe(rate)}; retry in {retry_after} seconds",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+def _describe(rate: str) -> str:
+    count, _, period = rate.partition("/")
+    unit = period[-1:].lower()
+    multiple = period[:-1]
+    word = _PERIOD_WORDS.get(unit, "period")
+    return f"{count} per {multiple + ' ' + word + 's' if multiple else word}"
+
+
+def burst_limited_by_ip(group: str) -> Callable[[F], F]:
+    """Decorate a DRF handler method (``post``): at most RATELIMIT_AUTH_RATE requests per client IP."""
+
+    def decorator(handler: F) -> F:
+        @functools.wraps(handler)
+        def wrapped(view: Any, request: Request, *args: Any, **kwargs: Any) -> Any:
+            burst_check(request, group=group, key="ip", rate=settings.RATELIMIT_AUTH_RATE)
+            return handler(view, request, *args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def burst_check_user(request: Request, *, group: str = "api") -> None:
+    """At most RATELIMIT_API_RATE requests per authenticated user; call after authentication."""
+    burst_check(request, group=group, key=user_key, rate=settings.RATELIMIT_API_RATE)

@@ -1,0 +1,156 @@
+"""Writes: registration, provisioning from Supabase tokens, tier changes and the daily quota counter."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from accounts.models import DailyUsage, Tier, User
+from memorylayer.errors import ServiceError
+
+# --- Users --------------------------------------------------------------------------------------------------
+
+
+def user_register(*, username: str, email: str, password: str) -> User:
+    """Create a free-tier user; the caller has validated the password against AUTH_PASSWORD_VALIDATORS."""
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(username=username, email=email, password=password)
+    except IntegrityError as exc:  # a concurrent registration of the same username won the race
+        raise ServiceError("username: A user with that username already exists.") from exc
+
+
+def supabase_user_provision(*, user_id: uuid.UUID, email: str) -> User:
+    """The user whose id is a Supabase token's ``sub``, created on their first request.
+
+    The username is the email when it is a valid, free username, else the UUID, else (someone registered that
+    UUID as a username) a random one. Two first requests may race: the loser of the insert reads the winner's row.
+    """
+    user = User.objects.filter(pk=user_id).first()
+    if user is not None:
+        return user
+    email = _valid_email(email)
+    for username in (email, str(user_id), f"user-{uuid.uuid4().hex}"):
+        if not username or not _valid_username(username):
+            continue
+        try:
+            with transaction.atomic():
+                user = User(id=user_id, username=username, email=email)
+                user.set_unusable_password()
+                user.save(force_insert=True)
+                return user
+        except IntegrityError:
+            existing = User.objects.filter(pk=user_id).first()
+            if existing is not None:
+                return existing
+    raise ServiceError("Could not create an account for this token", status_code=409)
+
+
+def _valid_email(email: str) -> str:
+    try:
+        validate_email(email)
+    except ValidationError:
+        return ""
+    return email
+
+
+def _valid_username(username: str) -> bool:
+    if len(username) > 150 or User.objects.filter(username__iexact=username).exists():
+        return False
+    try:
+        UnicodeUsernameValidator()(username)
+    except ValidationError:
+        return False
+    return True
+
+
+def user_set_tier(*, user: User, tier: str) -> str:
+    """Staff only (Django admin, ``manage.py set_tier``). Returns the previous tier; the next request uses the new."""
+    if tier not in Tier.values:
+        raise ServiceError(f"Unknown tier {tier!r}; use one of: {', '.join(Tier.values)}")
+    previous = user.tier
+    user.tier = tier
+    user.save(update_fields=["tier"])
+    return previous
+
+
+# --- Daily quota --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UsageStatus:
+    """One user's quota on one UTC day. ``limit`` None means unlimited."""
+
+    day: date
+    used: int
+    limit: int | None
+    allowed: bool = True
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.limit is None else max(self.limit - self.used, 0)
+
+    @property
+    def reset_at(self) -> datetime:
+        return datetime.combine(self.day + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+def utc_today() -> date:
+    return timezone.now().astimezone(UTC).date()
+
+
+def daily_limit(tier: str) -> int | None:
+    limits = settings.QUOTA_DAILY_LIMITS
+    return limits[tier] if tier in limits else limits[Tier.FREE]
+
+
+def usage_consume(*, user: User) -> UsageStatus:
+    """Count one request against today's quota, atomically, unless the limit is already reached.
+
+    One statement: the upsert inserts the day's row or increments it, but only while it is below the limit, and
+    returns the new count. PostgreSQL locks the (user, day) row for the update, so concurrent requests from any
+    number of threads or processes are counted exactly; a refused request changes nothing.
+    """
+    day = utc_today()
+    limit = daily_limit(user.tier)
+    if limit is not None and limit <= 0:
+        return UsageStatus(day=day, used=0, limit=limit, allowed=False)
+    table = connection.ops.quote_name(DailyUsage._meta.db_table)
+    sql = (
+        f'INSERT INTO {table} AS u (user_id, day, "count") VALUES (%s, %s, 1) '  # noqa: S608 (table from _meta)
+        'ON CONFLICT (user_id, day) DO UPDATE SET "count" = u."count" + 1'
+        + (' WHERE u."count" < %s' if limit is not None else "")
+        + ' RETURNING u."count"'
+    )
+    params: list[Any] = [user.pk, day] + ([limit] if limit is not None else [])
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:  # the WHERE refused the update: the limit is reached
+        return UsageStatus(day=day, used=limit or 0, limit=limit, allowed=False)
+    return UsageStatus(day=day, used=row[0], limit=limit)
+
+
+def usage_refund(*, user: User, usage: UsageStatus) -> UsageStatus:
+    """Give back a request counted by :func:`usage_consume` whose answer was not a success (see the README).
+
+    It decrements the day the request was counted on, even if midnight has passed since.
+    """
+    table = connection.ops.quote_name(DailyUsage._meta.db_table)
+    sql = (
+        f'UPDATE {table} SET "count" = "count" - 1 '  # noqa: S608 (table from _meta)
+        'WHERE user_id = %s AND day = %s AND "count" > 0 RETURNING "count"'
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user.pk, usage.day])
+        row = cursor.fetchone()
+    return UsageStatus(day=usage.day, used=row[0] if row else 0, limit=usage.limit)

@@ -1,0 +1,196 @@
+"""/memories/: a person sees, re-prioritises, deletes, exports and imports their own memories.
+
+Every query is scoped to the token's user: another user's memory id answers 404, as if it did not exist.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.http import Http404, StreamingHttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.exceptions import ParseError
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import BaseParser
+from rest_framework.renderers import BaseRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from memories import importers, selectors, services
+from memories.api.memory_serializers import (
+    DeleteAllInput,
+    DeletedOutput,
+    ImportOutput,
+    ImportUploadInput,
+    MemoryListQuery,
+    MemoryOutput,
+    MemoryUpdateInput,
+)
+from memorylayer.errors import ServiceError
+
+NDJSON = "application/x-ndjson"
+
+
+class NDJSONRenderer(BaseRenderer):
+    """Selected by ``?format=ndjson`` (or ``Accept: application/x-ndjson``) on the export."""
+
+    media_type = NDJSON
+    format = "ndjson"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        # Only error envelopes pass through here; the export itself streams past the renderer.
+        return (json.dumps(data) + "\n").encode()
+
+
+class NDJSONParser(BaseParser):
+    media_type = NDJSON
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        try:
+            return importers.parse_ndjson(stream.read().decode("utf-8-sig"))
+        except (ServiceError, UnicodeDecodeError) as exc:
+            raise ParseError(getattr(exc, "message", "NDJSON body is not UTF-8 text")) from exc
+
+
+class MemoryPagination(PageNumberPagination):
+    page_size = settings.MEMORY_LIST_PAGE_SIZE
+    page_size_query_param = "page_size"
+    max_page_size = settings.MEMORY_LIST_MAX_PAGE_SIZE
+
+
+class MemoryViewSet(viewsets.GenericViewSet):
+    serializer_class = MemoryOutput
+    pagination_class = MemoryPagination
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        try:
+            return super().perform_content_negotiation(request, force)
+        except Http404 as exc:  # DRF's answer to an unknown ?format=
+            raise ServiceError("Unsupported format: use format=json or format=ndjson (export only)") from exc
+
+    @extend_schema(parameters=[MemoryListQuery], responses={200: MemoryOutput(many=True)}, summary="List memories")
+    def list(self, request: Request) -> Response:
+        query = MemoryListQuery(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        memories = selectors.memory_list(user=request.user, **query.validated_data)  # type: ignore[arg-type]
+        page = self.paginate_queryset(memories)
+        return self.get_paginated_response(MemoryOutput(page, many=True).data)
+
+    @extend_schema(responses={200: MemoryOutput}, summary="One memory")
+    def retrieve(self, request: Request, pk: str) -> Response:
+        memory = selectors.memory_get(user=request.user, memory_id=int(pk))  # type: ignore[arg-type]
+        return Response(MemoryOutput(memory).data)
+
+    @extend_schema(
+        request=MemoryUpdateInput,
+        responses={200: MemoryOutput},
+        summary="Change priority and/or pinned",
+        description="Only `priority` and `pinned` can change; any other field is refused with 400.",
+    )
+    def partial_update(self, request: Request, pk: str) -> Response:
+        serializer = MemoryUpdateInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        memory = services.memory_update(
+            user=request.user,  # type: ignore[arg-type]
+            memory_id=int(pk),
+            **serializer.validated_data,
+        )
+        return Response(MemoryOutput(memory).data)
+
+    @extend_schema(request=None, responses={200: DeletedOutput}, summary="Delete one memory")
+    def destroy(self, request: Request, pk: str) -> Response:
+        deleted = services.memory_delete(user=request.user, memory_id=int(pk))  # type: ignore[arg-type]
+        return Response(DeletedOutput({"deleted": deleted}).data)
+
+    @extend_schema(
+        request=DeleteAllInput,
+        parameters=[OpenApiParameter("confirm", OpenApiTypes.BOOL, description="Alternative to the body.")],
+        responses={200: DeletedOutput},
+        summary="Delete every memory (needs confirm=true)",
+        description='Send `{"confirm": true}` as the JSON body (or `?confirm=true`); without it: 400, nothing deleted.',
+    )
+    def destroy_all(self, request: Request) -> Response:
+        data = request.data if isinstance(request.data, dict) and request.data else request.query_params.dict()
+        serializer = DeleteAllInput(data=data)
+        serializer.is_valid(raise_exception=True)
+        deleted = services.memory_delete_all(user=request.user)  # type: ignore[arg-type]
+        return Response(DeletedOutput({"deleted": deleted}).data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "format", OpenApiTypes.STR, enum=["json", "ndjson"], description="json (default) or ndjson."
+            )
+        ],
+        responses={
+            (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description="The export document."),
+            (200, NDJSON): OpenApiResponse(OpenApiTypes.STR, description="One memory object per line."),
+        },
+        summary="Export every memory (streamed)",
+    )
+    def export(self, request: Request) -> StreamingHttpResponse:
+        ndjson = request.accepted_renderer.format == "ndjson"
+        rows = (importers.export_ndjson if ndjson else importers.export_json)(user=request.user)  # type: ignore[arg-type]
+        response = StreamingHttpResponse(
+            (piece.encode() for piece in rows),
+            content_type=f"{NDJSON}; charset=utf-8" if ndjson else "application/json; charset=utf-8",
+        )
+        name = f"memories-{timezone.now():%Y%m%d}.{'ndjson' if ndjson else 'json'}"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+    @extend_schema(
+        request={
+            "multipart/form-data": ImportUploadInput,
+            "application/json": OpenApiTypes.OBJECT,
+            NDJSON: OpenApiTypes.STR,
+        },
+        responses={200: ImportOutput},
+        summary="Import a Memory Layer export or ChatGPT's conversations.json",
+        examples=[
+            OpenApiExample(
+                "A Memory Layer export",
+                value={
+                    "memories": [
+                        {
+                            "kind": "prompt",
+                            "provider": "claude",
+                            "text": "I live in Lyon.",
+                            "created_at": "2025-06-01T08:00:00Z",
+                        }
+                    ]
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def import_memories(self, request: Request) -> Response:
+        report = importers.memories_import(
+            user=request.user,  # type: ignore[arg-type]
+            payload=self._import_payload(request),
+            max_items=settings.MEMORY_IMPORT_MAX_ITEMS,
+        )
+        body = {
+            "format": report.format,
+            "imported": report.imported,
+            "skipped": report.skipped,
+            "failed": report.failed,
+            "problems": report.problems,
+        }
+        return Response(ImportOutput(body).data, status=status.HTTP_200_OK)
+
+    def _import_payload(self, request: Request) -> Any:
+        if not request.content_type.startswith("multipart/form-data"):
+            return request.data
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise ServiceError("Send the file in a multipart form field named 'file'")
+        if upload.size is not None and upload.size > settings.MEMORY_IMPORT_MAX_BYTES:
+            raise ServiceError(importers.too_big_message(), status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        return importers.parse_file(upload.read())

@@ -1,0 +1,94 @@
+"""OpenAPI (drf-spectacular): the error envelope on every operation, and the two URL trees told apart.
+
+Every endpoint answers errors as ``{"success": false, "error": "..."}``. Rather than relying on each view to
+list them, ``EnvelopeAutoSchema`` adds the statuses that every operation of a given shape can return (401
+everywhere, 400/413/415 where a body or query is read, 404 where the path names an object, 500 and 503
+everywhere). Views declare only the statuses peculiar to them, with ``error_responses(...)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+
+API_V1_PREFIX = "/api/v1/"
+
+ERROR_DESCRIPTIONS = {
+    400: "Invalid input: the message names the field and the problem; nothing was stored.",
+    401: "Missing, expired or invalid bearer token.",
+    403: "The user_id in the request is not the token's user.",
+    404: "Not found, or not yours.",
+    405: "Method not allowed.",
+    413: "Request body too large: the message gives the limit.",
+    415: "Unsupported Content-Type.",
+    422: "Idempotency-Key already used with a different request body.",
+    429: "Too many requests.",
+    500: "Internal server error (a bug; no details are exposed).",
+    503: "The database is temporarily unavailable; retry after the Retry-After header's seconds.",
+}
+
+
+class ErrorEnvelope(serializers.Serializer):
+    """The one error shape of the whole API (the seed's contract)."""
+
+    success = serializers.BooleanField(default=False, help_text="Always false on an error.")
+    error = serializers.CharField(help_text="What went wrong, readable by a person.")
+
+
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    """``responses`` entries for ``extend_schema``: the envelope under each of ``codes``."""
+    return {code: OpenApiResponse(ErrorEnvelope, description=ERROR_DESCRIPTIONS[code]) for code in codes}
+
+
+class EnvelopeAutoSchema(AutoSchema):
+    def get_operation(
+        self, path: str, path_regex: str, path_prefix: str, method: str, registry: Any
+    ) -> dict[str, Any] | None:
+        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+        if operation is None:
+            return None
+        responses = operation.setdefault("responses", {})
+        for code in self._implied_error_codes(operation):
+            if str(code) not in responses:
+                response = OpenApiResponse(ErrorEnvelope, description=ERROR_DESCRIPTIONS[code])
+                responses[str(code)] = self._get_response_for_code(response, str(code))
+        operation["responses"] = dict(sorted(responses.items()))
+        return operation
+
+    def _implied_error_codes(self, operation: dict[str, Any]) -> list[int]:
+        places = {p.get("in") for p in operation.get("parameters", [])}
+        codes = [401, 500, 503]
+        if "requestBody" in operation:
+            codes += [400, 413, 415]
+        elif "query" in places:
+            codes.append(400)
+        if "path" in places:
+            codes.append(404)
+        if any(p.get("name") == "Idempotency-Key" for p in operation.get("parameters", [])):
+            codes.append(422)
+        return sorted(codes)
+
+    def get_operation_id(self) -> str:
+        # Each endpoint is served twice (seed path and /api/v1/); operation ids must stay unique.
+        operation_id = super().get_operation_id()
+        if self.method == "DELETE" and "{" not in self.path:
+            operation_id += "_all"  # DELETE on a collection (e.g. /memories/) is not DELETE of one item
+        if self.path.startswith(API_V1_PREFIX):
+            return operation_id
+        return f"unversioned_{operation_id}"
+
+    def get_tags(self) -> list[str]:
+        if self.path.startswith(API_V1_PREFIX):
+            return super().get_tags()
+        return ["unversioned (seed paths, used by the browser extension)"]
+
+
+def optional_slash_paths(endpoints: list[tuple[Any, ...]], **kwargs: Any) -> list[tuple[Any, ...]]:
+    """PREPROCESSING_HOOK: document ``^save-prompt/?$`` as /save-prompt (the seed's spelling), not /save-prompt/."""
+    return [
+        (path[:-1] if regex.endswith("/?$") and path.endswith("/") else path, regex, *rest)
+        for path, regex, *rest in endpoints
+    ]
