@@ -83,19 +83,31 @@ def evidence_ids(raw: list[Any]) -> list[str]:
 
 # --- HTTP -----------------------------------------------------------------------------------------------
 def call(method: str, url: str, token: str, body: dict[str, Any] | None = None) -> tuple[int, Any, float]:
+    """One request; a 429 (the per-user burst limit of a server run with its defaults) waits and retries."""
+    for _ in range(30):
+        status, payload, ms, retry_after = _call_once(method, url, token, body)
+        if status != 429:
+            break
+        time.sleep(retry_after)
+    return status, payload, ms
+
+
+def _call_once(method: str, url: str, token: str, body: dict[str, Any] | None) -> tuple[int, Any, float, float]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)
     request.add_header("Authorization", f"Bearer {token}")
     if data is not None:
         request.add_header("Content-Type", "application/json")
     started = time.perf_counter()
+    retry_after = 2.0
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
             status, payload = response.status, response.read()
     except urllib.error.HTTPError as error:
         status, payload = error.code, error.read()
+        retry_after = float(error.headers.get("Retry-After") or 2)
     elapsed = (time.perf_counter() - started) * 1000
-    return status, json.loads(payload or b"null"), elapsed
+    return status, json.loads(payload or b"null"), elapsed, retry_after
 
 
 def make_user(sample_id: str) -> tuple[str, str]:
@@ -261,6 +273,10 @@ def main() -> int:
                 "EMBEDDING_TORCH_THREADS": "1",
                 "HF_HUB_OFFLINE": "1",
                 "DJANGO_SECURE_SSL_REDIRECT": "0",
+                # A backfill saves a whole conversation in a minute or two, far past the per-user burst limit;
+                # this measures retrieval, not the limiter.
+                "RATELIMIT_API_RATE": "100000/m",
+                "RATELIMIT_ALLOW_LOCAL_CACHE": "1",
             }
             server = start_server(args.port, env)
             base = f"http://127.0.0.1:{args.port}"
