@@ -277,6 +277,7 @@ def main() -> int:
                 # this measures retrieval, not the limiter.
                 "RATELIMIT_API_RATE": "100000/m",
                 "RATELIMIT_ALLOW_LOCAL_CACHE": "1",
+                "LOG_LEVEL": "WARNING",  # no access log line per request in the bench's output
             }
             server = start_server(args.port, env)
             base = f"http://127.0.0.1:{args.port}"
