@@ -65,3 +65,8 @@ bench-scale: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
+
+.PHONY: bench-locomo
+# Evidence recall of /context on LoCoMo (data read from ../shared/data/locomo/); SPLIT=dev|heldout|all.
+bench-locomo: setup
+	$(PY) bench/locomo.py --split $${SPLIT:-dev}

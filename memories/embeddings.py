@@ -129,3 +129,11 @@ def split_into_windows(text: str, *, max_tokens: int, overlap: int) -> list[Wind
         if last == len(offsets) - 1:
             break
     return windows
+
+
+def text_tail(text: str, *, max_tokens: int) -> str:
+    """The end of ``text``, at most ``max_tokens`` word-piece tokens, cut on a token boundary."""
+    offsets = _tokenizer().encode(text, add_special_tokens=False).offsets
+    if len(offsets) <= max_tokens:
+        return text.strip()
+    return "… " + text[offsets[-max_tokens][0] :].strip()

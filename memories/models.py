@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.utils import timezone
 from pgvector.django import HnswIndex, VectorField
@@ -53,7 +55,15 @@ class Chunk(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     position = models.PositiveIntegerField()
     text = models.TextField()
+    # What the chunk is found by: its text plus the context it was embedded with (an answer's prompt, the
+    # tail of the conversation's previous message). The displayed text stays ``text``.
+    search_text = models.TextField(default="")
     embedding = VectorField(dimensions=EMBEDDING_DIMENSION)
+    search_vector = models.GeneratedField(
+        expression=SearchVector("search_text", config="english"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
 
     class Meta:
         ordering = ["memory_id", "position"]
@@ -71,6 +81,8 @@ class Chunk(models.Model):
                 ef_construction=64,
                 opclasses=["vector_cosine_ops"],
             ),
+            # the keyword half of /context: a user's chunks matching any of the query's lexemes
+            GinIndex(fields=["search_vector"], name="chunk_search_vector_gin"),
         ]
 
     def __str__(self) -> str:

@@ -341,3 +341,24 @@ FAISS_THREADS = env.int("FAISS_THREADS", default=1)
 # (bench/scale.py measures the crossover); ef_search is the HNSW candidate list size for those queries.
 SEARCH_HNSW_MIN_USER_CHUNKS = env.int("SEARCH_HNSW_MIN_USER_CHUNKS", default=10_000)
 SEARCH_HNSW_EF_SEARCH = env.int("SEARCH_HNSW_EF_SEARCH", default=200)
+
+# --- Retrieval and ranking (memories/selectors.py; the README's "Retrieval quality" section) -------------
+# Relevance = dense weight * z(cosine) + keyword weight * z(BM25), z-scores over the user's own chunks.
+CONTEXT_DENSE_WEIGHT = env.float("CONTEXT_DENSE_WEIGHT", default=1.0)
+CONTEXT_KEYWORD_WEIGHT = env.float("CONTEXT_KEYWORD_WEIGHT", default=1.0)
+CONTEXT_BM25_K1 = 1.2
+CONTEXT_BM25_B = 0.75
+# Chunks each half of the hybrid search hands to the fusion (at least; more when top_k asks for more).
+CONTEXT_CANDIDATES = 100
+# Final order = relevance + priority weight * (priority - normal) + recency weight * 0.5^(age / half-life).
+CONTEXT_PRIORITY_WEIGHT = 0.5
+CONTEXT_RECENCY_WEIGHT = 0.25
+CONTEXT_RECENCY_HALF_LIFE_DAYS = 30.0
+# A pinned memory at least this relevant (or min_score, when the request sets one) is always returned.
+CONTEXT_PIN_MIN_SCORE = 1.0
+# A prompt is embedded and indexed together with the tail of the same user's previous message from the same
+# provider when that message is at most this many minutes older (0 turns it off); see memories/services.py.
+MEMORY_CONVERSATION_WINDOW_MINUTES = env.int("MEMORY_CONVERSATION_WINDOW_MINUTES", default=30)
+MEMORY_CONVERSATION_WINDOW_TOKENS = 48
+# Whether that tail also goes into the embedding (True) or only into the keyword index (False).
+MEMORY_CONVERSATION_WINDOW_EMBED = env.bool("MEMORY_CONVERSATION_WINDOW_EMBED", default=False)
