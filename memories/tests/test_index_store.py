@@ -248,3 +248,22 @@ def test_a_web_process_fetches_in_the_background_at_most_once_per_interval(
     dense.dense_search(user=alice, vector=query, limit=3)
     search_index.wait_for_snapshot_sync()
     assert search_index.current_index().meta["snapshot_id"] == first_id  # next check only after the interval
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_background_fetch_is_reported_and_searches_go_on(alice, settings, faiss_backend, builder_path, caplog):
+    settings.FAISS_INDEX_STORE = "database"
+    settings.FAISS_SNAPSHOT_CHECK_SECONDS = 3600
+    add_chunks(alice, unit_vectors(4, seed=17))
+    build(builder_path)
+    faiss_backend.parent.parent.mkdir(parents=True, exist_ok=True)
+    faiss_backend.parent.write_text("a file where the index directory should be")  # the fetch cannot write
+    query = unit_vectors(1, seed=18)[0]
+
+    with caplog.at_level(logging.WARNING, logger="memories.search_index"):
+        dense.dense_search(user=alice, vector=query, limit=3)
+        search_index.wait_for_snapshot_sync()
+
+    assert dense.dense_search(user=alice, vector=query, limit=3).engine == "pgvector-exact"
+    assert any("snapshot check failed" in r.getMessage() for r in caplog.records)
+    assert "Error" in search_index.index_status()["snapshot"]["last_error"]
