@@ -328,7 +328,7 @@ def _snapshot_status(meta: dict[str, Any] | None) -> dict[str, Any]:
         "newest_built_at": newest["built_at"].isoformat(timespec="seconds") if newest else None,
         "local_id": meta.get("snapshot_id") if meta else None,  # None for a file built on this machine
         "in_sync": newest is not None and local_sha == newest["sha256"],
-        "refused": {str(i): why for i, why in _sync.refused.items()},
+        "refused": {str(i): why for i, why in list(_sync.refused.items())},  # list(): the thread may add one
         "last_error": _sync.last_error,
     }
 
