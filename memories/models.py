@@ -114,3 +114,44 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"idempotency key {self.key!r} of {self.user_id}"
+
+
+class SearchIndexSnapshot(models.Model):
+    """One build of the FAISS index, stored in PostgreSQL so that every web instance can fetch it.
+
+    On Render the nightly cron runs on its own instance without a disk shared with the web service; the
+    database is the one store they all reach. The file's bytes are split over SearchIndexSnapshotPart rows
+    (bytea caps a value at 1 GB, and a 1M-chunk index is ~1.5 GB); ``sha256`` and ``size`` cover the whole
+    file, so a damaged or incomplete download is refused. Rows are written in one transaction: a reader never
+    sees a snapshot without all its parts.
+    """
+
+    built_at = models.DateTimeField()
+    model = models.CharField(max_length=255, help_text="Embedding model the vectors came from.")
+    dimension = models.PositiveIntegerField()
+    rows = models.BigIntegerField(help_text="Chunks in the index.")
+    max_chunk_id = models.BigIntegerField(help_text="Every chunk up to this id was committed before the build.")
+    size = models.BigIntegerField(help_text="Bytes of the index file (all parts together).")
+    sha256 = models.CharField(max_length=64, help_text="SHA-256 of the index file.")
+    # The sidecar without its file-specific stat key: the fetching process writes its own.
+    sidecar = models.JSONField()
+
+    def __str__(self) -> str:
+        return f"index snapshot {self.pk} ({self.rows} chunks, {self.built_at:%Y-%m-%d %H:%M})"
+
+
+class SearchIndexSnapshotPart(models.Model):
+    """A consecutive slice of a snapshot's index file (memories.index_services.SNAPSHOT_PART_BYTES)."""
+
+    snapshot = models.ForeignKey(SearchIndexSnapshot, on_delete=models.CASCADE, related_name="parts")
+    position = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            # also serves the fetch, which reads one (snapshot, position) at a time
+            models.UniqueConstraint(fields=["snapshot", "position"], name="snapshot_part_position_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"part {self.position} of snapshot {self.snapshot_id}"

@@ -337,6 +337,18 @@ FAISS_STALE_AFTER_ROWS = env.int("FAISS_STALE_AFTER_ROWS", default=10_000)
 # OpenMP threads per FAISS search. 1: a web process runs many searches at once, and FAISS's threads spinning
 # against each other made a 10k-row user's search 30x slower on 2 busy cores (bench/scale.py).
 FAISS_THREADS = env.int("FAISS_THREADS", default=1)
+# Where web processes get the index: "file" (only FAISS_INDEX_PATH, built on this machine) or "database":
+# rebuild_index also stores the build in PostgreSQL (memories_searchindexsnapshot), and each process checks
+# for a newer one at most every FAISS_SNAPSHOT_CHECK_SECONDS, fetching it into FAISS_INDEX_PATH in a
+# background thread. Render needs "database": its cron job and web instances share no disk.
+FAISS_INDEX_STORE = env("FAISS_INDEX_STORE", default="file")
+if FAISS_INDEX_STORE not in ("file", "database"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"FAISS_INDEX_STORE must be 'file' or 'database', not {FAISS_INDEX_STORE!r}.")
+FAISS_SNAPSHOT_CHECK_SECONDS = env.int("FAISS_SNAPSHOT_CHECK_SECONDS", default=60)
+# Snapshots kept in the database (the newest N; each is as large as the index file).
+FAISS_SNAPSHOT_KEEP = env.int("FAISS_SNAPSHOT_KEEP", default=2)
 # pgvector: users with at least this many chunks are searched through the HNSW index, smaller ones exactly
 # (bench/scale.py measures the crossover); ef_search is the HNSW candidate list size for those queries.
 SEARCH_HNSW_MIN_USER_CHUNKS = env.int("SEARCH_HNSW_MIN_USER_CHUNKS", default=10_000)
