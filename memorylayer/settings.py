@@ -362,6 +362,9 @@ CONTEXT_BM25_K1 = 1.2
 CONTEXT_BM25_B = 0.75
 # Chunks each half of the hybrid search hands to the fusion (at least; more when top_k asks for more).
 CONTEXT_CANDIDATES = 100
+# Users with at least SEARCH_HNSW_MIN_USER_CHUNKS chunks are not scored in full: the fusion runs over this many
+# nearest chunks from the dense engine (FAISS or HNSW) plus the keyword matches and pinned memories.
+CONTEXT_LARGE_USER_POOL = env.int("CONTEXT_LARGE_USER_POOL", default=500)
 # Final order = relevance + priority weight * (priority - normal) + recency weight * 0.5^(age / half-life).
 CONTEXT_PRIORITY_WEIGHT = 0.5
 CONTEXT_RECENCY_WEIGHT = 0.25

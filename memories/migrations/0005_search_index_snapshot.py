@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("memories", "0003_chunk_hnsw_index"),
+        ("memories", "0004_chunk_search"),
     ]
 
     operations = [
