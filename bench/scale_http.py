@@ -40,10 +40,38 @@ from _common import ROOT, Client, machine, percentiles, setup_django
 from api_latency import TOPICS, VERBS
 from scale import layout, load
 
-WORDS = (
-    "the a garden recipe deadline budget train Lisbon piano marathon dog bank meeting contract invoice "
-    "weekend sister coffee laptop Rust Python deploy bug review notes idea plan travel book walk"
-).split()
+WORDS = [
+    "the",
+    "a",
+    "garden",
+    "recipe",
+    "deadline",
+    "budget",
+    "train",
+    "Lisbon",
+    "piano",
+    "marathon",
+    "dog",
+    "bank",
+    "meeting",
+    "contract",
+    "invoice",
+    "weekend",
+    "sister",
+    "coffee",
+    "laptop",
+    "Rust",
+    "Python",
+    "deploy",
+    "bug",
+    "review",
+    "notes",
+    "idea",
+    "plan",
+    "travel",
+    "book",
+    "walk",
+]
 
 
 def answer_300_words(rng: random.Random) -> str:
