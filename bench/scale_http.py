@@ -189,11 +189,11 @@ def profile_context(user_id: str, token: str, backend: str) -> str:
     client = DjangoClient(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_HOST="127.0.0.1")
     rng = random.Random(3)
     for _ in range(5):
-        client.get(f"/context/{user_id}", {"query": query_text(rng), "top_k": 5})
+        client.get(f"/context/{user_id}", {"query": query_text(rng), "top_k": "5"})
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(20):
-        client.get(f"/context/{user_id}", {"query": query_text(rng), "top_k": 5})
+        client.get(f"/context/{user_id}", {"query": query_text(rng), "top_k": "5"})
     profiler.disable()
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(30)
