@@ -263,7 +263,8 @@ def main() -> None:
     print("|---|---|---:|---:|---:|---:|")
     labels = list(users)
     for backend, engine, row in results:
-        a, b, s = row[labels[0]], row[labels[1]], row["save-response 300 words"]
+        a, b = row[f"context {labels[0]}"], row[f"context {labels[1]}"]
+        s = row["save-response 300 words"]
         print(
             f"| {backend} | {engine} | {a['p50']} / {a['p95']} | {b['p50']} / {b['p95']} | {s['p50']} | {row['rss_mb']} |"
         )
