@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup run serve test test-e2e lint bench bench-scale clean
+.PHONY: setup onnx-model run serve test test-e2e lint bench bench-scale clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -24,7 +24,11 @@ var/secret_key:
 	mkdir -p var
 	$(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
 
-setup: $(VENV)/.installed var/secret_key
+# The packaged model exported to ONNX for EMBEDDING_BACKEND=onnx (local, no network; skipped when up to date).
+onnx-model: $(VENV)/.installed
+	$(PY) -m memories.onnx_export
+
+setup: $(VENV)/.installed var/secret_key onnx-model
 
 run: setup
 	DJANGO_SECRET_KEY=$$(cat var/secret_key) DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py migrate --noinput
@@ -65,3 +69,8 @@ bench-scale: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
+
+.PHONY: bench-locomo
+# Evidence recall of /context on LoCoMo (data read from ../shared/data/locomo/); SPLIT=dev|heldout|all.
+bench-locomo: setup
+	$(PY) bench/locomo.py --split $${SPLIT:-dev}

@@ -55,3 +55,30 @@ def search_backend_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
             hint = "Searches use pgvector until `manage.py rebuild_index` writes a usable index."
             return [Warning(f"FAISS index {exc.state}: {exc.detail}", hint=hint, id="memories.W010")]
     return []
+
+
+@register()
+def embedding_backend_check(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """With EMBEDDING_BACKEND=onnx a missing or outdated export stops start-up: no silent switch to torch."""
+    from memories import onnx_export
+
+    backend = settings.EMBEDDING_BACKEND
+    if backend not in ("torch", "onnx"):
+        return [Error(f"EMBEDDING_BACKEND is {backend!r}.", hint="Use torch or onnx.", id="memories.E004")]
+    if backend == "torch":
+        return []
+    onnx_path = Path(settings.EMBEDDING_ONNX_PATH)
+    hint = "Run `python -m memories.onnx_export` (`make setup` does), or set EMBEDDING_BACKEND=torch."
+    if not onnx_path.exists():
+        return [
+            Error(f"EMBEDDING_BACKEND=onnx but there is no ONNX model at {onnx_path}.", hint=hint, id="memories.E005")
+        ]
+    sidecar = onnx_export.read_sidecar(onnx_path) or {}
+    weights = Path(model_path()) / "model.safetensors"
+    exported = sidecar.get("model")
+    # The size, not the hash: checks run on every manage.py command; the exporter compares the full SHA-256.
+    if not isinstance(exported, dict) or not weights.exists() or exported.get("weights_size") != weights.stat().st_size:
+        return [
+            Error(f"The ONNX model at {onnx_path} was not exported from {model_path()}.", hint=hint, id="memories.E006")
+        ]
+    return []

@@ -2,6 +2,8 @@
 
 Importing torch and sentence-transformers costs seconds and hundreds of MB, so nothing here imports them until
 the first text is embedded. Chunking only needs the tokenizer, which the light ``tokenizers`` library reads.
+EMBEDDING_BACKEND picks the engine: ``torch`` (sentence-transformers) or ``onnx`` (the same model exported by
+``memories.onnx_export`` and run by ONNX Runtime, ``memories.onnx_backend``; that process never imports torch).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
 
 _lock = threading.Lock()
 _encode_lock = threading.Lock()
-_model: Any = None
+_models: dict[str, Any] = {}
 
 
 def model_path() -> str:
@@ -34,25 +36,43 @@ def model_path() -> str:
 
 
 def is_loaded() -> bool:
-    return _model is not None
+    return settings.EMBEDDING_BACKEND in _models
 
 
 def get_model() -> Any:
-    global _model
-    if _model is None:
+    """The configured backend's encoder (``.encode(texts, ...)`` returning unit vectors), loaded once."""
+    backend = settings.EMBEDDING_BACKEND
+    model = _models.get(backend)
+    if model is None:
         with _lock:
-            if _model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                import torch
-                from sentence_transformers import SentenceTransformer
+            model = _models.get(backend)
+            if model is None:
+                model = _models[backend] = _load_onnx() if backend == "onnx" else _load_torch()
+    return model
 
-                if settings.EMBEDDING_TORCH_THREADS:
-                    torch.set_num_threads(settings.EMBEDDING_TORCH_THREADS)
-                model = SentenceTransformer(model_path(), device="cpu", local_files_only=True)
-                model.max_seq_length = settings.EMBEDDING_MAX_TOKENS
-                _model = model
-    return _model
+
+def _load_torch() -> Any:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    if settings.EMBEDDING_TORCH_THREADS:
+        torch.set_num_threads(settings.EMBEDDING_TORCH_THREADS)
+    model = SentenceTransformer(model_path(), device="cpu", local_files_only=True)
+    model.max_seq_length = settings.EMBEDDING_MAX_TOKENS
+    return model
+
+
+def _load_onnx() -> Any:
+    from memories.onnx_backend import OnnxEncoder
+
+    return OnnxEncoder(
+        onnx_path=str(settings.EMBEDDING_ONNX_PATH),
+        model_dir=model_path(),
+        max_tokens=settings.EMBEDDING_MAX_TOKENS,
+        threads=settings.EMBEDDING_TORCH_THREADS,
+    )
 
 
 def embed(texts: list[str]) -> np.ndarray:
@@ -63,7 +83,7 @@ def embed(texts: list[str]) -> np.ndarray:
 
         return numpy.stack([batch[text] for text in texts])
     model = get_model()
-    # One encode at a time: torch already uses every core, and concurrent calls only contend.
+    # One encode at a time: torch (or ONNX Runtime) already uses every core, and concurrent calls only contend.
     with _encode_lock:
         return model.encode(
             texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
@@ -129,3 +149,11 @@ def split_into_windows(text: str, *, max_tokens: int, overlap: int) -> list[Wind
         if last == len(offsets) - 1:
             break
     return windows
+
+
+def text_tail(text: str, *, max_tokens: int) -> str:
+    """The end of ``text``, at most ``max_tokens`` word-piece tokens, cut on a token boundary."""
+    offsets = _tokenizer().encode(text, add_special_tokens=False).offsets
+    if len(offsets) <= max_tokens:
+        return text.strip()
+    return "… " + text[offsets[-max_tokens][0] :].strip()

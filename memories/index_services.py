@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,8 +22,10 @@ from django.db import connection, transaction
 
 from accounts.models import User
 from memories import embeddings, search_index
-from memories.models import Chunk, Memory
+from memories.models import Chunk, Memory, SearchIndexSnapshot, SearchIndexSnapshotPart
 from memories.services import embedding_input
+
+logger = logging.getLogger(__name__)
 
 Progress = Callable[[int], None]  # called with the number of rows just processed
 
@@ -30,6 +36,7 @@ class RebuildResult:
     rows: int
     users: int
     max_chunk_id: int
+    snapshot_id: int | None = None  # the database copy, with FAISS_INDEX_STORE=database
 
 
 def _no_progress(n: int) -> None:
@@ -81,7 +88,10 @@ def _vector_batches(
 def index_rebuild(
     *, batch_size: int = 5000, path: Path | None = None, progress: Progress = _no_progress
 ) -> RebuildResult:
-    """Build the FAISS index from the pgvector column and move it into place atomically (file, then sidecar)."""
+    """Build the FAISS index from the pgvector column and move it into place atomically (file, then sidecar).
+
+    With FAISS_INDEX_STORE=database the build is then stored in PostgreSQL too, for every web instance.
+    """
     import faiss
 
     path = path or search_index.index_path()
@@ -117,10 +127,14 @@ def index_rebuild(
         "max_chunk_id": max_id,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "index_key": list(search_index._file_key(path)),
+        "sha256": file_sha256(path),
         "users": _user_ranges(users, codes),
     }
     _atomic_write(search_index.sidecar_path(path), lambda tmp: tmp.write_text(json.dumps(meta)))
-    return RebuildResult(path=path, rows=filled, users=len(meta["users"]), max_chunk_id=max_id)
+    snapshot_id = None
+    if settings.FAISS_INDEX_STORE == "database":
+        snapshot_id = index_snapshot_store(path=path, meta=meta).pk
+    return RebuildResult(path=path, rows=filled, users=len(meta["users"]), max_chunk_id=max_id, snapshot_id=snapshot_id)
 
 
 def _user_ranges(users: np.ndarray, codes: dict[str, int]) -> dict[str, list[int]]:
@@ -133,10 +147,11 @@ def _user_ranges(users: np.ndarray, codes: dict[str, int]) -> dict[str, list[int
     return {names[int(users[s])]: [int(s), int(e)] for s, e in zip(starts, ends, strict=True)}
 
 
-def _atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
+def _atomic_write(path: Path, write: Callable[[Path], Any], tmp: Path | None = None) -> None:
+    if tmp is None:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp = Path(name)
     try:
         write(tmp)
         with open(tmp, "rb") as f:
@@ -144,6 +159,133 @@ def _atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(SNAPSHOT_PART_BYTES):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --- The index in PostgreSQL (FAISS_INDEX_STORE=database) --------------------------------------------------
+
+# Bytes per SearchIndexSnapshotPart row: far below bytea's 1 GB cap, and what one process holds in memory at a
+# time while storing or fetching (a 1M-chunk index, ~1.5 GB, is 45 parts).
+SNAPSHOT_PART_BYTES = 32 * 1024 * 1024
+
+
+class SnapshotRefused(Exception):
+    """A fetched snapshot does not match its recorded size or SHA-256; it was not installed."""
+
+    def __init__(self, snapshot_id: int, detail: str):
+        super().__init__(detail)
+        self.snapshot_id = snapshot_id
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    snapshot_id: int | None
+    outcome: str  # "fetched", "current" (already on disk), "busy" (another process is fetching), "none"
+
+
+def index_snapshot_store(*, path: Path, meta: dict[str, Any]) -> SearchIndexSnapshot:
+    """Copy the index file at ``path`` (with its sidecar ``meta``) into PostgreSQL; keep the newest few.
+
+    Parts are written in one transaction with the snapshot row, so readers see all of it or none of it. The
+    file is hashed again while it is read: a rebuild replacing it meanwhile aborts the copy.
+    """
+    sidecar = {key: value for key, value in meta.items() if key != "index_key"}
+    with transaction.atomic(), open(path, "rb") as f:
+        snapshot = SearchIndexSnapshot.objects.create(
+            built_at=datetime.fromisoformat(meta["built_at"]),
+            model=meta["model"],
+            dimension=meta["dimension"],
+            rows=meta["rows"],
+            max_chunk_id=meta["max_chunk_id"],
+            size=os.fstat(f.fileno()).st_size,
+            sha256=meta["sha256"],
+            sidecar=sidecar,
+        )
+        digest, position = hashlib.sha256(), 0
+        while part := f.read(SNAPSHOT_PART_BYTES):
+            SearchIndexSnapshotPart.objects.create(snapshot=snapshot, position=position, data=part)
+            digest.update(part)
+            position += 1
+        if digest.hexdigest() != snapshot.sha256:
+            raise RuntimeError(f"{path} changed while it was being stored; run rebuild_index again")
+    index_snapshots_prune(keep=settings.FAISS_SNAPSHOT_KEEP)
+    return snapshot
+
+
+def index_snapshots_prune(*, keep: int) -> int:
+    """Delete all but the newest ``keep`` (at least 1) snapshots; returns how many were deleted."""
+    old = list(SearchIndexSnapshot.objects.order_by("-id").values_list("id", flat=True)[max(1, keep) :])
+    with transaction.atomic():
+        SearchIndexSnapshotPart.objects.filter(snapshot_id__in=old).delete()
+        SearchIndexSnapshot.objects.filter(id__in=old).delete()
+    return len(old)
+
+
+def index_fetch(*, snapshot_id: int | None = None, path: Path | None = None) -> FetchResult:
+    """Install a stored snapshot (default: the newest) as the local index file, verified by size and SHA-256.
+
+    Processes sharing the disk (gunicorn workers) take turns through a lock file: one fetches, the others
+    return "busy" and then see the new file through the usual stat check. The parts stream into a temp file,
+    read one per query, so memory stays at one part. A mismatch raises SnapshotRefused and leaves the
+    previous index in place; so does any error, the temp file is removed.
+    """
+    path = path or search_index.index_path()
+    snapshots = SearchIndexSnapshot.objects.order_by("-id")
+    snapshot = (snapshots.filter(id=snapshot_id) if snapshot_id is not None else snapshots).first()
+    if snapshot is None:
+        return FetchResult(None, "none")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _exclusive(path.with_name(path.name + ".fetch.lock")) as got:
+        if not got:
+            return FetchResult(snapshot.pk, "busy")
+        if search_index.local_sha256(path) == snapshot.sha256:
+            return FetchResult(snapshot.pk, "current")
+        # a fixed temp name: a fetch killed mid-way (its process ended) leaves one file, reused next time
+        _atomic_write(path, lambda tmp: _write_parts(snapshot, tmp), tmp=path.with_name(f".{path.name}.fetch.tmp"))
+        meta = dict(snapshot.sidecar, snapshot_id=snapshot.pk, index_key=list(search_index._file_key(path)))
+        _atomic_write(search_index.sidecar_path(path), lambda tmp: tmp.write_text(json.dumps(meta)))
+    logger.info("FAISS index snapshot %s fetched: %s chunks, %s bytes", snapshot.pk, snapshot.rows, snapshot.size)
+    return FetchResult(snapshot.pk, "fetched")
+
+
+def _write_parts(snapshot: SearchIndexSnapshot, tmp: Path) -> None:
+    digest, size, position = hashlib.sha256(), 0, 0
+    parts = SearchIndexSnapshotPart.objects.filter(snapshot_id=snapshot.pk)
+    with open(tmp, "wb") as f:
+        while (part := parts.filter(position=position).values_list("data", flat=True).first()) is not None:
+            f.write(part)
+            digest.update(part)
+            size += len(part)
+            position += 1
+    if size != snapshot.size or digest.hexdigest() != snapshot.sha256:
+        raise SnapshotRefused(
+            snapshot.pk,
+            f"snapshot {snapshot.pk} arrived as {size} bytes with SHA-256 {digest.hexdigest()[:12]}..., "
+            f"expected {snapshot.size} bytes, {snapshot.sha256[:12]}...; not installed",
+        )
+
+
+@contextmanager
+def _exclusive(lock_path: Path) -> Iterator[bool]:
+    """A non-blocking exclusive lock on ``lock_path`` (flock: released when the process dies)."""
+    with open(lock_path, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 # --- Re-embedding ---------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.utils import timezone
 from pgvector.django import HnswIndex, VectorField
@@ -53,7 +55,15 @@ class Chunk(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     position = models.PositiveIntegerField()
     text = models.TextField()
+    # What the chunk is found by: its text plus the context it was embedded with (an answer's prompt, the
+    # tail of the conversation's previous message). The displayed text stays ``text``.
+    search_text = models.TextField(default="")
     embedding = VectorField(dimensions=EMBEDDING_DIMENSION)
+    search_vector = models.GeneratedField(
+        expression=SearchVector("search_text", config="english"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
 
     class Meta:
         ordering = ["memory_id", "position"]
@@ -71,6 +81,8 @@ class Chunk(models.Model):
                 ef_construction=64,
                 opclasses=["vector_cosine_ops"],
             ),
+            # the keyword half of /context: a user's chunks matching any of the query's lexemes
+            GinIndex(fields=["search_vector"], name="chunk_search_vector_gin"),
         ]
 
     def __str__(self) -> str:
@@ -102,3 +114,44 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"idempotency key {self.key!r} of {self.user_id}"
+
+
+class SearchIndexSnapshot(models.Model):
+    """One build of the FAISS index, stored in PostgreSQL so that every web instance can fetch it.
+
+    On Render the nightly cron runs on its own instance without a disk shared with the web service; the
+    database is the one store they all reach. The file's bytes are split over SearchIndexSnapshotPart rows
+    (bytea caps a value at 1 GB, and a 1M-chunk index is ~1.5 GB); ``sha256`` and ``size`` cover the whole
+    file, so a damaged or incomplete download is refused. Rows are written in one transaction: a reader never
+    sees a snapshot without all its parts.
+    """
+
+    built_at = models.DateTimeField()
+    model = models.CharField(max_length=255, help_text="Embedding model the vectors came from.")
+    dimension = models.PositiveIntegerField()
+    rows = models.BigIntegerField(help_text="Chunks in the index.")
+    max_chunk_id = models.BigIntegerField(help_text="Every chunk up to this id was committed before the build.")
+    size = models.BigIntegerField(help_text="Bytes of the index file (all parts together).")
+    sha256 = models.CharField(max_length=64, help_text="SHA-256 of the index file.")
+    # The sidecar without its file-specific stat key: the fetching process writes its own.
+    sidecar = models.JSONField()
+
+    def __str__(self) -> str:
+        return f"index snapshot {self.pk} ({self.rows} chunks, {self.built_at:%Y-%m-%d %H:%M})"
+
+
+class SearchIndexSnapshotPart(models.Model):
+    """A consecutive slice of a snapshot's index file (memories.index_services.SNAPSHOT_PART_BYTES)."""
+
+    snapshot = models.ForeignKey(SearchIndexSnapshot, on_delete=models.CASCADE, related_name="parts")
+    position = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            # also serves the fetch, which reads one (snapshot, position) at a time
+            models.UniqueConstraint(fields=["snapshot", "position"], name="snapshot_part_position_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"part {self.position} of snapshot {self.snapshot_id}"

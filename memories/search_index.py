@@ -11,6 +11,14 @@ Freshness. Every search compares the two files' (inode, mtime, size) with what t
 rebuilt index (written to a temp file and moved into place with ``os.replace``) is picked up on the next
 search without a restart. The sidecar records the index file's own stat, so a reader that catches the two
 files from different builds sees the mismatch and falls back to pgvector for that query.
+
+Distribution (FAISS_INDEX_STORE=database). Where the builder and the web processes share no disk (Render: the
+cron job runs on its own instance, web disks are ephemeral), ``rebuild_index`` also stores the build in
+PostgreSQL (SearchIndexSnapshot). A process serving FAISS checks for a newer snapshot at most every
+FAISS_SNAPSHOT_CHECK_SECONDS, in a background thread so that no request waits on it: one small query, and,
+when the local file is missing or older, ``index_services.index_fetch`` streams the snapshot into
+FAISS_INDEX_PATH (verified by SHA-256, then ``os.replace``), where the stat check above picks it up.
+Meanwhile searches keep using the previous index, or pgvector if there is none.
 """
 
 from __future__ import annotations
@@ -18,16 +26,19 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import numpy as np
 from django.conf import settings
+from django.db import connections
 from django.db.models import Max
 
-from memories.models import Chunk
+from memories.models import Chunk, SearchIndexSnapshot
 
 logger = logging.getLogger(__name__)
 
@@ -196,12 +207,130 @@ _holder = _Holder()
 
 def current_index() -> LoadedIndex:
     """The loaded index, (re)loading it if the files changed; raises IndexUnavailable."""
+    if settings.FAISS_INDEX_STORE == "database":
+        _sync.start_if_due()
     return _holder.current()
 
 
 def forget_loaded_index() -> None:
-    """Drop this process's copy (tests; after a rebuild in the same process the stat check suffices)."""
+    """Drop this process's copy and snapshot-check state (tests; after a rebuild the stat check suffices)."""
+    _sync.reset()
     _holder.reset()
+
+
+# --- Snapshots in PostgreSQL (FAISS_INDEX_STORE=database) --------------------------------------------------
+
+
+def newest_snapshot() -> dict[str, Any] | None:
+    """id, sha256 and built_at of the newest stored snapshot (one primary-key lookup, no data), or None."""
+    row = SearchIndexSnapshot.objects.order_by("-id").values("id", "sha256", "built_at", "rows").first()
+    return dict(row) if row else None
+
+
+def local_sha256(path: Path | None = None) -> str:
+    """The SHA-256 the local index's sidecar records, or '' when there is no usable local index."""
+    meta = _sidecar_or_none(path)
+    return str(meta.get("sha256") or "") if meta else ""
+
+
+def _fetch_needed(newest: dict[str, Any], local: dict[str, Any] | None) -> bool:
+    """The local index is missing or unreadable, or another build that is not newer than the snapshot."""
+    if local is None:
+        return True
+    if local.get("sha256") == newest["sha256"]:
+        return False
+    try:
+        return datetime.fromisoformat(str(local.get("built_at"))) <= newest["built_at"]
+    except (TypeError, ValueError):
+        return True
+
+
+class _SnapshotSync:
+    """This process's checks for a newer snapshot: at most one per interval, each in a background thread."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.next_check = 0.0  # time.monotonic() after which the next search starts a check
+        self.thread: threading.Thread | None = None
+        self.refused: dict[int, str] = {}  # snapshot id -> why; not fetched again (a newer one will be)
+        self.last_error = ""
+
+    def start_if_due(self) -> None:
+        if time.monotonic() < self.next_check:
+            return  # the common case: one clock read per search
+        with self.lock:
+            if time.monotonic() < self.next_check or (self.thread is not None and self.thread.is_alive()):
+                return
+            self.next_check = time.monotonic() + settings.FAISS_SNAPSHOT_CHECK_SECONDS
+            self.thread = threading.Thread(target=self._in_background, name="faiss-snapshot-sync", daemon=True)
+            self.thread.start()
+
+    def _in_background(self) -> None:
+        try:
+            self.sync()
+        except Exception as exc:  # a database or disk error: keep serving what we have, retry next interval
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            logger.warning("FAISS snapshot check failed (%s); retrying after the check interval", exc)
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    def sync(self) -> str:
+        """Check now and fetch the newest snapshot if the local index needs it; returns what happened."""
+        from memories import index_services
+
+        self.next_check = time.monotonic() + settings.FAISS_SNAPSHOT_CHECK_SECONDS
+        newest = newest_snapshot()
+        if newest is None:
+            return "none"
+        if newest["id"] in self.refused:
+            return "refused"
+        if not _fetch_needed(newest, _sidecar_or_none()):
+            return "current"
+        try:
+            outcome = index_services.index_fetch(snapshot_id=newest["id"]).outcome
+        except index_services.SnapshotRefused as exc:
+            self.refused[exc.snapshot_id] = exc.detail
+            logger.error("FAISS index snapshot refused: %s", exc.detail)
+            return "refused"
+        self.last_error = ""
+        return outcome
+
+    def wait(self) -> None:
+        thread = self.thread
+        if thread is not None:
+            thread.join()
+
+    def reset(self) -> None:
+        self.wait()
+        with self.lock:
+            self.next_check, self.thread, self.refused, self.last_error = 0.0, None, {}, ""
+
+
+_sync = _SnapshotSync()
+
+
+def snapshot_sync() -> str:
+    """Check for a newer snapshot and fetch it, in this thread (commands, tests): fetched, current, busy,
+    refused or none. Web processes do the same in the background through current_index()."""
+    return _sync.sync()
+
+
+def wait_for_snapshot_sync() -> None:
+    """Wait for this process's background check, if one is running (tests, shutdown)."""
+    _sync.wait()
+
+
+def _snapshot_status(meta: dict[str, Any] | None) -> dict[str, Any]:
+    newest = newest_snapshot()
+    local_sha = str(meta.get("sha256") or "") if meta else ""
+    return {
+        "newest_id": newest["id"] if newest else None,
+        "newest_built_at": newest["built_at"].isoformat(timespec="seconds") if newest else None,
+        "local_id": meta.get("snapshot_id") if meta else None,  # None for a file built on this machine
+        "in_sync": newest is not None and local_sha == newest["sha256"],
+        "refused": {str(i): why for i, why in list(_sync.refused.items())},  # list(): the thread may add one
+        "last_error": _sync.last_error,
+    }
 
 
 def index_status(*, load_index: bool | None = None) -> dict[str, Any]:
@@ -220,6 +349,7 @@ def index_status(*, load_index: bool | None = None) -> dict[str, Any]:
         "current_model": settings.EMBEDDING_MODEL_NAME,
         "stored_rows": stored,
         "serving": "pgvector",
+        "store": settings.FAISS_INDEX_STORE,
     }
     try:
         meta = current_index().meta if load_index else read_sidecar()
@@ -231,7 +361,11 @@ def index_status(*, load_index: bool | None = None) -> dict[str, Any]:
         with_meta = _sidecar_or_none()
         if with_meta:
             status.update(_describe(with_meta, stored))
+        if settings.FAISS_INDEX_STORE == "database":
+            status["snapshot"] = _snapshot_status(with_meta)
         return status
+    if settings.FAISS_INDEX_STORE == "database":
+        status["snapshot"] = _snapshot_status(meta)
     status.update(_describe(meta, stored))
     status["state"], status["detail"] = OK, ""
     if status["unindexed_rows"] >= settings.FAISS_STALE_AFTER_ROWS:
@@ -258,9 +392,9 @@ def _reembedded_after(built_at: str) -> str:
     return latest if latest > built_at else ""
 
 
-def _sidecar_or_none() -> dict[str, Any] | None:
+def _sidecar_or_none(path: Path | None = None) -> dict[str, Any] | None:
     try:
-        return read_sidecar()
+        return read_sidecar(path)
     except IndexUnavailable:
         return None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -41,20 +41,53 @@ def prompt_head(prompt: str) -> str:
     return head if len(windows) <= 1 else head + " …"
 
 
-def embedding_input(*, kind: str, chunk_text: str, prompt: str) -> str:
+def embedding_input(*, kind: str, chunk_text: str, prompt: str, context: str = "") -> str:
+    """What a chunk is embedded and keyword-indexed by: its text after an answer's prompt or the conversation's
+    previous message."""
     if kind == Kind.RESPONSE and prompt:
         return f"{prompt_head(prompt)}\n{chunk_text}"
+    if context:
+        return f"{context}\n{chunk_text}"
     return chunk_text
 
 
-def chunk_texts(*, kind: str, text: str, prompt: str = "") -> list[str]:
+def chunk_texts(*, kind: str, text: str, prompt: str = "", context: str = "") -> list[str]:
     budget = settings.EMBEDDING_MAX_TOKENS - 2  # [CLS] and [SEP]
     if kind == Kind.RESPONSE and prompt:
         budget -= min(embeddings.count_tokens(prompt), PROMPT_CONTEXT_TOKENS) + 1
+    elif context:
+        budget -= embeddings.count_tokens(context) + 1
     windows = embeddings.split_into_windows(
         text, max_tokens=budget, overlap=min(settings.EMBEDDING_CHUNK_OVERLAP_TOKENS, budget // 4)
     )
     return [w.text for w in windows if w.text]
+
+
+def conversation_context(*, user: User, kind: str, provider: str, created_at: datetime) -> str:
+    """The tail of the message this prompt follows in the same conversation, or "".
+
+    A chat message is often meaningless alone ("Yes, last Friday!"); the message before it says what it is
+    about. "Before it" is the user's latest memory from the same provider saved at most
+    MEMORY_CONVERSATION_WINDOW_MINUTES earlier (ties on created_at, as in a backfill that stamps a whole
+    session with one time, go to the most recently saved). An answer already carries its own prompt.
+    """
+    minutes = settings.MEMORY_CONVERSATION_WINDOW_MINUTES
+    if kind != Kind.PROMPT or minutes <= 0:
+        return ""
+    previous = (
+        Memory.objects.filter(
+            user=user,
+            provider=provider,
+            created_at__lte=created_at,
+            created_at__gte=created_at - timedelta(minutes=minutes),
+        )
+        .order_by("-created_at", "-id")
+        .only("text")
+        .first()
+    )
+    if previous is None:
+        return ""
+    return embeddings.text_tail(previous.text, max_tokens=settings.MEMORY_CONVERSATION_WINDOW_TOKENS)
 
 
 def memory_save(
@@ -78,8 +111,14 @@ def memory_save(
     if existing is not None:
         return SaveResult(memory=existing, chunks_stored=0, duplicate=True)
 
-    pieces = chunk_texts(kind=kind, text=text, prompt=prompt)
-    vectors = embeddings.embed([embedding_input(kind=kind, chunk_text=p, prompt=prompt) for p in pieces])
+    created_at = created_at or timezone.now()
+    context = conversation_context(user=user, kind=kind, provider=provider, created_at=created_at)
+    dense_context = context if settings.MEMORY_CONVERSATION_WINDOW_EMBED else ""
+    pieces = chunk_texts(kind=kind, text=text, prompt=prompt, context=dense_context)
+    indexed_texts = [embedding_input(kind=kind, chunk_text=p, prompt=prompt, context=context) for p in pieces]
+    vectors = embeddings.embed(
+        [embedding_input(kind=kind, chunk_text=p, prompt=prompt, context=dense_context) for p in pieces]
+    )
     with transaction.atomic():
         # Serialise one user's writes so two identical concurrent saves cannot both pass the check.
         User.objects.select_for_update().filter(pk=user.pk).exists()
@@ -95,11 +134,11 @@ def memory_save(
             content_hash=digest,
             priority=priority,
             pinned=pinned,
-            created_at=created_at or timezone.now(),
+            created_at=created_at,
         )
         Chunk.objects.bulk_create(
-            Chunk(memory=memory, user=user, position=i, text=piece, embedding=vector)
-            for i, (piece, vector) in enumerate(zip(pieces, vectors, strict=True))
+            Chunk(memory=memory, user=user, position=i, text=piece, search_text=indexed, embedding=vector)
+            for i, (piece, indexed, vector) in enumerate(zip(pieces, indexed_texts, vectors, strict=True))
         )
     return SaveResult(memory=memory, chunks_stored=len(pieces), duplicate=False)
 

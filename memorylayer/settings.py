@@ -231,7 +231,11 @@ EMBEDDING_MODEL_PATH = env("EMBEDDING_MODEL_PATH", default="")
 EMBEDDING_DIMENSION = env.int("EMBEDDING_DIMENSION", default=384)
 EMBEDDING_MAX_TOKENS = env.int("EMBEDDING_MAX_TOKENS", default=256)
 EMBEDDING_CHUNK_OVERLAP_TOKENS = env.int("EMBEDDING_CHUNK_OVERLAP_TOKENS", default=32)
-EMBEDDING_TORCH_THREADS = env.int("EMBEDDING_TORCH_THREADS", default=0)
+EMBEDDING_TORCH_THREADS = env.int("EMBEDDING_TORCH_THREADS", default=0)  # also ONNX Runtime's intra-op threads
+# "torch" (sentence-transformers) or "onnx" (ONNX Runtime on the file `python -m memories.onnx_export` writes,
+# which `make setup` runs; the process then never imports torch). Check memories.E005 stops start-up without it.
+EMBEDDING_BACKEND = env("EMBEDDING_BACKEND", default="torch")
+EMBEDDING_ONNX_PATH = env("EMBEDDING_ONNX_PATH", default=str(BASE_DIR / "var" / "onnx" / "all-MiniLM-L6-v2.onnx"))
 
 # Every line carries the request id; bearer tokens, JWTs and admin_key values are scrubbed (memorylayer.logs).
 LOG_FORMAT = env("LOG_FORMAT", default="plain")
@@ -337,7 +341,43 @@ FAISS_STALE_AFTER_ROWS = env.int("FAISS_STALE_AFTER_ROWS", default=10_000)
 # OpenMP threads per FAISS search. 1: a web process runs many searches at once, and FAISS's threads spinning
 # against each other made a 10k-row user's search 30x slower on 2 busy cores (bench/scale.py).
 FAISS_THREADS = env.int("FAISS_THREADS", default=1)
+# Where web processes get the index: "file" (only FAISS_INDEX_PATH, built on this machine) or "database":
+# rebuild_index also stores the build in PostgreSQL (memories_searchindexsnapshot), and each process checks
+# for a newer one at most every FAISS_SNAPSHOT_CHECK_SECONDS, fetching it into FAISS_INDEX_PATH in a
+# background thread. Render needs "database": its cron job and web instances share no disk.
+FAISS_INDEX_STORE = env("FAISS_INDEX_STORE", default="file")
+if FAISS_INDEX_STORE not in ("file", "database"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"FAISS_INDEX_STORE must be 'file' or 'database', not {FAISS_INDEX_STORE!r}.")
+FAISS_SNAPSHOT_CHECK_SECONDS = env.int("FAISS_SNAPSHOT_CHECK_SECONDS", default=60)
+# Snapshots kept in the database (the newest N; each is as large as the index file).
+FAISS_SNAPSHOT_KEEP = env.int("FAISS_SNAPSHOT_KEEP", default=2)
 # pgvector: users with at least this many chunks are searched through the HNSW index, smaller ones exactly
 # (bench/scale.py measures the crossover); ef_search is the HNSW candidate list size for those queries.
 SEARCH_HNSW_MIN_USER_CHUNKS = env.int("SEARCH_HNSW_MIN_USER_CHUNKS", default=10_000)
 SEARCH_HNSW_EF_SEARCH = env.int("SEARCH_HNSW_EF_SEARCH", default=200)
+
+# --- Retrieval and ranking (memories/selectors.py; the README's "Retrieval quality" section) -------------
+# Relevance = dense weight * z(cosine) + keyword weight * z(BM25), z-scores over the user's own chunks.
+CONTEXT_DENSE_WEIGHT = env.float("CONTEXT_DENSE_WEIGHT", default=1.0)
+CONTEXT_KEYWORD_WEIGHT = env.float("CONTEXT_KEYWORD_WEIGHT", default=1.0)
+CONTEXT_BM25_K1 = 1.2
+CONTEXT_BM25_B = 0.75
+# Chunks each half of the hybrid search hands to the fusion (at least; more when top_k asks for more).
+CONTEXT_CANDIDATES = 100
+# Users with at least SEARCH_HNSW_MIN_USER_CHUNKS chunks are not scored in full: the fusion runs over this many
+# nearest chunks from the dense engine (FAISS or HNSW) plus the keyword matches and pinned memories.
+CONTEXT_LARGE_USER_POOL = env.int("CONTEXT_LARGE_USER_POOL", default=500)
+# Final order = relevance + priority weight * (priority - normal) + recency weight * 0.5^(age / half-life).
+CONTEXT_PRIORITY_WEIGHT = 0.5
+CONTEXT_RECENCY_WEIGHT = 0.25
+CONTEXT_RECENCY_HALF_LIFE_DAYS = 30.0
+# A pinned memory at least this relevant (or min_score, when the request sets one) is always returned.
+CONTEXT_PIN_MIN_SCORE = 1.0
+# A prompt is embedded and indexed together with the tail of the same user's previous message from the same
+# provider when that message is at most this many minutes older (0 turns it off); see memories/services.py.
+MEMORY_CONVERSATION_WINDOW_MINUTES = env.int("MEMORY_CONVERSATION_WINDOW_MINUTES", default=30)
+MEMORY_CONVERSATION_WINDOW_TOKENS = 48
+# Whether that tail also goes into the embedding (True) or only into the keyword index (False).
+MEMORY_CONVERSATION_WINDOW_EMBED = env.bool("MEMORY_CONVERSATION_WINDOW_EMBED", default=False)

@@ -95,7 +95,7 @@ def test_ready_answers_200_when_the_database_and_model_are_there(client, model_l
 
 
 def test_ready_answers_503_while_the_model_loads_in_the_background(client, monkeypatch):
-    monkeypatch.setattr(embeddings, "_model", None)
+    monkeypatch.setattr(embeddings, "_models", {})  # no backend loaded in this process
 
     response = client.get("/ready")
 

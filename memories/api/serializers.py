@@ -1,12 +1,18 @@
 from __future__ import annotations
 
+import math
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 from rest_framework import serializers
 
-from memories.models import Priority
+from memories.models import Kind, Priority
 from memorylayer.fields import StrictCharField
+
+# A client's clock may run a little ahead of ours; a timestamp further ahead than this is refused.
+CLOCK_SKEW = timedelta(seconds=60)
 
 
 def _text_field(**kwargs: Any) -> StrictCharField:
@@ -39,6 +45,13 @@ class _SaveInput(serializers.Serializer):
     provider = ProviderField(required=False, default="chatgpt", max_length=32)
     priority = PriorityField(required=False, default=Priority.NORMAL)
     pinned = serializers.BooleanField(required=False, default=False)
+    # The original time of the message (backfills, imports); stored as the memory's created_at.
+    timestamp = serializers.DateTimeField(required=False, default=None)
+
+    def validate_timestamp(self, value: Any) -> Any:
+        if value is not None and value > timezone.now() + CLOCK_SKEW:
+            raise serializers.ValidationError("must not be in the future")
+        return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         for name in ("prompt", "response"):
@@ -69,6 +82,21 @@ class ContextQueryInput(serializers.Serializer):
     top_k = serializers.IntegerField(
         required=False, default=settings.CONTEXT_TOP_K_DEFAULT, min_value=1, max_value=settings.CONTEXT_TOP_K_MAX
     )
+    provider = ProviderField(required=False, default=None, max_length=32)
+    kind = serializers.ChoiceField(choices=Kind.values, required=False, default=None)
+    since = serializers.DateTimeField(required=False, default=None)
+    until = serializers.DateTimeField(required=False, default=None)
+    min_score = serializers.FloatField(required=False, default=None, min_value=-1000, max_value=1000)
+
+    def validate_min_score(self, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise serializers.ValidationError("A valid number is required.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["since"] and attrs["until"] and attrs["since"] > attrs["until"]:
+            raise serializers.ValidationError({"since": "must not be after until"})
+        return attrs
 
 
 class ContextResultOutput(serializers.Serializer):

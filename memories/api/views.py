@@ -73,6 +73,7 @@ class SaveViewSet(DailyQuotaMixin, viewsets.ViewSet):
             text=v["prompt"],
             priority=v["priority"],
             pinned=v["pinned"],
+            created_at=v["timestamp"],
         )
         return _saved(result)
 
@@ -96,6 +97,7 @@ class SaveViewSet(DailyQuotaMixin, viewsets.ViewSet):
             prompt=v["prompt"],
             priority=v["priority"],
             pinned=v["pinned"],
+            created_at=v["timestamp"],
         )
         return _saved(result)
 
@@ -112,10 +114,15 @@ class ContextViewSet(DailyQuotaMixin, viewsets.ViewSet):
         ensure_own_user_id(request, user_id)
         serializer = ContextQueryInput(data=request.query_params)
         serializer.is_valid(raise_exception=True)
+        v = serializer.validated_data
+        filters = selectors.ContextFilters(
+            provider=v["provider"], kind=v["kind"], since=v["since"], until=v["until"], min_score=v["min_score"]
+        )
         results = selectors.context_search(
             user=request.user,  # type: ignore[arg-type]
-            query=serializer.validated_data["query"],
-            top_k=serializer.validated_data["top_k"],
+            query=v["query"],
+            top_k=v["top_k"],
+            filters=filters,
         )
         body = {"contexts": [r.text for r in results], "count": len(results), "results": results}
         return Response(ContextOutput(body).data)

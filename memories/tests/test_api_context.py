@@ -16,8 +16,8 @@ FACTS = [
 ]
 
 
-def save(client, prompt, provider="chatgpt"):
-    response = client.post("/save-prompt", {"prompt": prompt, "provider": provider}, format="json")
+def save(client, prompt, provider="chatgpt", **extra):
+    response = client.post("/save-prompt", {"prompt": prompt, "provider": provider, **extra}, format="json")
     assert response.status_code == 201, response.content
     return response.json()
 
@@ -130,3 +130,94 @@ def test_it_answers_405_for_the_wrong_method(alice, alice_client):
     response = alice_client.post(f"/context/{alice.pk}", {}, format="json")
     assert response.status_code == 405 and response.json()["success"] is False
     assert Memory.objects.count() == 0
+
+
+def test_it_says_when_and_who_in_each_context_string(alice, alice_client):
+    save(alice_client, "Caroline: I went to the LGBTQ support group yesterday.", timestamp="2023-05-08T13:56:00Z")
+    save(alice_client, "Remind me to water the ferns.", provider="claude", timestamp="2023-06-01T08:00:00Z")
+
+    body = context(alice_client, alice, query="support group", top_k=2).json()
+
+    assert (
+        body["contexts"][0]
+        == "[Mon 2023-05-08 13:56 UTC] (chatgpt) Caroline: I went to the LGBTQ support group yesterday."
+    )
+    assert body["contexts"][1] == "[Thu 2023-06-01 08:00 UTC] You (claude): Remind me to water the ferns."
+    assert body["results"][0]["created_at"] == "2023-05-08T13:56:00Z"
+    assert body["results"][0]["priority"] == "normal"
+
+
+def test_it_shows_a_prompt_and_its_answer_once(alice, alice_client):
+    prompt = "Which wine goes with mushroom risotto?"
+    save(alice_client, prompt, provider="gemini")
+    answer = alice_client.post(
+        "/save-response", {"prompt": prompt, "response": "A dry Pinot Noir.", "provider": "gemini"}, format="json"
+    ).json()
+    for fact in FACTS:
+        save(alice_client, fact)
+
+    body = context(alice_client, alice, query="wine for risotto", top_k=5).json()
+
+    assert body["results"][0]["memory_id"] == answer["memory_id"] and body["results"][0]["kind"] == "response"
+    assert sum("mushroom risotto" in text for text in body["contexts"]) == 1
+    assert "Pinot Noir" in body["contexts"][0]
+
+
+def _spread(client):
+    save(client, "Packing list for the Kyoto trip: rail pass, umbrella.", timestamp="2024-01-10T10:00:00Z")
+    save(
+        client,
+        "Kyoto temples to visit: Kinkaku-ji and Fushimi Inari.",
+        provider="claude",
+        timestamp="2024-03-10T10:00:00Z",
+    )
+    client.post(
+        "/save-response",
+        {
+            "prompt": "Best season for Kyoto?",
+            "response": "Spring, for the cherry blossoms.",
+            "provider": "grok",
+            "timestamp": "2024-05-10T10:00:00Z",
+        },
+        format="json",
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"provider": "Claude"}, ["Kinkaku-ji"]),
+        ({"kind": "response"}, ["cherry blossoms"]),
+        ({"kind": "prompt", "provider": "chatgpt"}, ["rail pass"]),
+        ({"since": "2024-03-10T10:00:00Z"}, ["Kinkaku-ji", "cherry blossoms"]),
+        ({"until": "2024-03-10T10:00:00Z"}, ["rail pass", "Kinkaku-ji"]),
+        ({"since": "2024-02-01", "until": "2024-04-01T00:00:00Z"}, ["Kinkaku-ji"]),
+        ({"min_score": 1000}, []),
+    ],
+)
+def test_it_filters_context(alice, alice_client, params, expected):
+    _spread(alice_client)
+
+    body = context(alice_client, alice, query="Kyoto", top_k=10, **params).json()
+
+    assert body["count"] == len(expected)
+    assert sorted(expected) == sorted(e for e in expected for text in body["contexts"] if e in text)
+
+
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [
+        ({"provider": "bard"}, "provider: 'bard' is not supported"),
+        ({"kind": "note"}, "kind:"),
+        ({"since": "last week"}, "since: datetime has wrong format"),
+        ({"until": "2024-02-30T00:00:00Z"}, "until:"),
+        ({"since": "2024-03-02T00:00:00Z", "until": "2024-03-01T00:00:00Z"}, "since: must not be after until"),
+        ({"min_score": "high"}, "min_score: a valid number is required"),
+        ({"min_score": "nan"}, "min_score: a valid number is required"),
+        ({"min_score": "1e9"}, "min_score"),
+    ],
+)
+def test_it_refuses_bad_filters(alice, alice_client, params, fragment):
+    response = context(alice_client, alice, query="x", **params)
+    assert response.status_code == 400
+    assert response.json()["success"] is False and fragment in response.json()["error"].lower()

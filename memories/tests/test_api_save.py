@@ -204,3 +204,47 @@ def test_it_refuses_another_users_id_and_stores_nothing(alice, bob_client, path)
 
 def test_it_treats_a_non_uuid_user_id_as_a_mismatch(alice_client):
     assert_error(post(alice_client, "/save-prompt", {"user_id": "1 OR 1=1", "prompt": "q"}), 403, "User ID mismatch")
+
+
+@pytest.mark.parametrize("path", ["/save-prompt", "/save-response"])
+def test_it_stores_the_original_time_of_a_message(alice, alice_client, path):
+    body = {"prompt": "Caroline: I went to the support group.", "timestamp": "2023-05-08T13:56:00+02:00"}
+    if path == "/save-response":
+        body["response"] = "That is great to hear."
+
+    response = post(alice_client, path, body | {"priority": "HIGH", "pinned": True})
+
+    assert response.status_code == 201
+    assert response.json()["timestamp"] == "2023-05-08T11:56:00Z"
+    memory = Memory.objects.get(pk=response.json()["memory_id"])
+    assert memory.created_at.isoformat() == "2023-05-08T11:56:00+00:00"
+    assert (memory.priority, memory.pinned) == (2, True)
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "fragment"),
+    [
+        ("2999-01-01T00:00:00Z", "timestamp: must not be in the future"),
+        ("yesterday", "timestamp: datetime has wrong format"),
+        ("2023-13-45T00:00:00Z", "timestamp"),
+        (12345, "timestamp"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/save-prompt", "/save-response"])
+def test_it_refuses_a_bad_timestamp_and_stores_nothing(alice_client, path, timestamp, fragment):
+    response = post(alice_client, path, {"prompt": "p", "response": "r", "timestamp": timestamp})
+    assert_error(response, 400, fragment)
+    assert Memory.objects.count() == 0 and Chunk.objects.count() == 0
+
+
+@pytest.mark.parametrize(("field", "value"), [("priority", "urgent"), ("priority", 7), ("pinned", "sometimes")])
+def test_it_refuses_a_bad_priority_or_pin_and_stores_nothing(alice_client, field, value):
+    assert_error(post(alice_client, "/save-prompt", {"prompt": "p", field: value}), 400, field)
+    assert Memory.objects.count() == 0
+
+
+def test_it_accepts_a_timestamp_a_few_seconds_ahead_of_the_server(alice_client):
+    from django.utils import timezone
+
+    ahead = (timezone.now() + timedelta(seconds=5)).isoformat()
+    assert post(alice_client, "/save-prompt", {"prompt": "clock skew", "timestamp": ahead}).status_code == 201

@@ -100,6 +100,13 @@ def test_it_rebuilds_the_search_index_nightly():
     assert minute.isdigit() and hour.isdigit() and (day, month, weekday) == ("*", "*", "*")
 
 
+def test_the_cron_hands_its_index_to_the_web_service_through_the_database():
+    # the cron instance and the web instances share no disk: only PostgreSQL reaches both
+    web, cron = _env(_service("web")), _env(_service("cron"))
+    assert web["FAISS_INDEX_STORE"]["value"] == cron["FAISS_INDEX_STORE"]["value"] == "database"
+    assert web["SEARCH_BACKEND"]["value"] == "pgvector"  # FAISS is opt-in
+
+
 @pytest.mark.parametrize("name", _manage_commands())
 def test_every_management_command_it_names_exists(name):
     assert name in get_commands()

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from memories import search_index
@@ -12,7 +13,8 @@ class Command(BaseCommand):
     help = (
         "Show the FAISS index's state (ok, missing, corrupt, stale), indexed vs stored chunk counts, "
         "the model it was built with and which engine serves searches. Exits 1 unless the state is ok "
-        "(with --check)."
+        "(with --check). With FAISS_INDEX_STORE=database it first fetches the newest stored snapshot if the "
+        "local file lacks it."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -20,6 +22,8 @@ class Command(BaseCommand):
         parser.add_argument("--check", action="store_true", help="fail (exit 1) unless the state is ok")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if settings.FAISS_INDEX_STORE == "database":
+            search_index.snapshot_sync()  # here, not in a background thread the command would not wait for
         status = search_index.index_status(load_index=True)
         if options["json"]:
             self.stdout.write(json.dumps(status, indent=2, sort_keys=True))

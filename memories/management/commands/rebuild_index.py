@@ -12,7 +12,8 @@ from memories.models import Chunk
 class Command(BaseCommand):
     help = (
         "Build the FAISS index of chunk embeddings from the pgvector column (SEARCH_BACKEND=faiss serves it). "
-        "Writes a temp file and moves it into place; running servers pick it up on their next search."
+        "Writes a temp file and moves it into place; running servers pick it up on their next search. With "
+        "FAISS_INDEX_STORE=database it is also stored in PostgreSQL, from which every web process fetches it."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -30,3 +31,5 @@ class Command(BaseCommand):
                 f"into {result.path} (sidecar {search_index.sidecar_path(result.path).name})."
             )
         )
+        if result.snapshot_id is not None:
+            self.stdout.write(f"Stored in the database as snapshot {result.snapshot_id}.")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from memories import index_services, search_index
@@ -10,7 +11,8 @@ from memories import index_services, search_index
 class Command(BaseCommand):
     help = (
         "Compare FAISS top-k with exact pgvector search for a random sample of stored chunks (each used as a "
-        "query within its owner's memories) and print recall@k. Exits 1 if recall is below --min-recall."
+        "query within its owner's memories) and print recall@k. Exits 1 if recall is below --min-recall. With "
+        "FAISS_INDEX_STORE=database the newest stored snapshot is fetched first if the local file lacks it."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -22,6 +24,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, sample: int, k: int, min_recall: float, seed: int | None, **options: Any) -> None:
         if sample < 1 or k < 1:
             raise CommandError("--sample and --k must be at least 1")
+        if settings.FAISS_INDEX_STORE == "database":
+            search_index.snapshot_sync()
         try:
             report = index_services.index_verify(sample=sample, k=k, seed=seed)
         except search_index.IndexUnavailable as exc:

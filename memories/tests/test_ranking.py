@@ -1,0 +1,195 @@
+"""The priority system and the hybrid ranking behind /context (formula in memories/selectors.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from memories import selectors, services
+from memories.models import Chunk, Memory, Priority
+
+pytestmark = pytest.mark.django_db
+
+BACKGROUND = [
+    "I adopted a golden retriever puppy named Max last spring.",
+    "My favourite programming language is Rust because of the borrow checker.",
+    "I'm allergic to peanuts, so I always check food labels.",
+    "My sister works as a marine biologist studying coral reefs.",
+    "I run a half marathon every October in Berlin.",
+    "Our kitchen renovation needs new oak cabinets.",
+    "I practise the cello for thirty minutes every evening.",
+    "The quarterly tax filing is due at the end of the month.",
+]
+WHEN = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def save(user, text, *, priority=Priority.NORMAL, pinned=False, created_at=WHEN, provider="chatgpt"):
+    return services.memory_save(
+        user=user,
+        kind="prompt",
+        provider=provider,
+        text=text,
+        priority=priority,
+        pinned=pinned,
+        created_at=created_at,
+    ).memory
+
+
+def with_background(user):
+    for i, text in enumerate(BACKGROUND):
+        # hours apart, so that no memory is indexed with another's conversation context
+        save(user, text, created_at=WHEN - timedelta(days=i + 1))
+
+
+def ids(results):
+    return [r.memory_id for r in results]
+
+
+def make_equally_relevant(source: Memory, target: Memory) -> None:
+    """Give ``target`` exactly the indexed text and vector of ``source`` (its displayed text stays its own)."""
+    chunk = Chunk.objects.get(memory=source)
+    Chunk.objects.filter(memory=target).update(search_text=chunk.search_text, embedding=chunk.embedding)
+
+
+@pytest.mark.parametrize("high_first", [True, False])
+def test_it_ranks_the_higher_priority_first_between_equally_relevant_memories(alice, high_first):
+    with_background(alice)
+    first = save(alice, "Remember that the spare house key is under the blue flowerpot.")
+    second = save(alice, "Remember that the spare house key is under the blue flower pot.")
+    make_equally_relevant(first, second)
+    high, normal = (first, second) if high_first else (second, first)
+    Memory.objects.filter(pk=high.pk).update(priority=Priority.HIGH)
+
+    results = selectors.context_search(user=alice, query="where is the spare key?", top_k=3)
+
+    assert ids(results)[:2] == [high.pk, normal.pk]
+    assert results[0].score == results[1].score
+    assert results[0].priority == Priority.HIGH and results[1].priority == Priority.NORMAL
+
+
+def test_it_ranks_normal_above_low_between_equally_relevant_memories(alice):
+    with_background(alice)
+    low = save(alice, "The wifi password is on the fridge door.", priority=Priority.LOW)
+    normal = save(alice, "The wifi password is on the fridge door!")
+    make_equally_relevant(low, normal)
+
+    results = selectors.context_search(user=alice, query="wifi password", top_k=2)
+
+    assert ids(results) == [normal.pk, low.pk]
+
+
+def test_low_priority_never_hides_an_exact_match(alice):
+    with_background(alice)
+    for text in ["My gym membership renews in May.", "I go to the gym on Mondays.", "The gym sauna is great."]:
+        save(alice, text, priority=Priority.HIGH, created_at=timezone.now() - timedelta(hours=3))
+    exact = save(alice, "My locker code at the Riverside gym is 4512.", priority=Priority.LOW)
+
+    results = selectors.context_search(user=alice, query="My locker code at the Riverside gym is 4512.", top_k=1)
+
+    assert ids(results) == [exact.pk]
+    assert results[0].priority == Priority.LOW
+
+
+@override_settings(CONTEXT_PIN_MIN_SCORE=0.0)
+def test_a_pinned_memory_that_clears_the_threshold_is_always_returned(alice):
+    with_background(alice)
+    for i, text in enumerate(
+        [
+            "I booked flights to Lisbon for the first week of June.",
+            "Flights to Lisbon were cheapest on a Tuesday.",
+            "The Lisbon flight leaves from gate B12.",
+        ]
+    ):
+        save(alice, text, priority=Priority.HIGH, created_at=timezone.now() - timedelta(hours=i + 1))
+    pinned = save(alice, "On every flight I want an aisle seat.", pinned=True, created_at=WHEN)
+
+    everything = selectors.context_search(user=alice, query="booking flights to Lisbon", top_k=20)
+    pinned_result = next(r for r in everything if r.memory_id == pinned.pk)
+    assert pinned_result.score >= 0.0  # clears the pin threshold
+    assert ids(everything).index(pinned.pk) >= 3  # ...but the three Lisbon memories outrank it
+
+    for top_k in (1, 2, 3):
+        results = selectors.context_search(user=alice, query="booking flights to Lisbon", top_k=top_k)
+        assert len(results) == top_k and pinned.pk in ids(results)
+
+
+@override_settings(CONTEXT_PIN_MIN_SCORE=100.0)
+def test_a_pinned_memory_below_the_threshold_is_not_forced_in(alice):
+    with_background(alice)
+    pinned = save(alice, "On every flight I want an aisle seat.", pinned=True)
+    results = selectors.context_search(user=alice, query="marathon in Berlin", top_k=1)
+    assert ids(results) != [pinned.pk]
+
+
+def test_min_score_is_the_pin_threshold_when_given(alice):
+    with_background(alice)
+    pinned = save(alice, "On every flight I want an aisle seat.", pinned=True)
+    filters = selectors.ContextFilters(min_score=50.0)
+    assert selectors.context_search(user=alice, query="aisle seat", top_k=5, filters=filters) == []
+    low_bar = selectors.ContextFilters(min_score=-50.0)
+    results = selectors.context_search(user=alice, query="marathon in Berlin", top_k=1, filters=low_bar)
+    assert ids(results) == [pinned.pk]
+
+
+def test_it_prefers_the_recent_one_between_equally_relevant_memories(alice):
+    with_background(alice)
+    old = save(alice, "My dentist is Dr. Okafor on Elm Street.", created_at=timezone.now() - timedelta(days=400))
+    new = save(alice, "My dentist is Dr. Okafor on Elm Street!", created_at=timezone.now() - timedelta(days=1))
+    make_equally_relevant(old, new)
+
+    results = selectors.context_search(user=alice, query="who is my dentist", top_k=2)
+
+    assert ids(results) == [new.pk, old.pk]
+
+
+def test_it_finds_a_rare_keyword_the_embedding_misses(alice):
+    with_background(alice)
+    target = save(alice, "Ticket XQ-7731 is the refund request for the broken kettle.")
+    results = selectors.context_search(user=alice, query="XQ 7731", top_k=1)
+    assert ids(results) == [target.pk]
+
+
+def test_it_handles_a_query_without_any_word(alice):
+    with_background(alice)
+    results = selectors.context_search(user=alice, query="?!? …", top_k=3)
+    assert len(results) == 3
+
+
+def test_it_handles_a_single_memory(alice):
+    only = save(alice, "Just one thing to remember.")
+    results = selectors.context_search(user=alice, query="one thing", top_k=5)
+    assert ids(results) == [only.pk] and results[0].score == 0.0
+
+
+def test_it_returns_one_entry_for_a_prompt_and_the_answer_saved_with_it(alice):
+    with_background(alice)
+    prompt = services.memory_save(user=alice, kind="prompt", provider="claude", text="How long to boil an egg?")
+    answer = services.memory_save(
+        user=alice,
+        kind="response",
+        provider="claude",
+        text="Seven minutes for a jammy yolk.",
+        prompt=prompt.memory.text,
+    )
+
+    results = selectors.context_search(user=alice, query="How long to boil an egg?", top_k=5)
+
+    exchange = [r for r in results if r.memory_id in (prompt.memory.pk, answer.memory.pk)]
+    assert [r.memory_id for r in exchange] == [answer.memory.pk]
+    assert results[0].memory_id == answer.memory.pk
+    assert "How long to boil an egg?" in results[0].text and "Seven minutes" in results[0].text
+
+
+def test_it_never_returns_two_chunks_of_one_memory(alice):
+    with_background(alice)
+    long_text = " ".join(f"The garden plan for bed {i} has tomatoes, basil and peppers." for i in range(80))
+    saved = services.memory_save(user=alice, kind="prompt", provider="chatgpt", text=long_text)
+    assert saved.chunks_stored > 1
+
+    results = selectors.context_search(user=alice, query="tomatoes basil peppers garden", top_k=5)
+
+    assert len(ids(results)) == len(set(ids(results)))
+    assert ids(results)[0] == saved.memory.pk
