@@ -87,6 +87,7 @@ def burst_limited_by_ip(group: str) -> Callable[[F], F]:
             burst_check(request, group=group, key="ip", rate=settings.RATELIMIT_AUTH_RATE)
             return handler(view, request, *args, **kwargs)
 
+        wrapped.burst_limited = True  # type: ignore[attr-defined]  # the OpenAPI schema documents its 429
         return wrapped  # type: ignore[return-value]
 
     return decorator

@@ -38,7 +38,14 @@ class ServiceError(Exception):
 
 
 def error_body(message: str, **extra: Any) -> dict[str, Any]:
-    return {"success": False, "error": message, **extra}
+    extra = {key: _encodable(value) if isinstance(value, str) else value for key, value in extra.items()}
+    return {"success": False, "error": _encodable(message), **extra}
+
+
+def _encodable(text: str) -> str:
+    """Messages quote the client's input ("'\ud800' is not a valid choice"); a lone surrogate from a JSON escape
+    cannot be encoded as UTF-8 and would turn the 400 into a 500 when the response is rendered. U+FFFD instead."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def _flatten(detail: Any, prefix: str = "") -> list[str]:

@@ -46,11 +46,30 @@ def readiness(request: HttpRequest) -> JsonResponse:
     body = {check.name: "ok" if check.ok else check.detail for check in checks}
     headers = {"Cache-Control": "no-store"}
     if all(check.ok for check in checks):
-        return JsonResponse({"status": "ready", "checks": body}, headers=headers)
+        index = _search_index_readiness()
+        if index is not None:
+            body["search_index"] = index
+        # A broken FAISS index degrades search to pgvector but does not take the instance out of rotation.
+        status = "ready" if index in (None, "ok") else "degraded"
+        return JsonResponse({"status": status, "checks": body}, headers=headers)
     failing = ", ".join(check.name for check in checks if not check.ok)
     return JsonResponse(
         error_body(f"Not ready: {failing}", checks=body), status=503, headers={**headers, "Retry-After": "5"}
     )
+
+
+def _search_index_readiness() -> str | None:
+    """With SEARCH_BACKEND=faiss: "ok", or what is wrong with the index and which engine answers meanwhile."""
+    from django.conf import settings
+
+    if settings.SEARCH_BACKEND != "faiss":
+        return None
+    from memories.search_index import index_status
+
+    status = index_status()
+    if status["state"] == "ok":
+        return "ok"
+    return f"degraded: index {status['state']}, /context served by {status['serving']}; run rebuild_index"
 
 
 def _start_loading_model() -> None:

@@ -69,7 +69,18 @@ class EnvelopeAutoSchema(AutoSchema):
             codes.append(404)
         if any(p.get("name") == "Idempotency-Key" for p in operation.get("parameters", [])):
             codes.append(422)
+        if self._is_rate_limited():
+            codes.append(429)
         return sorted(codes)
+
+    def _is_rate_limited(self) -> bool:
+        """Counted by the daily quota (DailyQuotaMixin) or wrapped in a burst limit: 429 is a documented answer."""
+        from accounts.api.quota import DailyQuotaMixin
+
+        if isinstance(self.view, DailyQuotaMixin):
+            return True
+        handler = getattr(self.view, getattr(self.view, "action", None) or self.method.lower(), None)
+        return bool(getattr(handler, "burst_limited", False))
 
     def get_operation_id(self) -> str:
         # Each endpoint is served twice (seed path and /api/v1/); operation ids must stay unique.

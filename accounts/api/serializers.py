@@ -8,14 +8,15 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from accounts.models import User
+from memorylayer.fields import StrictCharField, StrictEmailField
 
 
 class RegisterInput(serializers.Serializer):
     """Only these three fields are read: anything else in the body (tier, is_staff, id, ...) is ignored."""
 
-    username = serializers.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
-    email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+    username = StrictCharField(max_length=150, validators=[UnicodeUsernameValidator()])
+    email = StrictEmailField(max_length=254)
+    password = StrictCharField(max_length=128, write_only=True, trim_whitespace=False)
 
     def validate_username(self, value: str) -> str:
         if User.objects.filter(username__iexact=value).exists():

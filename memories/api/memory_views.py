@@ -14,7 +14,7 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer
@@ -32,6 +32,7 @@ from memories.api.memory_serializers import (
     MemoryUpdateInput,
 )
 from memorylayer.errors import ServiceError
+from memorylayer.openapi import ErrorEnvelope
 
 NDJSON = "application/x-ndjson"
 
@@ -63,18 +64,42 @@ class MemoryPagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = settings.MEMORY_LIST_MAX_PAGE_SIZE
 
+    def get_page_size(self, request: Request) -> int | None:
+        # DRF falls back to the default for a page_size it cannot read; a client asking for "abc" or 0 items
+        # per page is told so instead. Above the maximum, the maximum applies (documented).
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is not None and not (raw.isascii() and raw.isdigit() and int(raw) > 0):
+            raise ValidationError({self.page_size_query_param: "must be a positive integer."})
+        return super().get_page_size(request)
+
+    def get_page_number(self, request: Request, paginator: Any) -> Any:
+        # DRF reads an empty ?page= as page 1; the paginator refuses it instead (404), as it does "abc".
+        raw = request.query_params.get(self.page_query_param)
+        return raw if raw == "" else super().get_page_number(request, paginator)
+
 
 class MemoryViewSet(viewsets.GenericViewSet):
     serializer_class = MemoryOutput
     pagination_class = MemoryPagination
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        if not force and request.query_params.get("format", None) == "":
+            # Content negotiation would silently ignore an empty ?format= (and answer JSON): refuse it like any
+            # other value outside the documented enum.
+            raise ServiceError("Unsupported format: use format=json or format=ndjson (export only)")
         try:
             return super().perform_content_negotiation(request, force)
         except Http404 as exc:  # DRF's answer to an unknown ?format=
             raise ServiceError("Unsupported format: use format=json or format=ndjson (export only)") from exc
 
-    @extend_schema(parameters=[MemoryListQuery], responses={200: MemoryOutput(many=True)}, summary="List memories")
+    @extend_schema(
+        parameters=[MemoryListQuery],
+        responses={
+            200: MemoryOutput(many=True),
+            404: OpenApiResponse(ErrorEnvelope, description="No such page (not a positive number, or past the last)."),
+        },
+        summary="List memories",
+    )
     def list(self, request: Request) -> Response:
         query = MemoryListQuery(data=request.query_params.dict())
         query.is_valid(raise_exception=True)

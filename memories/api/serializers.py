@@ -9,19 +9,20 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from memories.models import Kind, Priority
+from memorylayer.fields import StrictCharField
 
 # A client's clock may run a little ahead of ours; a timestamp further ahead than this is refused.
 CLOCK_SKEW = timedelta(seconds=60)
 
 
-def _text_field(**kwargs: Any) -> serializers.CharField:
+def _text_field(**kwargs: Any) -> StrictCharField:
     # DRF's CharField already refuses NUL bytes and lone surrogates (which PostgreSQL cannot store).
-    return serializers.CharField(
+    return StrictCharField(
         max_length=settings.MEMORY_MAX_TEXT_CHARS, trim_whitespace=False, allow_blank=False, **kwargs
     )
 
 
-class ProviderField(serializers.CharField):
+class ProviderField(StrictCharField):
     def to_internal_value(self, data: Any) -> str:
         value = super().to_internal_value(data).strip().lower()
         allowed = [p.lower() for p in settings.MEMORY_PROVIDERS]
