@@ -44,17 +44,28 @@ class DenseResult:
 
 
 def dense_candidates(
-    *, user: User, vector: Sequence[float] | np.ndarray, limit: int, filters: Q | None = None
+    *,
+    user: User,
+    vector: Sequence[float] | np.ndarray,
+    limit: int,
+    filters: Q | None = None,
+    hnsw: bool | None = None,
 ) -> Candidates:
     """The ``limit`` chunks of ``user`` nearest to ``vector``: (chunk id, cosine distance), nearest first.
 
     ``filters`` is a Q over Chunk (e.g. ``Q(memory__provider="claude")``), applied inside every engine.
+    ``hnsw`` tells pgvector the user's size when the caller already counted it (None: count here).
     """
-    return dense_search(user=user, vector=vector, limit=limit, filters=filters).candidates
+    return dense_search(user=user, vector=vector, limit=limit, filters=filters, hnsw=hnsw).candidates
 
 
 def dense_search(
-    *, user: User, vector: Sequence[float] | np.ndarray, limit: int, filters: Q | None = None
+    *,
+    user: User,
+    vector: Sequence[float] | np.ndarray,
+    limit: int,
+    filters: Q | None = None,
+    hnsw: bool | None = None,
 ) -> DenseResult:
     """Like dense_candidates, also naming the engine that answered (for tests, the bench and logs)."""
     vector = np.asarray(vector, dtype=np.float32)
@@ -67,7 +78,12 @@ def dense_search(
             pass  # logged once per broken file by search_index; pgvector answers meanwhile
         else:
             return DenseResult("faiss", faiss_candidates(index, user=user, vector=vector, limit=limit, filters=filters))
-    return pgvector_search(user=user, vector=vector, limit=limit, filters=filters)
+    return pgvector_search(user=user, vector=vector, limit=limit, filters=filters, hnsw=hnsw)
+
+
+def large_user(user: User) -> bool:
+    """At least SEARCH_HNSW_MIN_USER_CHUNKS chunks: searched through HNSW here, fused over a pool in /context."""
+    return Chunk.objects.filter(user=user).count() >= settings.SEARCH_HNSW_MIN_USER_CHUNKS
 
 
 def _user_chunks(user: User, filters: Q | None) -> QuerySet[Chunk]:
@@ -87,7 +103,7 @@ def pgvector_search(
 ) -> DenseResult:
     """pgvector, exact for small users and HNSW for large ones (``hnsw`` forces the choice)."""
     if hnsw is None:
-        hnsw = Chunk.objects.filter(user=user).count() >= settings.SEARCH_HNSW_MIN_USER_CHUNKS
+        hnsw = large_user(user)
     chunks = _user_chunks(user, filters)
     if hnsw:
         return DenseResult("pgvector-hnsw", _hnsw(chunks, vector, limit))

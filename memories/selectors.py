@@ -27,8 +27,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from memories import embeddings
-from memories.dense import dense_candidates
-from memories.models import Chunk, Kind, Memory, Priority
+from memories.dense import dense_candidates, large_user
+from memories.models import Kind, Memory, Priority
 from memories.services import prompt_head
 from memorylayer.errors import ServiceError
 
@@ -157,10 +157,6 @@ def _query_words(query: str) -> tuple[str, str]:
     return " ".join(words), " or ".join(words)
 
 
-def _large_user(user: User) -> bool:
-    return Chunk.objects.filter(user=user).count() >= settings.SEARCH_HNSW_MIN_USER_CHUNKS
-
-
 def _filter_q(filters: ContextFilters) -> Q:
     q = Q()
     for name, lookup in (
@@ -179,12 +175,16 @@ def _fetch(*, user: User, query: str, filters: ContextFilters, limit: int) -> li
     vector = embeddings.embed([query])[0]
     words, any_words = _query_words(query)
     filter_sql, params = _filter_sql(filters)
-    if _large_user(user):
+    if large_user(user):
         # Scoring every chunk of a very large user costs a full scan per query. Instead the pool is the dense
         # engine's nearest chunks (FAISS or pgvector HNSW, memories.dense) plus the keyword matches (GIN index)
         # plus pinned memories; the z-score statistics are then taken over that pool.
         dense = dense_candidates(
-            user=user, vector=vector, limit=max(limit, settings.CONTEXT_LARGE_USER_POOL), filters=_filter_q(filters)
+            user=user,
+            vector=vector,
+            limit=max(limit, settings.CONTEXT_LARGE_USER_POOL),
+            filters=_filter_q(filters),
+            hnsw=True,  # large_user() was just checked: no second count
         )
         params["dense_ids"] = [chunk_id for chunk_id, _ in dense]
         filter_sql += (

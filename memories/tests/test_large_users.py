@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from memories import dense, embeddings, selectors
+from memories import dense, embeddings
 from memories.tests.test_api_context import FACTS, context, save
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +20,7 @@ def large(settings):
 def test_it_takes_the_large_user_path_above_the_threshold(alice, alice_client, large):
     for fact in FACTS:
         save(alice_client, fact)
-    assert selectors._large_user(alice)
+    assert dense.large_user(alice)
 
 
 def test_it_finds_the_paraphrased_memory_through_hnsw(alice, alice_client, large):
