@@ -15,7 +15,7 @@ def _int(name: str, default: int) -> int:
     return int(os.environ.get(name) or default)
 
 
-wsgi_app = "memorylayer.wsgi:application"
+wsgi_app = "config.wsgi:application"
 # Render routes to 0.0.0.0:$PORT; `make serve` binds 127.0.0.1 through GUNICORN_BIND.
 bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{_int('PORT', 8000)}"
 workers = _int("WEB_CONCURRENCY", 2)
@@ -44,7 +44,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
-logger_class = "memorylayer.logs.GunicornLogger"
+logger_class = "core.logs.GunicornLogger"
 # No query string and no credential header here; GunicornLogger scrubs every atom anyway.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s "%(a)s"'
 
@@ -56,15 +56,19 @@ def on_starting(server: Any) -> None:
     DATABASE_URL the master starts (and holds, for its whole life) the embedded PostgreSQL that the forked
     workers inherit; it stops when the master exits.
     """
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "memorylayer.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
     from django.conf import settings
     from django.core.exceptions import ImproperlyConfigured
 
     try:
-        settings.DATABASES  # noqa: B018  (imports the settings module)
+        database = settings.DATABASES["default"]  # imports the settings module
     except ImproperlyConfigured as exc:
         server.log.error("configuration error: %s", exc)
         sys.exit(1)
+    if "EMBEDDED" in database:
+        from core.embedded_postgres.base import embedded_connection_params
+
+        embedded_connection_params(database)  # start it here, once, so the workers attach instead of racing
     if server.cfg.preload_app:
         _load_model(server, "master")
 

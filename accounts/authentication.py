@@ -37,7 +37,7 @@ class SupabaseJWTAuthentication(JWTAuthentication):
         except SupabaseTokenError as exc:
             raise invalid_token(str(exc)) from exc
         # Imported here: DRF imports this module while rest_framework.views is still loading, and services
-        # reach rest_framework.views through memorylayer.errors.
+        # reach rest_framework.views through core.errors.
         from accounts import services
 
         user = services.supabase_user_provision(user_id=identity.user_id, email=identity.email)

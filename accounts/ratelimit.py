@@ -17,10 +17,9 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.http import HttpRequest
 from django_ratelimit.core import get_usage
-from rest_framework import status
 from rest_framework.request import Request
 
-from memorylayer.errors import ServiceError
+from core.exceptions import Limited
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +28,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 _PERIOD_WORDS = {"s": "second", "m": "minute", "h": "hour", "d": "day"}
 
 
-class BurstLimited(ServiceError):
-    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+class BurstLimited(Limited):
+    """Over a burst limit (django-ratelimit's window)."""
 
 
 def user_key(group: str, request: Request) -> str:
@@ -66,7 +65,7 @@ def burst_check(request: Request, *, group: str, key: str | Callable[[str, Reque
         retry_after = max(int(usage["time_left"]), 1)
         raise BurstLimited(
             f"Too many requests: the limit is {_describe(rate)}; retry in {retry_after} seconds",
-            headers={"Retry-After": str(retry_after)},
+            retry_after=retry_after,
         )
 
 

@@ -15,7 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import DailyUsage, Tier, User
-from memorylayer.errors import ServiceError
+from core.exceptions import Conflict, InvalidInput
 
 # --- Users --------------------------------------------------------------------------------------------------
 
@@ -26,7 +26,7 @@ def user_register(*, username: str, email: str, password: str) -> User:
         with transaction.atomic():
             return User.objects.create_user(username=username, email=email, password=password)
     except IntegrityError as exc:  # a concurrent registration of the same username won the race
-        raise ServiceError("username: A user with that username already exists.") from exc
+        raise InvalidInput("username: A user with that username already exists.") from exc
 
 
 def supabase_user_provision(*, user_id: uuid.UUID, email: str) -> User:
@@ -52,7 +52,7 @@ def supabase_user_provision(*, user_id: uuid.UUID, email: str) -> User:
             existing = User.objects.filter(pk=user_id).first()
             if existing is not None:
                 return existing
-    raise ServiceError("Could not create an account for this token", status_code=409)
+    raise Conflict("Could not create an account for this token")
 
 
 def _valid_email(email: str) -> str:
@@ -76,7 +76,7 @@ def _valid_username(username: str) -> bool:
 def user_set_tier(*, user: User, tier: str) -> str:
     """Staff only (Django admin, ``manage.py set_tier``). Returns the previous tier; the next request uses the new."""
     if tier not in Tier.values:
-        raise ServiceError(f"Unknown tier {tier!r}; use one of: {', '.join(Tier.values)}")
+        raise InvalidInput(f"Unknown tier {tier!r}; use one of: {', '.join(Tier.values)}")
     previous = user.tier
     user.tier = tier
     user.save(update_fields=["tier"])

@@ -56,7 +56,7 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
 
 
 def setup_django(pgdata: str | None) -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "memorylayer.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
     os.environ.setdefault("DJANGO_SECRET_KEY", "bench-secret-" + "b" * 40)
     if pgdata and not os.environ.get("DATABASE_URL"):
         os.environ["EMBEDDED_PGDATA"] = pgdata
@@ -102,7 +102,7 @@ def server(base_url: str | None, port: int, workers: int = 2) -> Iterator[str]:
         sys.executable,
         "-m",
         "gunicorn",
-        "memorylayer.wsgi",
+        "config.wsgi",
         "-b",
         f"127.0.0.1:{port}",
         "-w",

@@ -213,7 +213,7 @@ def print_table(summary: dict[str, Any]) -> None:
 
 # --- server ---------------------------------------------------------------------------------------------
 def start_server(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "gunicorn", "memorylayer.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2"]
+    command = [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2"]
     command += ["--timeout", "120", "--log-level", "warning"]
     server = subprocess.Popen(command, cwd=ROOT, env=env)
     deadline = time.monotonic() + 120
@@ -231,7 +231,7 @@ def start_server(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 def setup_django(pgdata: str | None) -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "memorylayer.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
     os.environ.setdefault("DJANGO_SECRET_KEY", "locomo-bench-" + "b" * 40)
     if pgdata:
         os.environ["EMBEDDED_PGDATA"] = pgdata

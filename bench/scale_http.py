@@ -84,7 +84,7 @@ def query_text(rng: random.Random) -> str:
 
 def start_server(port: int, env_extra: dict[str, str]) -> subprocess.Popen[bytes]:
     env = {**os.environ, **env_extra, "HF_HUB_OFFLINE": "1", "DJANGO_SECURE_SSL_REDIRECT": "0", "TQDM_DISABLE": "1"}
-    cmd = [sys.executable, "-m", "gunicorn", "memorylayer.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"]
+    cmd = [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"]
     cmd += ["--threads", "1", "--timeout", "300", "--log-level", "warning"]
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)  # stdout: the access log
 

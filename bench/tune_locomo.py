@@ -63,7 +63,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, required=True, help="the --json output of bench/locomo.py")
     parser.add_argument("--bm25-grid", action="store_true", help="also try BM25's k1 and b (refetches rows)")
     args = parser.parse_args()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "memorylayer.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
     os.environ.setdefault("DJANGO_SECRET_KEY", "locomo-bench-" + "b" * 40)
     os.environ["EMBEDDED_PGDATA"] = args.pgdata
     sys.path.insert(0, str(ROOT))

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
+from dashboard import user_admin  # noqa: F401  (registers accounts.User with the staff actions)
 from dashboard.models import RequestMetric, UserActivity
 
 # The admin's "View site" link leads to the staff dashboard (the service has no public site).

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from functools import lru_cache
+from importlib import import_module
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -24,10 +25,9 @@ _last_prune: dict[str, object] = {"day": None}
 
 @lru_cache(maxsize=1)
 def api_route_names() -> frozenset[str]:
-    """URL names of the JSON API (memorylayer.urls.api_urlpatterns): the endpoints worth counting."""
-    from memorylayer.urls import api_urlpatterns
-
-    return frozenset(str(p.name) for p in api_urlpatterns if getattr(p, "name", None))
+    """URL names of the JSON API (the apps' URLconfs in settings.API_URLCONFS): the endpoints worth counting."""
+    patterns = [p for urlconf in settings.API_URLCONFS for p in import_module(urlconf).urlpatterns]
+    return frozenset(str(p.name) for p in patterns if getattr(p, "name", None))
 
 
 def endpoint_of(request: HttpRequest) -> str | None:

@@ -1,9 +1,10 @@
-from django.urls import path
+"""The dashboard's JSON API (the admin statistics). Mounted at the root and under /api/v1/."""
 
-from dashboard.views import staff_dashboard
+from django.urls import re_path
 
-app_name = "dashboard"
+from dashboard.api.views import AdminDashboardView
 
 urlpatterns = [
-    path("", staff_dashboard, name="index"),
+    # At the root this must come before admin.site.urls, which owns /admin/ (config.urls mounts the API first).
+    re_path(r"^admin/dashboard/?$", AdminDashboardView.as_view(), name="admin-dashboard"),
 ]

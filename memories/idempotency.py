@@ -24,14 +24,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
 from accounts.models import User
+from core.exceptions import InvalidInput, Mismatch
 from memories.models import IdempotencyKey
-from memorylayer.errors import ServiceError
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -60,7 +59,7 @@ def request_fingerprint(*, endpoint: str, data: Any) -> str:
 def _valid_key(raw: str) -> str:
     key = raw.strip()
     if not key or len(key) > MAX_KEY_LENGTH or not all(" " <= ch <= "~" for ch in key):
-        raise ServiceError(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable ASCII characters")
+        raise InvalidInput(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable ASCII characters")
     return key
 
 
@@ -88,10 +87,7 @@ def _claim(*, user: User, key: str, fingerprint: str) -> tuple[IdempotencyKey, b
 
 def _replay(record: IdempotencyKey, fingerprint: str) -> Response:
     if record.request_hash != fingerprint:
-        raise ServiceError(
-            f"This {HEADER} was already used with a different request; use a new key for a new request",
-            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
-        )
+        raise Mismatch(f"This {HEADER} was already used with a different request; use a new key for a new request")
     assert record.response_status is not None  # filled before the claiming transaction committed
     return Response(record.response_body, status=record.response_status, headers={REPLAYED_HEADER: "true"})
 

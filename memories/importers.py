@@ -25,13 +25,14 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
-from rest_framework import serializers, status
+from rest_framework import serializers
 
 from accounts.models import User
+from core.errors import flatten_errors
+from core.exceptions import InvalidInput, TooLarge
 from memories import embeddings, selectors, services
 from memories.api.serializers import PriorityField, ProviderField
 from memories.models import Kind, Memory, Priority
-from memorylayer.errors import ServiceError, _flatten
 
 EXPORT_FORMAT = "memorylayer.export"
 EXPORT_VERSION = 1
@@ -101,7 +102,7 @@ def parse_ndjson(text: str) -> list[Any]:
             try:
                 items.append(json.loads(line))
             except json.JSONDecodeError as exc:
-                raise ServiceError(f"Line {number} is not valid JSON: {exc.msg}") from exc
+                raise InvalidInput(f"Line {number} is not valid JSON: {exc.msg}") from exc
     return items
 
 
@@ -110,7 +111,7 @@ def parse_file(raw: bytes) -> Any:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ServiceError("The uploaded file is not UTF-8 text") from exc
+        raise InvalidInput("The uploaded file is not UTF-8 text") from exc
     try:
         return json.loads(text)
     except json.JSONDecodeError:
@@ -121,7 +122,7 @@ def candidates(payload: Any) -> tuple[str, list[Candidate]]:
     """Recognise the upload's format and list the memories in it."""
     fmt, found = _recognise(payload)
     if not found:
-        raise ServiceError("Nothing to import: the upload holds no memories")
+        raise InvalidInput("Nothing to import: the upload holds no memories")
     return fmt, found
 
 
@@ -136,7 +137,7 @@ def _recognise(payload: Any) -> tuple[str, list[Candidate]]:
         return EXPORT_FORMAT, _export_candidates(payload)
     if payload == {}:
         return EXPORT_FORMAT, []
-    raise ServiceError(
+    raise InvalidInput(
         "Unrecognised import format: send a Memory Layer export (a document with a 'memories' list, or memory "
         "objects as a JSON list or NDJSON) or ChatGPT's conversations.json"
     )
@@ -266,7 +267,7 @@ class ImportReport:
 
 
 def _first_error(detail: Any) -> str:
-    return "; ".join(_flatten(detail)) or "invalid item"
+    return "; ".join(flatten_errors(detail)) or "invalid item"
 
 
 def memories_import(
@@ -287,10 +288,9 @@ def memories_import(
     fmt, found = candidates(payload)
     found_order = {candidate.ref: position for position, candidate in enumerate(found)}
     if max_items is not None and len(found) > max_items:
-        raise ServiceError(
+        raise TooLarge(
             f"Too many memories in one import: {len(found)}; the limit is {max_items} (MEMORY_IMPORT_MAX_ITEMS). "
-            "Split the file and import the parts one after another.",
-            status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            "Split the file and import the parts one after another."
         )
     report = ImportReport(format=fmt)
     for start in range(0, len(found), EMBED_BATCH_ITEMS):

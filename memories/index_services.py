@@ -21,8 +21,9 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from accounts.models import User
-from memories import embeddings, search_index
+from memories import dense, embeddings, search_index
 from memories.models import Chunk, Memory, SearchIndexSnapshot, SearchIndexSnapshotPart
+from memories.search_index import SnapshotRefused
 from memories.services import embedding_input
 
 logger = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ def index_rebuild(
         "rows": filled,
         "max_chunk_id": max_id,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "index_key": list(search_index._file_key(path)),
+        "index_key": list(search_index.file_key(path)),
         "sha256": file_sha256(path),
         "users": _user_ranges(users, codes),
     }
@@ -174,15 +175,6 @@ def file_sha256(path: Path) -> str:
 # Bytes per SearchIndexSnapshotPart row: far below bytea's 1 GB cap, and what one process holds in memory at a
 # time while storing or fetching (a 1M-chunk index, ~1.5 GB, is 45 parts).
 SNAPSHOT_PART_BYTES = 32 * 1024 * 1024
-
-
-class SnapshotRefused(Exception):
-    """A fetched snapshot does not match its recorded size or SHA-256; it was not installed."""
-
-    def __init__(self, snapshot_id: int, detail: str):
-        super().__init__(detail)
-        self.snapshot_id = snapshot_id
-        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -250,7 +242,7 @@ def index_fetch(*, snapshot_id: int | None = None, path: Path | None = None) -> 
             return FetchResult(snapshot.pk, "current")
         # a fixed temp name: a fetch killed mid-way (its process ended) leaves one file, reused next time
         _atomic_write(path, lambda tmp: _write_parts(snapshot, tmp), tmp=path.with_name(f".{path.name}.fetch.tmp"))
-        meta = dict(snapshot.sidecar, snapshot_id=snapshot.pk, index_key=list(search_index._file_key(path)))
+        meta = dict(snapshot.sidecar, snapshot_id=snapshot.pk, index_key=list(search_index.file_key(path)))
         _atomic_write(search_index.sidecar_path(path), lambda tmp: tmp.write_text(json.dumps(meta)))
     logger.info("FAISS index snapshot %s fetched: %s chunks, %s bytes", snapshot.pk, snapshot.rows, snapshot.size)
     return FetchResult(snapshot.pk, "fetched")
@@ -300,7 +292,7 @@ class ReembedResult:
 
 def reembed_state_path() -> Path:
     # search_index._reembedded_after reads it too, to report an index older than the vectors as stale
-    return search_index.index_path().with_name("reembed-progress.json")
+    return search_index.reembed_state_path()
 
 
 def _state_key(user_id: UUID | str | None) -> str:
@@ -390,8 +382,6 @@ def index_verify(*, sample: int = 100, k: int = 10, seed: int | None = None) -> 
     Each query is a stored chunk's own vector, searched within its owner's chunks by both engines.
     Raises search_index.IndexUnavailable when there is no usable index.
     """
-    from memories import dense
-
     index = search_index.current_index()
     queries = _sample_chunks(sample, seed)
     found = expected = perfect = 0

@@ -27,6 +27,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -46,6 +47,25 @@ OK, MISSING, CORRUPT, STALE = "ok", "missing", "corrupt", "stale"
 SIDECAR_FORMAT = 1
 
 
+class SnapshotRefused(Exception):
+    """A fetched snapshot does not match its recorded size or SHA-256; it was not installed."""
+
+    def __init__(self, snapshot_id: int, detail: str):
+        super().__init__(detail)
+        self.snapshot_id = snapshot_id
+        self.detail = detail
+
+
+# The writer that streams a snapshot into the local file (memories.index_services.index_fetch), registered by
+# MemoriesConfig.ready: this module reads indexes and must not import the module that writes them.
+_fetcher: Callable[[int], str] | None = None
+
+
+def fetcher_register(fetch: Callable[[int], str]) -> None:
+    global _fetcher
+    _fetcher = fetch
+
+
 class IndexUnavailable(Exception):
     """The index file cannot serve searches; ``state`` is missing, corrupt or stale."""
 
@@ -53,6 +73,11 @@ class IndexUnavailable(Exception):
         super().__init__(detail)
         self.state = state
         self.detail = detail
+
+
+def reembed_state_path() -> Path:
+    """Where ``reembed`` records its progress (memories.index_services); read here to spot a stale index."""
+    return index_path().with_name("reembed-progress.json")
 
 
 def index_path() -> Path:
@@ -64,7 +89,7 @@ def sidecar_path(path: Path | None = None) -> Path:
     return path.with_name(path.name + ".json")
 
 
-def _file_key(path: Path) -> tuple[int, int, int]:
+def file_key(path: Path) -> tuple[int, int, int]:
     st = path.stat()
     return (st.st_ino, st.st_mtime_ns, st.st_size)
 
@@ -120,7 +145,7 @@ def read_sidecar(path: Path | None = None) -> dict[str, Any]:
             meta[field]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexUnavailable(CORRUPT, f"unreadable sidecar {side}: {exc}") from exc
-    if list(_file_key(path))[1:] != list(meta["index_key"])[1:]:
+    if list(file_key(path))[1:] != list(meta["index_key"])[1:]:
         raise IndexUnavailable(CORRUPT, f"{path} does not match its sidecar (a rebuild in progress, or damage)")
     return meta
 
@@ -145,7 +170,7 @@ def load(path: Path | None = None) -> LoadedIndex:
         raise IndexUnavailable(STALE, mismatch)
     faiss.omp_set_num_threads(settings.FAISS_THREADS)
     try:
-        key = (_file_key(path), _file_key(sidecar_path(path)))
+        key = (file_key(path), file_key(sidecar_path(path)))
         index: Any = faiss.read_index(str(path))
         flat = faiss.downcast_index(index.index)
         chunk_ids = faiss.vector_to_array(index.id_map).astype(np.int64)
@@ -192,7 +217,7 @@ class _Holder:
     @staticmethod
     def _key(path: Path) -> Any:
         try:
-            return (_file_key(path), _file_key(sidecar_path(path)))
+            return (file_key(path), file_key(sidecar_path(path)))
         except OSError:
             return None
 
@@ -276,8 +301,8 @@ class _SnapshotSync:
 
     def sync(self) -> str:
         """Check now and fetch the newest snapshot if the local index needs it; returns what happened."""
-        from memories import index_services
-
+        if _fetcher is None:
+            return "none"
         self.next_check = time.monotonic() + settings.FAISS_SNAPSHOT_CHECK_SECONDS
         newest = newest_snapshot()
         if newest is None:
@@ -287,8 +312,8 @@ class _SnapshotSync:
         if not _fetch_needed(newest, _sidecar_or_none()):
             return "current"
         try:
-            outcome = index_services.index_fetch(snapshot_id=newest["id"]).outcome
-        except index_services.SnapshotRefused as exc:
+            outcome = _fetcher(newest["id"])
+        except SnapshotRefused as exc:
             self.refused[exc.snapshot_id] = exc.detail
             logger.error("FAISS index snapshot refused: %s", exc.detail)
             return "refused"
@@ -385,7 +410,7 @@ def index_status(*, load_index: bool | None = None) -> dict[str, Any]:
 def _reembedded_after(built_at: str) -> str:
     """When `reembed` last changed vectors, if that was after ``built_at`` (ISO times, UTC), else ''."""
     try:
-        state = json.loads(index_path().with_name("reembed-progress.json").read_text())
+        state = json.loads(reembed_state_path().read_text())
         latest = max((str(run.get("updated_at", "")) for run in state.values()), default="")
     except (OSError, ValueError, AttributeError):
         return ""

@@ -26,11 +26,11 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from core.exceptions import NotFound
 from memories import embeddings
 from memories.dense import dense_candidates, large_user
 from memories.models import Kind, Memory, Priority
 from memories.services import prompt_head
-from memorylayer.errors import ServiceError
 
 # Rows fetched per wanted result, so that several chunks of one memory do not crowd others out.
 OVERFETCH = 4
@@ -338,7 +338,7 @@ def memory_get(*, user: User, memory_id: int) -> Memory:
     """One of ``user``'s memories; another user's memory is as absent as one that never existed."""
     memory = Memory.objects.filter(user=user, pk=memory_id).first()
     if memory is None:
-        raise ServiceError("Memory not found", status_code=404)
+        raise NotFound("Memory not found")
     return memory
 
 

@@ -13,9 +13,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from core.exceptions import NotFound
 from memories import embeddings
 from memories.models import Chunk, Kind, Memory, Priority
-from memorylayer.errors import ServiceError
 
 # Of an answer's token window, at most this many tokens carry the prompt it answered, so that a search
 # for the question finds the answer too.
@@ -150,7 +150,7 @@ def memory_update(*, user: User, memory_id: int, priority: int | None = None, pi
     """Change what a person may change about one of their memories: its priority and whether it is pinned."""
     memory = Memory.objects.filter(user=user, pk=memory_id).first()
     if memory is None:
-        raise ServiceError("Memory not found", status_code=404)
+        raise NotFound("Memory not found")
     changed = []
     if priority is not None:
         memory.priority = priority
@@ -168,7 +168,7 @@ def memory_delete(*, user: User, memory_id: int) -> int:
     """Forget one memory of ``user`` for real: the row and its chunks. Another user's id is not found."""
     deleted = _forget(Memory.objects.filter(user=user, pk=memory_id))
     if not deleted:
-        raise ServiceError("Memory not found", status_code=404)
+        raise NotFound("Memory not found")
     return deleted
 
 

@@ -21,7 +21,7 @@ from rest_framework.response import Response
 from accounts import services
 from accounts.ratelimit import burst_check_user
 from accounts.services import UsageStatus
-from memorylayer.errors import ServiceError
+from core.exceptions import Limited
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +29,8 @@ logger = logging.getLogger(__name__)
 UNCOUNTED_METHODS = frozenset({"OPTIONS"})
 
 
-class QuotaExceeded(ServiceError):
-    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+class QuotaExceeded(Limited):
+    """Over the tier's daily request limit."""
 
 
 def seconds_until(moment: Any) -> int:
@@ -49,6 +49,8 @@ def quota_headers(usage: UsageStatus) -> dict[str, str]:
 class DailyQuotaMixin:
     """List first among a viewset's bases: ``class SaveViewSet(DailyQuotaMixin, viewsets.ViewSet)``."""
 
+    daily_quota = True  # read by core.openapi: 429 is a documented answer
+
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
         if request.method in UNCOUNTED_METHODS:
@@ -65,7 +67,7 @@ class DailyQuotaMixin:
                     "tier": tier,
                     "reset_at": usage.reset_at.isoformat().replace("+00:00", "Z"),
                 },
-                headers={"Retry-After": str(seconds_until(usage.reset_at))},
+                retry_after=seconds_until(usage.reset_at),
             )
 
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:

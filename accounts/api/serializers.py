@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from accounts.models import User
-from memorylayer.fields import StrictCharField, StrictEmailField
+from core.fields import StrictCharField, StrictEmailField
 
 
 class RegisterInput(serializers.Serializer):

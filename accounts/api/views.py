@@ -15,7 +15,7 @@ from rest_framework_simplejwt import views as jwt_views
 from accounts import selectors, services
 from accounts.api.serializers import MeOutput, RegisterInput, UserOutput
 from accounts.ratelimit import burst_check_user, burst_limited_by_ip
-from memorylayer.openapi import error_responses
+from core.openapi import error_responses
 
 
 class RegisterView(APIView):

@@ -54,7 +54,7 @@ def manage_check(**env: str) -> subprocess.CompletedProcess[str]:
     }
     # No database is needed for `check`; a closed port keeps the embedded server from starting.
     environment.update(
-        DJANGO_SETTINGS_MODULE="memorylayer.settings",
+        DJANGO_SETTINGS_MODULE="config.settings.base",
         DJANGO_SECRET_KEY="check-" + "k" * 50,
         DATABASE_URL="postgres://u:p@127.0.0.1:9/none",
         **env,

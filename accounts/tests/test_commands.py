@@ -6,6 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import User
+from core.exceptions import InvalidInput
 
 pytestmark = pytest.mark.django_db
 
@@ -50,9 +51,8 @@ def test_it_refuses_an_unknown_tier(alice):
 
 def test_the_service_refuses_an_unknown_tier(alice):
     from accounts import services
-    from memorylayer.errors import ServiceError
 
-    with pytest.raises(ServiceError, match="Unknown tier"):
+    with pytest.raises(InvalidInput, match="Unknown tier"):
         services.user_set_tier(user=alice, tier="gold")
 
 

@@ -5,7 +5,7 @@ from django.test import RequestFactory
 from django_ratelimit.exceptions import Ratelimited
 
 from accounts.ratelimit import _describe, forwarded_client_ip
-from memorylayer.errors import api_exception_handler
+from core.errors import api_exception_handler
 
 GOOD = {"username": "carol", "email": "carol@example.com", "password": "plum-orbit-tandem-42"}
 

@@ -62,7 +62,7 @@ def _refuse_if_locked_out(request: Request) -> None:
         retry = max(int(usage["time_left"]), 1)
         raise BurstLimited(
             f"Too many wrong admin keys from this address; retry in {retry} seconds",
-            headers={"Retry-After": str(retry)},
+            retry_after=retry,
         )
 
 

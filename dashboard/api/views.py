@@ -10,10 +10,10 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from accounts.authentication import SupabaseJWTAuthentication
+from core.openapi import error_responses
 from dashboard import selectors
 from dashboard.api.authentication import AdminKeyAuthentication, IsAdminKeyOrStaff
 from dashboard.api.serializers import DashboardOutput
-from memorylayer.openapi import error_responses
 
 
 class AdminDashboardView(APIView):

@@ -185,7 +185,7 @@ def test_other_methods_are_refused_with_the_envelope(client, admin_key, method):
 @pytest.fixture
 def all_logs() -> Iterator[io.StringIO]:
     """Everything any logger writes at DEBUG and above, through the configured (redacting) handler."""
-    from memorylayer.logs import RedactingFilter
+    from core.logs import RedactingFilter
 
     root = logging.getLogger()
     handler = next(h for h in root.handlers if any(isinstance(f, RedactingFilter) for f in h.filters))

@@ -9,9 +9,8 @@ from django.db import OperationalError
 from django.test import override_settings
 from django.utils import timezone
 
-from dashboard import selectors, services
+from dashboard import health, selectors, services
 from memories import embeddings
-from memorylayer import health
 
 pytestmark = pytest.mark.django_db
 

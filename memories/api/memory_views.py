@@ -21,6 +21,8 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.exceptions import InvalidInput, TooLarge
+from core.openapi import ErrorEnvelope
 from memories import importers, selectors, services
 from memories.api.memory_serializers import (
     DeleteAllInput,
@@ -31,10 +33,15 @@ from memories.api.memory_serializers import (
     MemoryOutput,
     MemoryUpdateInput,
 )
-from memorylayer.errors import ServiceError
-from memorylayer.openapi import ErrorEnvelope
 
 NDJSON = "application/x-ndjson"
+
+
+def _content_length(request: Request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise InvalidInput("Invalid Content-Length header") from None
 
 
 class NDJSONRenderer(BaseRenderer):
@@ -55,7 +62,7 @@ class NDJSONParser(BaseParser):
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         try:
             return importers.parse_ndjson(stream.read().decode("utf-8-sig"))
-        except (ServiceError, UnicodeDecodeError) as exc:
+        except (InvalidInput, UnicodeDecodeError) as exc:
             raise ParseError(getattr(exc, "message", "NDJSON body is not UTF-8 text")) from exc
 
 
@@ -86,11 +93,11 @@ class MemoryViewSet(viewsets.GenericViewSet):
         if not force and request.query_params.get("format", None) == "":
             # Content negotiation would silently ignore an empty ?format= (and answer JSON): refuse it like any
             # other value outside the documented enum.
-            raise ServiceError("Unsupported format: use format=json or format=ndjson (export only)")
+            raise InvalidInput("Unsupported format: use format=json or format=ndjson (export only)")
         try:
             return super().perform_content_negotiation(request, force)
         except Http404 as exc:  # DRF's answer to an unknown ?format=
-            raise ServiceError("Unsupported format: use format=json or format=ndjson (export only)") from exc
+            raise InvalidInput("Unsupported format: use format=json or format=ndjson (export only)") from exc
 
     @extend_schema(
         parameters=[MemoryListQuery],
@@ -196,6 +203,8 @@ class MemoryViewSet(viewsets.GenericViewSet):
         ],
     )
     def import_memories(self, request: Request) -> Response:
+        if _content_length(request) > settings.MEMORY_IMPORT_MAX_BYTES:
+            raise TooLarge(importers.too_big_message())
         report = importers.memories_import(
             user=request.user,  # type: ignore[arg-type]
             payload=self._import_payload(request),
@@ -215,7 +224,7 @@ class MemoryViewSet(viewsets.GenericViewSet):
             return request.data
         upload = request.FILES.get("file")
         if upload is None:
-            raise ServiceError("Send the file in a multipart form field named 'file'")
+            raise InvalidInput("Send the file in a multipart form field named 'file'")
         if upload.size is not None and upload.size > settings.MEMORY_IMPORT_MAX_BYTES:
-            raise ServiceError(importers.too_big_message(), status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+            raise TooLarge(importers.too_big_message())
         return importers.parse_file(upload.read())

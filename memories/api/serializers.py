@@ -8,8 +8,8 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 
+from core.fields import StrictCharField
 from memories.models import Kind, Priority
-from memorylayer.fields import StrictCharField
 
 # A client's clock may run a little ahead of ours; a timestamp further ahead than this is refused.
 CLOCK_SKEW = timedelta(seconds=60)

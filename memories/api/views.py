@@ -10,6 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api.quota import DailyQuotaMixin
+from core.exceptions import InvalidInput, NotAllowed
+from core.openapi import error_responses
 from memories import selectors, services
 from memories.api.serializers import (
     ContextOutput,
@@ -20,8 +22,6 @@ from memories.api.serializers import (
 )
 from memories.idempotency import idempotent
 from memories.models import Kind
-from memorylayer.errors import ServiceError
-from memorylayer.openapi import error_responses
 
 
 def ensure_own_user_id(request: Request, user_id: Any) -> None:
@@ -29,12 +29,12 @@ def ensure_own_user_id(request: Request, user_id: Any) -> None:
     if user_id is None:
         return
     if str(user_id).strip().lower() != str(request.user.pk).lower():
-        raise ServiceError("User ID mismatch", status_code=status.HTTP_403_FORBIDDEN)
+        raise NotAllowed("User ID mismatch")
 
 
 def _json_object(request: Request) -> dict[str, Any]:
     if not isinstance(request.data, dict):
-        raise ServiceError("Request body must be a JSON object")
+        raise InvalidInput("Request body must be a JSON object")
     return request.data
 
 

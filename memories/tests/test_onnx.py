@@ -151,7 +151,7 @@ def test_a_process_serving_with_onnx_never_imports_torch(exported):
     )
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "memorylayer.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
         "DJANGO_SECRET_KEY": "test-" + "s" * 50,
         "DATABASE_URL": "postgres://nobody@127.0.0.1:1/unused",  # never connected: nothing here queries
         "EMBEDDING_BACKEND": "onnx",

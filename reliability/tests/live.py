@@ -25,7 +25,7 @@ from typing import Any
 import psutil
 import psycopg
 
-from memorylayer.tests.deploy_env import PYTHON, ROOT, clean_env
+from config.tests.deploy_env import PYTHON, ROOT, clean_env
 
 BOOT_LIMIT_SECONDS = 240  # a bound on two workers loading torch and the model on a busy machine
 WORKER_LOADED = "embedding model loaded in worker"
@@ -101,7 +101,7 @@ class Gunicorn:
 
     def env(self) -> dict[str, str]:
         return clean_env(
-            DJANGO_SETTINGS_MODULE="memorylayer.settings",
+            DJANGO_SETTINGS_MODULE="config.settings.base",
             DJANGO_SECRET_KEY=self.secret_key,
             DJANGO_SECURE_SSL_REDIRECT="0",
             DATABASE_URL=self.database_url,

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts import services
 from accounts.models import Tier, User
-from memorylayer.errors import ServiceError
+from core.exceptions import ApplicationError
 
 
 class Command(BaseCommand):
@@ -21,7 +21,7 @@ class Command(BaseCommand):
         user = find_user(options["user"])
         try:
             previous = services.user_set_tier(user=user, tier=options["tier"])
-        except ServiceError as exc:
+        except ApplicationError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(f"{user.username} ({user.pk}): {previous} -> {user.tier}")
 

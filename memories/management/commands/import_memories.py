@@ -7,8 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import User
+from core.exceptions import ApplicationError
 from memories import importers
-from memorylayer.errors import ServiceError
 
 
 class Command(BaseCommand):
@@ -28,7 +28,7 @@ class Command(BaseCommand):
             report = importers.memories_import(user=user, payload=payload, progress=self._progress)
         except OSError as exc:
             raise CommandError(f"Cannot read {options['path']}: {exc}") from exc
-        except ServiceError as exc:
+        except ApplicationError as exc:
             raise CommandError(exc.message) from exc
         for problem in report.problems:
             self.stdout.write(f"{problem['status']}: {problem['item']}: {problem['reason']}")

@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
-from memorylayer.cors import extension_origin_regexes
+from core.cors import extension_origin_regexes
 
 pytestmark = pytest.mark.django_db
 

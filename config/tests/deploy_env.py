@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from memorylayer.embedded_db import embedded_server
+from core.embedded_db import embedded_server
 
 ROOT = Path(settings.BASE_DIR)
 PYTHON = sys.executable
@@ -36,7 +36,7 @@ def clean_env(**overrides: str) -> dict[str, str]:
 def production_env(**overrides: str) -> dict[str, str]:
     """What render.yaml gives the web service, with the database pointed at the test session's server."""
     production = {
-        "DJANGO_SETTINGS_MODULE": "memorylayer.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DATABASE_URL": session_database_url(),
         "RENDER": "true",

@@ -12,7 +12,7 @@ import yaml
 from django.core.management import get_commands
 from django.test import override_settings
 
-from memorylayer.tests.deploy_env import PYTHON, ROOT, clean_env, production_env
+from config.tests.deploy_env import PYTHON, ROOT, clean_env, production_env
 
 BLUEPRINT: dict[str, Any] = yaml.safe_load((ROOT / "render.yaml").read_text())
 
@@ -141,7 +141,7 @@ def _variables_read_by(path: str, pattern: str) -> set[str]:
 
 
 def test_env_example_lists_every_variable_the_settings_and_gunicorn_read():
-    read = _variables_read_by("memorylayer/settings.py", r"env(?:\.\w+)?\(\s*\"([A-Z][A-Z0-9_]+)\"")
+    read = _variables_read_by("config/settings/base.py", r"env(?:\.\w+)?\(\s*\"([A-Z][A-Z0-9_]+)\"")
     read |= _variables_read_by("gunicorn.conf.py", r"(?:environ\.get|_int)\(\s*[\"']([A-Z][A-Z0-9_]+)[\"']")
     assert {"DJANGO_SECRET_KEY", "WEB_CONCURRENCY", "GUNICORN_THREADS"} <= read
     assert read - _documented_variables() == set()
@@ -211,7 +211,7 @@ def test_an_unknown_log_format_stops_start_up():
 
 
 def test_local_development_still_starts_without_a_secret():
-    env = clean_env(DJANGO_SETTINGS_MODULE="memorylayer.settings", DJANGO_DEBUG="1", DJANGO_SECRET_KEY="")
+    env = clean_env(DJANGO_SETTINGS_MODULE="config.settings.base", DJANGO_DEBUG="1", DJANGO_SECRET_KEY="")
     env["DATABASE_URL"] = production_env()["DATABASE_URL"]
     result = _settings_value("settings.DEBUG, settings.SECURE_SSL_REDIRECT, settings.SECURE_HSTS_SECONDS", env)
     assert result.returncode == 0, result.stderr
@@ -241,7 +241,7 @@ def test_health_works_for_a_probe_over_plain_http_with_an_internal_host(client):
 def test_the_health_route_is_in_the_urlconf_too(rf):
     from django.urls import resolve
 
-    from memorylayer import health
+    from dashboard import health
 
     assert resolve("/health").func is health.liveness
     assert health.liveness(rf.get("/health/")).status_code == 200

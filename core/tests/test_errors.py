@@ -5,7 +5,8 @@ from django.db import OperationalError
 from django.test import RequestFactory, override_settings
 from rest_framework import exceptions
 
-from memorylayer import errors
+from core import errors
+from core.exceptions import Limited
 
 pytestmark = pytest.mark.django_db
 
@@ -48,7 +49,7 @@ def test_nested_validation_errors_name_the_field():
 
 
 def test_a_service_error_keeps_its_status_and_extra_fields():
-    response = errors.api_exception_handler(errors.ServiceError("slow down", status_code=429, extra={"limit": 5}), {})
+    response = errors.api_exception_handler(Limited("slow down", retry_after=3, extra={"limit": 5}), {})
     assert response is not None and response.status_code == 429
     assert response.data == {"success": False, "error": "slow down", "limit": 5}
 

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 from rest_framework_simplejwt.tokens import AccessToken
 
-from memorylayer.logs import GunicornLogger, JsonFormatter, RedactingFilter, redact
+from core.logs import GunicornLogger, JsonFormatter, RedactingFilter, redact
 
 SENTINEL_KEY = "sentinel-admin-key-5f2c9a"
 

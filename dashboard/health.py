@@ -10,9 +10,13 @@ import logging
 import threading
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from memorylayer.errors import error_body
+from core.errors import error_body
+from dashboard.selectors import database_reachable, model_loaded
+from memories import embeddings
+from memories.search_index import index_status
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +42,6 @@ def readiness(request: HttpRequest) -> JsonResponse:
     """
     if request.method not in ("GET", "HEAD"):
         return JsonResponse(error_body("Method not allowed"), status=405, headers={"Allow": "GET, HEAD"})
-    from dashboard.selectors import database_reachable, model_loaded
-
     checks = [database_reachable(), model_loaded()]
     if not checks[1].ok:
         _start_loading_model()
@@ -60,12 +62,8 @@ def readiness(request: HttpRequest) -> JsonResponse:
 
 def _search_index_readiness() -> str | None:
     """With SEARCH_BACKEND=faiss: "ok", or what is wrong with the index and which engine answers meanwhile."""
-    from django.conf import settings
-
     if settings.SEARCH_BACKEND != "faiss":
         return None
-    from memories.search_index import index_status
-
     status = index_status()
     if status["state"] == "ok":
         return "ok"
@@ -82,8 +80,6 @@ def _start_loading_model() -> None:
 
 
 def _load_model() -> None:
-    from memories import embeddings
-
     try:
         embeddings.get_model()
     except Exception:

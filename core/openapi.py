@@ -74,10 +74,9 @@ class EnvelopeAutoSchema(AutoSchema):
         return sorted(codes)
 
     def _is_rate_limited(self) -> bool:
-        """Counted by the daily quota (DailyQuotaMixin) or wrapped in a burst limit: 429 is a documented answer."""
-        from accounts.api.quota import DailyQuotaMixin
-
-        if isinstance(self.view, DailyQuotaMixin):
+        """Counted by the daily quota (views say so with ``daily_quota = True``) or wrapped in a burst limit: 429
+        is a documented answer."""
+        if getattr(self.view, "daily_quota", False):
             return True
         handler = getattr(self.view, getattr(self.view, "action", None) or self.method.lower(), None)
         return bool(getattr(handler, "burst_limited", False))

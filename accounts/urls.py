@@ -1,0 +1,13 @@
+"""The accounts API: registration, tokens and the caller's own account. Mounted at the root and under /api/v1/."""
+
+from django.urls import path, re_path
+
+from accounts.api.views import MeView, RegisterView, TokenBlacklistView, TokenObtainPairView, TokenRefreshView
+
+urlpatterns = [
+    re_path(r"^auth/register/?$", RegisterView.as_view(), name="register"),
+    path("auth/token/", TokenObtainPairView.as_view(), name="token-obtain"),
+    path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
+    path("auth/token/blacklist/", TokenBlacklistView.as_view(), name="token-blacklist"),
+    re_path(r"^auth/me/?$", MeView.as_view(), name="me"),
+]

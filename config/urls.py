@@ -1,0 +1,24 @@
+"""The root URLconf: it only includes. Each app owns its API routes (settings.API_URLCONFS), served at the root
+(the paths the browser extension calls) and again under /api/v1/ (URL names there are namespaced "v1:")."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+handler400 = "core.errors.handler400"
+handler403 = "core.errors.handler403"
+handler404 = "core.errors.handler404"
+handler500 = "core.errors.handler500"
+
+api_urlpatterns = [path("", include(urlconf)) for urlconf in settings.API_URLCONFS]
+
+urlpatterns = [
+    *api_urlpatterns,
+    path("api/v1/", include((api_urlpatterns, "v1"), namespace="v1")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("admin/", admin.site.urls),
+    path("dashboard/", include("dashboard.staff_urls")),
+    path("", include("dashboard.probe_urls")),  # /health and /ready: not API traffic, not versioned
+]

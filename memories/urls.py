@@ -1,0 +1,30 @@
+"""The memories API: saves, /context and memory management. Mounted at the root and under /api/v1/."""
+
+from django.urls import re_path
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
+
+from memories.api.memory_views import MemoryViewSet, NDJSONParser, NDJSONRenderer
+from memories.api.views import ContextViewSet, SaveViewSet
+
+urlpatterns = [
+    re_path(r"^save-prompt/?$", SaveViewSet.as_view({"post": "save_prompt"}), name="save-prompt"),
+    re_path(r"^save-response/?$", SaveViewSet.as_view({"post": "save_response"}), name="save-response"),
+    re_path(r"^context/(?P<user_id>[^/]+)/?$", ContextViewSet.as_view({"get": "retrieve"}), name="context"),
+    re_path(r"^memories/?$", MemoryViewSet.as_view({"get": "list", "delete": "destroy_all"}), name="memory-list"),
+    re_path(
+        r"^memories/export/?$",
+        MemoryViewSet.as_view({"get": "export"}, renderer_classes=[JSONRenderer, NDJSONRenderer]),
+        name="memory-export",
+    ),
+    re_path(
+        r"^memories/import/?$",
+        MemoryViewSet.as_view({"post": "import_memories"}, parser_classes=[JSONParser, NDJSONParser, MultiPartParser]),
+        name="memory-import",
+    ),
+    re_path(
+        r"^memories/(?P<pk>[0-9]+)/?$",
+        MemoryViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"}),
+        name="memory-detail",
+    ),
+]
