@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup onnx-model run serve test test-e2e lint bench bench-scale clean
+.PHONY: setup onnx-model run serve browser test test-e2e lint bench bench-scale clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -26,7 +26,7 @@ var/secret_key:
 
 # The packaged model exported to ONNX for EMBEDDING_BACKEND=onnx (local, no network; skipped when up to date).
 onnx-model: $(VENV)/.installed
-	$(PY) -m memories.onnx_export
+	$(PY) -m memories.embedding.onnx_export
 
 setup: $(VENV)/.installed var/secret_key onnx-model
 
@@ -47,13 +47,16 @@ serve: setup
 	$(SERVE_ENV) $(PY) manage.py check --deploy --fail-level WARNING
 	$(SERVE_ENV) exec $(VENV)/bin/gunicorn -c gunicorn.conf.py
 
-test: setup
+# Debian's chromium for the browser tests (they run in `make test` and CI, never skipped there).
+browser:
+	command -v chromium >/dev/null || { $$(command -v sudo) apt-get update -qq && $$(command -v sudo) apt-get install -y -qq chromium; }
+
+test: setup browser
 	$(PY) -m pytest
 
 # The dashboard's headless-browser test (skipped by `make test` when Chromium is missing): installs Debian's
 # chromium if needed (root or sudo), then runs it; screenshots land in test-artifacts/.
-test-e2e: setup
-	command -v chromium >/dev/null || { $$(command -v sudo) apt-get update -qq && $$(command -v sudo) apt-get install -y -qq chromium; }
+test-e2e: setup browser
 	$(PY) -m pytest -m e2e --no-cov dashboard/tests/test_e2e_chromium.py
 
 lint: setup

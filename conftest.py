@@ -5,22 +5,9 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
-
-
-def make_user(username: str, **extra: object) -> User:
-    return User.objects.create_user(
-        username=username, email=f"{username}@example.com", password="pw-" + username, **extra
-    )
-
-
-def client_for(user: User | None) -> APIClient:
-    client = APIClient()
-    if user is not None:
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
-    return client
+from testkit import client_for, make_user
 
 
 @pytest.fixture(autouse=True)

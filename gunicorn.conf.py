@@ -79,7 +79,7 @@ def post_worker_init(worker: Any) -> None:
 
 
 def _load_model(owner: Any, who: str) -> None:
-    from memories import embeddings
+    from memories.embedding import embeddings
 
     if embeddings.is_loaded():
         return

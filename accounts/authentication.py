@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
+from accounts import services
 from accounts.models import User
 from accounts.supabase import SupabaseTokenError, supabase_enabled, supabase_token_verify
 
@@ -36,10 +37,6 @@ class SupabaseJWTAuthentication(JWTAuthentication):
             identity = supabase_token_verify(token)
         except SupabaseTokenError as exc:
             raise invalid_token(str(exc)) from exc
-        # Imported here: DRF imports this module while rest_framework.views is still loading, and services
-        # reach rest_framework.views through core.errors.
-        from accounts import services
-
         user = services.supabase_user_provision(user_id=identity.user_id, email=identity.email)
         if not user.is_active:
             raise AuthenticationFailed({"detail": "User is inactive", "code": "user_inactive"})

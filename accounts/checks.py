@@ -5,6 +5,8 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import Error, register
 
+from accounts.models import Tier
+
 # Caches whose counters live in one process (or nowhere): each worker would get its own burst limit.
 UNSHARED_CACHE_BACKENDS = frozenset(
     {
@@ -45,8 +47,6 @@ def supabase_settings_check(app_configs: Any = None, **kwargs: Any) -> list[Erro
 
 @register()
 def quota_settings_check(app_configs: Any = None, **kwargs: Any) -> list[Error]:
-    from accounts.models import Tier
-
     limits = settings.QUOTA_DAILY_LIMITS
     bad = [t for t in Tier.values if t not in limits or not (limits[t] is None or isinstance(limits[t], int))]
     if not bad:

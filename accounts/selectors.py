@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from accounts.models import DailyUsage, User
-from accounts.services import UsageStatus, daily_limit, utc_today
+from accounts.services import UsageStatus, daily_limit
+from core.dates import utc_today
 
 
 def usage_today(*, user: User) -> UsageStatus:

@@ -12,9 +12,9 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
 
 from accounts.models import DailyUsage, Tier, User
+from core.dates import utc_today
 from core.exceptions import Conflict, InvalidInput
 
 # --- Users --------------------------------------------------------------------------------------------------
@@ -102,10 +102,6 @@ class UsageStatus:
     @property
     def reset_at(self) -> datetime:
         return datetime.combine(self.day + timedelta(days=1), time.min, tzinfo=UTC)
-
-
-def utc_today() -> date:
-    return timezone.now().astimezone(UTC).date()
 
 
 def daily_limit(tier: str) -> int | None:

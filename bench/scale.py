@@ -7,7 +7,7 @@
 
 Inserts chunks with synthetic unit vectors (each user's vectors cluster around a few topics, like real
 embeddings; queries are perturbed copies of the user's own vectors) by binary COPY, builds the HNSW index and
-the FAISS file, then times ``memories.dense`` in this process (database round trips included, no HTTP, no
+the FAISS file, then times ``memories.search.dense`` in this process (database round trips included, no HTTP, no
 embedding) and computes recall@k against exact search. Prints the machine and a Markdown table.
 Not a test: nothing here asserts a time.
 """
@@ -141,8 +141,8 @@ def run(args: argparse.Namespace) -> None:
     from pgvector.django import CosineDistance
 
     from accounts.models import User
-    from memories import dense, index_services, search_index
     from memories.models import Chunk
+    from memories.search import dense, indexing, search_index
 
     plan = layout(args)
     print(f"machine: {machine()}")
@@ -150,7 +150,7 @@ def run(args: argparse.Namespace) -> None:
     timings = load(args, plan)
 
     start = time.perf_counter()
-    rebuilt = index_services.index_rebuild(batch_size=10_000)
+    rebuilt = indexing.index_rebuild(batch_size=10_000)
     timings["faiss_build_s"] = round(time.perf_counter() - start, 1)
     rss_before = psutil.Process().memory_info().rss
     search_index.current_index()

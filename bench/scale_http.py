@@ -152,7 +152,7 @@ import os, sys, time
 t0 = time.perf_counter()
 import django
 django.setup()
-from memories import embeddings
+from memories.embedding import embeddings
 embeddings.embed(["what did I say about my dog?"])
 t1 = time.perf_counter()
 samples = []
@@ -235,13 +235,13 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
     os.environ.setdefault("RATELIMIT_ALLOW_LOCAL_CACHE", "1")
     setup_django(args.pgdata or tempfile.mkdtemp(prefix="scale-http-pg-"))
-    from memories import index_services
+    from memories.search import indexing
 
     plan = layout(args)
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f} at start")
     print(f"data: {args.rows} chunks: one user with {args.sizes[0]}, {args.crowd} users sharing the rest")
     print("setup:", load(args, plan))
-    index_services.index_rebuild(batch_size=10_000)
+    indexing.index_rebuild(batch_size=10_000)
     users = prepare_users(plan, args.sizes)
     small = users.pop("small")
     results = []

@@ -1,4 +1,4 @@
-"""The one place that turns every error into the seed's envelope: {"success": false, "error": "..."}."""
+"""The one place that turns every error into the API's envelope: {"success": false, "error": "..."}."""
 
 from __future__ import annotations
 

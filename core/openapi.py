@@ -32,7 +32,7 @@ ERROR_DESCRIPTIONS = {
 
 
 class ErrorEnvelope(serializers.Serializer):
-    """The one error shape of the whole API (the seed's contract)."""
+    """The one error shape of the whole API (the API contract)."""
 
     success = serializers.BooleanField(default=False, help_text="Always false on an error.")
     error = serializers.CharField(help_text="What went wrong, readable by a person.")
@@ -82,7 +82,7 @@ class EnvelopeAutoSchema(AutoSchema):
         return bool(getattr(handler, "burst_limited", False))
 
     def get_operation_id(self) -> str:
-        # Each endpoint is served twice (seed path and /api/v1/); operation ids must stay unique.
+        # Each endpoint is served twice (root path and /api/v1/); operation ids must stay unique.
         operation_id = super().get_operation_id()
         if self.method == "DELETE" and "{" not in self.path:
             operation_id += "_all"  # DELETE on a collection (e.g. /memories/) is not DELETE of one item
@@ -93,11 +93,11 @@ class EnvelopeAutoSchema(AutoSchema):
     def get_tags(self) -> list[str]:
         if self.path.startswith(API_V1_PREFIX):
             return super().get_tags()
-        return ["unversioned (seed paths, used by the browser extension)"]
+        return ["unversioned (root paths, used by the browser extension)"]
 
 
 def optional_slash_paths(endpoints: list[tuple[Any, ...]], **kwargs: Any) -> list[tuple[Any, ...]]:
-    """PREPROCESSING_HOOK: document ``^save-prompt/?$`` as /save-prompt (the seed's spelling), not /save-prompt/."""
+    """PREPROCESSING_HOOK: document ``^save-prompt/?$`` as /save-prompt (the contract's spelling), not /save-prompt/."""
     return [
         (path[:-1] if regex.endswith("/?$") and path.endswith("/") else path, regex, *rest)
         for path, regex, *rest in endpoints

@@ -15,8 +15,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from core.errors import error_body
 from dashboard.selectors import database_reachable, model_loaded
-from memories import embeddings
-from memories.search_index import index_status
+from memories.embedding import embeddings
+from memories.search.search_index import index_status
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 
-from accounts.services import utc_today
+from core.dates import utc_today
 from dashboard import services
 
 logger = logging.getLogger(__name__)

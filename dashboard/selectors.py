@@ -12,15 +12,17 @@ from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
 from accounts.models import DailyUsage, Tier, User
+from core.dates import utc_today
 from dashboard.models import LATENCY_BUCKETS_MS, RequestMetric, StatusClass, UserActivity
+from memories.embedding import embeddings
 from memories.models import Memory
-from memories.search_index import index_status
+from memories.search.search_index import index_status
 
 # --- Search index -------------------------------------------------------------------------------------------
 
 
 def search_index_status() -> dict[str, Any]:
-    """The search engine's state (memories.search_index.index_status): backend, state ok/missing/corrupt/stale,
+    """The search engine's state (memories.search.search_index.index_status): backend, state ok/missing/corrupt/stale,
     which engine serves /context now, indexed vs stored rows. With pgvector the chunks table is the index."""
     return dict(index_status())
 
@@ -114,8 +116,6 @@ def database_reachable() -> Check:
 
 
 def model_loaded() -> Check:
-    from memories import embeddings
-
     if embeddings.is_loaded():
         return Check("embedding_model", True, 20, "loaded in this process")
     return Check("embedding_model", False, 20, "not loaded in this process yet")
@@ -164,12 +164,8 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def today_utc() -> date:
-    return timezone.now().astimezone(UTC).date()
-
-
 def usage_today() -> dict[str, Any]:
-    day = today_utc()
+    day = utc_today()
     calls = RequestMetric.objects.filter(hour__gte=_day_start(day), hour__lt=_day_start(day + timedelta(days=1)))
     totals = calls.aggregate(all=Sum("count"), limited=Sum("count", filter=Q(status_class=StatusClass.RATE_LIMITED)))
     return {
@@ -194,7 +190,7 @@ def memories_per_provider() -> dict[str, int]:
 
 
 def dashboard_stats() -> dict[str, Any]:
-    """The body of GET /admin/dashboard (the seed's ``system`` block plus everything else)."""
+    """The body of GET /admin/dashboard (the ``system`` block plus everything else)."""
     index_status = search_index_status()
     checks = health_checks(index_status=index_status)
     score = health_score(checks)
@@ -217,7 +213,7 @@ def dashboard_stats() -> dict[str, Any]:
 
 
 def last_days(days: int, *, today: date | None = None) -> list[date]:
-    end = today or today_utc()
+    end = today or utc_today()
     return [end - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
 
 
@@ -287,5 +283,5 @@ def user_last_active(*, user_ids: list[Any]) -> dict[Any, datetime]:
 
 
 def user_usage_today(*, user_ids: list[Any]) -> dict[Any, int]:
-    rows = DailyUsage.objects.filter(user_id__in=user_ids, day=today_utc()).values_list("user_id", "count")
+    rows = DailyUsage.objects.filter(user_id__in=user_ids, day=utc_today()).values_list("user_id", "count")
     return dict(rows)

@@ -16,9 +16,10 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from accounts.models import DailyUsage, User
-from accounts.services import utc_today
+from core.dates import utc_today
 from dashboard.models import UserActivity
-from memories import importers, services
+from memories import services
+from memories.transfer import importers
 
 
 @admin.register(User)

@@ -6,10 +6,7 @@ class MemoriesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from memories import (
-            checks,  # noqa: F401  (registers the system checks)
-            index_services,
-            search_index,
-        )
+        from memories import checks  # noqa: F401  (registers the system checks)
+        from memories.search import indexing, search_index
 
-        search_index.fetcher_register(lambda snapshot_id: index_services.index_fetch(snapshot_id=snapshot_id).outcome)
+        search_index.fetcher_register(lambda snapshot_id: indexing.index_fetch(snapshot_id=snapshot_id).outcome)

@@ -7,8 +7,10 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
-from memories.embeddings import model_path
+from memories.embedding import onnx_export
+from memories.embedding.embeddings import model_path
 from memories.models import EMBEDDING_DIMENSION
+from memories.search import search_index
 
 
 @register()
@@ -42,8 +44,6 @@ def embedding_model_check(app_configs: Any = None, **kwargs: Any) -> list[Error]
 
 @register()
 def search_backend_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    from memories import search_index
-
     if settings.SEARCH_BACKEND not in ("pgvector", "faiss"):
         return [
             Error(f"SEARCH_BACKEND is {settings.SEARCH_BACKEND!r}.", hint="Use pgvector or faiss.", id="memories.E010")
@@ -60,15 +60,13 @@ def search_backend_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
 @register()
 def embedding_backend_check(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     """With EMBEDDING_BACKEND=onnx a missing or outdated export stops start-up: no silent switch to torch."""
-    from memories import onnx_export
-
     backend = settings.EMBEDDING_BACKEND
     if backend not in ("torch", "onnx"):
         return [Error(f"EMBEDDING_BACKEND is {backend!r}.", hint="Use torch or onnx.", id="memories.E004")]
     if backend == "torch":
         return []
     onnx_path = Path(settings.EMBEDDING_ONNX_PATH)
-    hint = "Run `python -m memories.onnx_export` (`make setup` does), or set EMBEDDING_BACKEND=torch."
+    hint = "Run `python -m memories.embedding.onnx_export` (`make setup` does), or set EMBEDDING_BACKEND=torch."
     if not onnx_path.exists():
         return [
             Error(f"EMBEDDING_BACKEND=onnx but there is no ONNX model at {onnx_path}.", hint=hint, id="memories.E005")

@@ -73,7 +73,7 @@ class Chunk(models.Model):
         indexes = [
             # per-user exact vector search scans only this user's chunks
             models.Index(fields=["user"], name="chunk_user_idx"),
-            # approximate nearest neighbours for users with many chunks (memories.dense picks it per query)
+            # approximate nearest neighbours for users with many chunks (memories.search.dense picks it per query)
             HnswIndex(
                 name="chunk_embedding_hnsw_idx",
                 fields=["embedding"],
@@ -141,7 +141,7 @@ class SearchIndexSnapshot(models.Model):
 
 
 class SearchIndexSnapshotPart(models.Model):
-    """A consecutive slice of a snapshot's index file (memories.index_services.SNAPSHOT_PART_BYTES)."""
+    """A consecutive slice of a snapshot's index file (memories.search.indexing.SNAPSHOT_PART_BYTES)."""
 
     snapshot = models.ForeignKey(SearchIndexSnapshot, on_delete=models.CASCADE, related_name="parts")
     position = models.PositiveIntegerField()

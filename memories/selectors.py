@@ -27,10 +27,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.exceptions import NotFound
-from memories import embeddings
-from memories.dense import dense_candidates, large_user
+from memories.embedding import embeddings
+from memories.embedding.inputs import prompt_head
 from memories.models import Kind, Memory, Priority
-from memories.services import prompt_head
+from memories.search.dense import dense_candidates, large_user
 
 # Rows fetched per wanted result, so that several chunks of one memory do not crowd others out.
 OVERFETCH = 4
@@ -177,7 +177,7 @@ def _fetch(*, user: User, query: str, filters: ContextFilters, limit: int) -> li
     filter_sql, params = _filter_sql(filters)
     if large_user(user):
         # Scoring every chunk of a very large user costs a full scan per query. Instead the pool is the dense
-        # engine's nearest chunks (FAISS or pgvector HNSW, memories.dense) plus the keyword matches (GIN index)
+        # engine's nearest chunks (FAISS or pgvector HNSW, memories.search.dense) plus the keyword matches (GIN index)
         # plus pinned memories; the z-score statistics are then taken over that pool.
         dense = dense_candidates(
             user=user,

@@ -4,8 +4,7 @@ from django.urls import re_path
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 
-from memories.api.memory_views import MemoryViewSet, NDJSONParser, NDJSONRenderer
-from memories.api.views import ContextViewSet, SaveViewSet
+from memories.api.views import ContextViewSet, MemoryViewSet, NDJSONParser, NDJSONRenderer, SaveViewSet
 
 urlpatterns = [
     re_path(r"^save-prompt/?$", SaveViewSet.as_view({"post": "save_prompt"}), name="save-prompt"),

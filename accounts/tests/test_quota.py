@@ -13,8 +13,8 @@ from rest_framework.test import APIClient
 
 from accounts import services
 from accounts.models import DailyUsage, Tier
-from conftest import client_for, make_user
 from memories.models import Memory
+from testkit import client_for, make_user
 
 pytestmark = pytest.mark.django_db
 

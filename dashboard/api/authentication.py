@@ -1,4 +1,4 @@
-"""The admin key: ``X-Admin-Key`` header or the seed's ``?admin_key=``, compared in constant time.
+"""The admin key: ``X-Admin-Key`` header or the ``?admin_key=`` query parameter, compared in constant time.
 
 There is no default key: with ``ADMIN_API_KEY`` unset every key is refused (staff JWTs still work). Wrong keys
 are counted per client IP; past ``ADMIN_KEY_FAILURE_RATE`` the IP is answered 429 until the window ends, even

@@ -1,4 +1,4 @@
-"""GET /admin/dashboard: the seed's admin statistics, for the admin key or a staff user's token."""
+"""GET /admin/dashboard: the admin statistics, for the admin key or a staff user's token."""
 
 from __future__ import annotations
 
@@ -25,13 +25,13 @@ class AdminDashboardView(APIView):
             OpenApiParameter(
                 "admin_key",
                 OpenApiTypes.STR,
-                description="The admin key (the seed's spelling). Prefer the X-Admin-Key header: URLs end up in logs.",
+                description="The admin key as a query parameter. Prefer the X-Admin-Key header: URLs end up in logs.",
             )
         ],
         responses={200: DashboardOutput, **error_responses(403, 429)},
         summary="System statistics (staff)",
         description=(
-            "The seed's `system` block (`total_users`, `total_memories`, `health_score` 0-100) plus today's usage, "
+            "The `system` block (`total_users`, `total_memories`, `health_score` 0-100) plus today's usage, "
             "users per tier, memories per provider, the search index's status and the health checks behind the "
             "score. Send `X-Admin-Key` (or `?admin_key=`), or a staff user's bearer token; any other token is 403. "
             "Too many wrong keys from one address: 429."

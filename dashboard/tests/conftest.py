@@ -5,9 +5,9 @@ from typing import Any
 import pytest
 
 from accounts.models import Tier, User
-from conftest import make_user
 from memories import services
 from memories.models import Kind
+from testkit import make_user
 
 ADMIN_KEY = "test-admin-key-7d1e0c"
 

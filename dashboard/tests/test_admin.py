@@ -9,9 +9,9 @@ from django.contrib.admin.models import LogEntry
 
 from accounts.models import DailyUsage, Tier, User
 from accounts.services import usage_consume
-from conftest import client_for
 from dashboard.models import UserActivity
 from memories.models import Chunk, Memory
+from testkit import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -13,10 +13,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from conftest import client_for
 from dashboard.models import RequestMetric, UserActivity
 from dashboard.tests.conftest import ADMIN_KEY
 from memories.models import Chunk, Memory
+from testkit import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from conftest import client_for
-from dashboard import selectors
+from core.dates import utc_today
 from memories.models import Memory
+from testkit import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -59,7 +59,7 @@ def test_staff_see_the_databases_figures_and_every_chart(client, seeded):
         assert f'data-chart="{chart}"' in html, chart
     assert "<title>claude: 2</title>" in html and "<title>chatgpt: 1</title>" in html
     assert "<title>free: 2</title>" in html and "<title>enterprise: 1</title>" in html
-    today = selectors.today_utc()
+    today = utc_today()
     assert f"<title>memories {today:%Y-%m-%d}: 4</title>" in html
     assert f"<title>context {today:%Y-%m-%d}: 1</title>" in html
     assert re.search(rf"<title>p95 {today:%Y-%m-%d}: \d+</title>", html)

@@ -16,7 +16,7 @@ import pytest
 from django.conf import settings
 from django.contrib.staticfiles import finders
 
-from conftest import client_for
+from testkit import client_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.e2e]
 

@@ -10,7 +10,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from dashboard import health, selectors, services
-from memories import embeddings
+from memories.embedding import embeddings
 
 pytestmark = pytest.mark.django_db
 

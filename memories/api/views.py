@@ -2,26 +2,44 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from django.conf import settings
+from django.http import Http404, StreamingHttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
+from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import BaseParser
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 
 from accounts.api.quota import DailyQuotaMixin
-from core.exceptions import InvalidInput, NotAllowed
-from core.openapi import error_responses
+from core.exceptions import InvalidInput, NotAllowed, TooLarge
+from core.openapi import ErrorEnvelope, error_responses
 from memories import selectors, services
+from memories.api.idempotency import idempotent
 from memories.api.serializers import (
     ContextOutput,
     ContextQueryInput,
+    DeleteAllInput,
+    DeletedOutput,
+    ImportOutput,
+    ImportUploadInput,
+    MemoryListQuery,
+    MemoryOutput,
+    MemoryUpdateInput,
     SaveOutput,
     SavePromptInput,
     SaveResponseInput,
 )
-from memories.idempotency import idempotent
 from memories.models import Kind
+from memories.transfer import importers
 
 
 def ensure_own_user_id(request: Request, user_id: Any) -> None:
@@ -61,21 +79,7 @@ class SaveViewSet(DailyQuotaMixin, viewsets.ViewSet):
     )
     @idempotent
     def save_prompt(self, request: Request) -> Response:
-        data = _json_object(request)
-        ensure_own_user_id(request, data.get("user_id"))
-        serializer = SavePromptInput(data=data)
-        serializer.is_valid(raise_exception=True)
-        v = serializer.validated_data
-        result = services.memory_save(
-            user=request.user,  # type: ignore[arg-type]
-            kind=Kind.PROMPT,
-            provider=v["provider"],
-            text=v["prompt"],
-            priority=v["priority"],
-            pinned=v["pinned"],
-            created_at=v["timestamp"],
-        )
-        return _saved(result)
+        return self._save(request, SavePromptInput, kind=Kind.PROMPT, text_field="prompt")
 
     @extend_schema(
         request=SaveResponseInput,
@@ -84,17 +88,21 @@ class SaveViewSet(DailyQuotaMixin, viewsets.ViewSet):
     )
     @idempotent
     def save_response(self, request: Request) -> Response:
+        return self._save(request, SaveResponseInput, kind=Kind.RESPONSE, text_field="response")
+
+    def _save(self, request: Request, input_class: type[Serializer], *, kind: str, text_field: str) -> Response:
+        """The one save path: the two endpoints differ only in their input serializer and the memory's kind."""
         data = _json_object(request)
         ensure_own_user_id(request, data.get("user_id"))
-        serializer = SaveResponseInput(data=data)
+        serializer = input_class(data=data)
         serializer.is_valid(raise_exception=True)
         v = serializer.validated_data
         result = services.memory_save(
             user=request.user,  # type: ignore[arg-type]
-            kind=Kind.RESPONSE,
+            kind=kind,
             provider=v["provider"],
-            text=v["response"],
-            prompt=v["prompt"],
+            text=v[text_field],
+            prompt=v.get("prompt", "") if kind == Kind.RESPONSE else "",
             priority=v["priority"],
             pinned=v["pinned"],
             created_at=v["timestamp"],
@@ -126,3 +134,199 @@ class ContextViewSet(DailyQuotaMixin, viewsets.ViewSet):
         )
         body = {"contexts": [r.text for r in results], "count": len(results), "results": results}
         return Response(ContextOutput(body).data)
+
+
+NDJSON = "application/x-ndjson"
+
+
+def _content_length(request: Request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise InvalidInput("Invalid Content-Length header") from None
+
+
+class NDJSONRenderer(BaseRenderer):
+    """Selected by ``?format=ndjson`` (or ``Accept: application/x-ndjson``) on the export."""
+
+    media_type = NDJSON
+    format = "ndjson"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        # Only error envelopes pass through here; the export itself streams past the renderer.
+        return (json.dumps(data) + "\n").encode()
+
+
+class NDJSONParser(BaseParser):
+    media_type = NDJSON
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        try:
+            return importers.parse_ndjson(stream.read().decode("utf-8-sig"))
+        except (InvalidInput, UnicodeDecodeError) as exc:
+            raise ParseError(getattr(exc, "message", "NDJSON body is not UTF-8 text")) from exc
+
+
+class MemoryPagination(PageNumberPagination):
+    page_size = settings.MEMORY_LIST_PAGE_SIZE
+    page_size_query_param = "page_size"
+    max_page_size = settings.MEMORY_LIST_MAX_PAGE_SIZE
+
+    def get_page_size(self, request: Request) -> int | None:
+        # DRF falls back to the default for a page_size it cannot read; a client asking for "abc" or 0 items
+        # per page is told so instead. Above the maximum, the maximum applies (documented).
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is not None and not (raw.isascii() and raw.isdigit() and int(raw) > 0):
+            raise ValidationError({self.page_size_query_param: "must be a positive integer."})
+        return super().get_page_size(request)
+
+    def get_page_number(self, request: Request, paginator: Any) -> Any:
+        # DRF reads an empty ?page= as page 1; the paginator refuses it instead (404), as it does "abc".
+        raw = request.query_params.get(self.page_query_param)
+        return raw if raw == "" else super().get_page_number(request, paginator)
+
+
+class MemoryViewSet(viewsets.GenericViewSet):
+    serializer_class = MemoryOutput
+    pagination_class = MemoryPagination
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        if not force and request.query_params.get("format", None) == "":
+            # Content negotiation would silently ignore an empty ?format= (and answer JSON): refuse it like any
+            # other value outside the documented enum.
+            raise InvalidInput("Unsupported format: use format=json or format=ndjson (export only)")
+        try:
+            return super().perform_content_negotiation(request, force)
+        except Http404 as exc:  # DRF's answer to an unknown ?format=
+            raise InvalidInput("Unsupported format: use format=json or format=ndjson (export only)") from exc
+
+    @extend_schema(
+        parameters=[MemoryListQuery],
+        responses={
+            200: MemoryOutput(many=True),
+            404: OpenApiResponse(ErrorEnvelope, description="No such page (not a positive number, or past the last)."),
+        },
+        summary="List memories",
+    )
+    def list(self, request: Request) -> Response:
+        query = MemoryListQuery(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        memories = selectors.memory_list(user=request.user, **query.validated_data)  # type: ignore[arg-type]
+        page = self.paginate_queryset(memories)
+        return self.get_paginated_response(MemoryOutput(page, many=True).data)
+
+    @extend_schema(responses={200: MemoryOutput}, summary="One memory")
+    def retrieve(self, request: Request, pk: str) -> Response:
+        memory = selectors.memory_get(user=request.user, memory_id=int(pk))  # type: ignore[arg-type]
+        return Response(MemoryOutput(memory).data)
+
+    @extend_schema(
+        request=MemoryUpdateInput,
+        responses={200: MemoryOutput},
+        summary="Change priority and/or pinned",
+        description="Only `priority` and `pinned` can change; any other field is refused with 400.",
+    )
+    def partial_update(self, request: Request, pk: str) -> Response:
+        serializer = MemoryUpdateInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        memory = services.memory_update(
+            user=request.user,  # type: ignore[arg-type]
+            memory_id=int(pk),
+            **serializer.validated_data,
+        )
+        return Response(MemoryOutput(memory).data)
+
+    @extend_schema(request=None, responses={200: DeletedOutput}, summary="Delete one memory")
+    def destroy(self, request: Request, pk: str) -> Response:
+        deleted = services.memory_delete(user=request.user, memory_id=int(pk))  # type: ignore[arg-type]
+        return Response(DeletedOutput({"deleted": deleted}).data)
+
+    @extend_schema(
+        request=DeleteAllInput,
+        parameters=[OpenApiParameter("confirm", OpenApiTypes.BOOL, description="Alternative to the body.")],
+        responses={200: DeletedOutput},
+        summary="Delete every memory (needs confirm=true)",
+        description='Send `{"confirm": true}` as the JSON body (or `?confirm=true`); without it: 400, nothing deleted.',
+    )
+    def destroy_all(self, request: Request) -> Response:
+        data = request.data if isinstance(request.data, dict) and request.data else request.query_params.dict()
+        serializer = DeleteAllInput(data=data)
+        serializer.is_valid(raise_exception=True)
+        deleted = services.memory_delete_all(user=request.user)  # type: ignore[arg-type]
+        return Response(DeletedOutput({"deleted": deleted}).data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "format", OpenApiTypes.STR, enum=["json", "ndjson"], description="json (default) or ndjson."
+            )
+        ],
+        responses={
+            (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description="The export document."),
+            (200, NDJSON): OpenApiResponse(OpenApiTypes.STR, description="One memory object per line."),
+        },
+        summary="Export every memory (streamed)",
+    )
+    def export(self, request: Request) -> StreamingHttpResponse:
+        ndjson = request.accepted_renderer.format == "ndjson"
+        rows = (importers.export_ndjson if ndjson else importers.export_json)(user=request.user)  # type: ignore[arg-type]
+        response = StreamingHttpResponse(
+            (piece.encode() for piece in rows),
+            content_type=f"{NDJSON}; charset=utf-8" if ndjson else "application/json; charset=utf-8",
+        )
+        name = f"memories-{timezone.now():%Y%m%d}.{'ndjson' if ndjson else 'json'}"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+    @extend_schema(
+        request={
+            "multipart/form-data": ImportUploadInput,
+            "application/json": OpenApiTypes.OBJECT,
+            NDJSON: OpenApiTypes.STR,
+        },
+        responses={200: ImportOutput},
+        summary="Import a Memory Layer export or ChatGPT's conversations.json",
+        examples=[
+            OpenApiExample(
+                "A Memory Layer export",
+                value={
+                    "memories": [
+                        {
+                            "kind": "prompt",
+                            "provider": "claude",
+                            "text": "I live in Lyon.",
+                            "created_at": "2025-06-01T08:00:00Z",
+                        }
+                    ]
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def import_memories(self, request: Request) -> Response:
+        if _content_length(request) > settings.MEMORY_IMPORT_MAX_BYTES:
+            raise TooLarge(importers.too_big_message())
+        report = importers.memories_import(
+            user=request.user,  # type: ignore[arg-type]
+            payload=self._import_payload(request),
+            max_items=settings.MEMORY_IMPORT_MAX_ITEMS,
+        )
+        body = {
+            "format": report.format,
+            "imported": report.imported,
+            "skipped": report.skipped,
+            "failed": report.failed,
+            "problems": report.problems,
+        }
+        return Response(ImportOutput(body).data, status=status.HTTP_200_OK)
+
+    def _import_payload(self, request: Request) -> Any:
+        if not request.content_type.startswith("multipart/form-data"):
+            return request.data
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise InvalidInput("Send the file in a multipart form field named 'file'")
+        if upload.size is not None and upload.size > settings.MEMORY_IMPORT_MAX_BYTES:
+            raise TooLarge(importers.too_big_message())
+        return importers.parse_file(upload.read())

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from memories import search_index
+from memories.search import search_index
 
 
 @pytest.fixture

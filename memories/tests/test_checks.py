@@ -40,7 +40,7 @@ def test_it_warns_when_the_faiss_backend_has_no_index(faiss_backend):
 
     (message,) = search_backend_check()
     assert message.id == "memories.W010" and "missing" in message.msg
-    from memories import index_services
+    from memories.search import indexing
 
-    index_services.index_rebuild()
+    indexing.index_rebuild()
     assert search_backend_check() == []

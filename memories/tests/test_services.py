@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from memories import embeddings, services
+from memories import services
+from memories.embedding import embeddings
 from memories.models import Chunk, Memory
 
 pytestmark = pytest.mark.django_db

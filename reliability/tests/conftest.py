@@ -9,8 +9,8 @@ from django.db import close_old_connections
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import Tier
-from conftest import make_user
 from reliability.tests.live import Gunicorn, ThrowawayPostgres
+from testkit import make_user
 
 
 @pytest.fixture

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from reliability.tests.live import Answer, call, register, sql
+from reliability.tests.live import call, register, sql
+from testkit import concurrently
 
 pytestmark = pytest.mark.slow
-
-
-def concurrently(count: int, request) -> list[Answer]:
-    """``request(i)`` from ``count`` threads released together."""
-    barrier = threading.Barrier(count)
-
-    def one(i: int) -> Answer:
-        barrier.wait()
-        return request(i)
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(one, range(count)))
 
 
 def memories_of(live, user_id: str) -> list[tuple]:

@@ -7,13 +7,14 @@ from io import StringIO
 
 import pytest
 
-search_index = pytest.importorskip("memories.search_index")
-dense = pytest.importorskip("memories.dense")
+search_index = pytest.importorskip("memories.search.search_index")
+dense = pytest.importorskip("memories.search.dense")
 
 from django.core.management import call_command  # noqa: E402
 from django.urls import resolve  # noqa: E402
 
-from memories import embeddings, services  # noqa: E402
+from memories import services  # noqa: E402
+from memories.embedding import embeddings  # noqa: E402
 from memories.models import Kind  # noqa: E402
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]

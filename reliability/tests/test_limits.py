@@ -1,7 +1,7 @@
 """Every documented cap, at the cap and one past it, with the values the settings really hold.
 
 The README's "Limits" table lists these; the text-length cap (50,000 characters at cap and cap + 1) is tested in
-memories/tests/test_api_save.py, and top_k's bounds in memories/tests/test_api_context.py as well.
+memories/tests/api/test_api_save.py, and top_k's bounds in memories/tests/api/test_api_context.py as well.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ import json
 import pytest
 from django.conf import settings
 
-from memories.idempotency import MAX_KEY_LENGTH
-from memories.importers import MAX_REPORTED_PROBLEMS
+from memories.api.idempotency import MAX_KEY_LENGTH
 from memories.models import Memory
+from memories.transfer.importers import MAX_REPORTED_PROBLEMS
+from testkit import assert_error
 
 pytestmark = pytest.mark.django_db
 
@@ -23,12 +24,6 @@ def padded(document: object, size: int) -> str:
     text = json.dumps(document)
     assert len(text.encode()) <= size
     return text + " " * (size - len(text.encode()))
-
-
-def assert_error(response, status: int, fragment: str) -> None:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["success"] is False and fragment.lower() in body["error"].lower(), body
 
 
 def test_the_body_size_cap(alice_client):

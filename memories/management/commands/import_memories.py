@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import User
 from core.exceptions import ApplicationError
-from memories import importers
+from memories.transfer import importers
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from memories import search_index
+from memories.search import search_index
 
 
 class Command(BaseCommand):

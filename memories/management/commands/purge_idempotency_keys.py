@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from memories.idempotency import idempotency_keys_purge
+from memories.api.idempotency import idempotency_keys_purge
 
 
 class Command(BaseCommand):

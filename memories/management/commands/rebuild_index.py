@@ -5,8 +5,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
-from memories import index_services, search_index
 from memories.models import Chunk
+from memories.search import indexing, search_index
 
 
 class Command(BaseCommand):
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         with tqdm(
             total=total, unit="chunk", desc="rebuild_index", file=self.stderr, disable=options["verbosity"] == 0
         ) as bar:
-            result = index_services.index_rebuild(batch_size=max(1, batch_size), progress=bar.update)
+            result = indexing.index_rebuild(batch_size=max(1, batch_size), progress=bar.update)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Indexed {result.rows} chunks of {result.users} users (up to chunk id {result.max_chunk_id}) "

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from accounts.models import User
-from memories import index_services
+from memories.search import indexing
 
 
 class Command(BaseCommand):
@@ -28,13 +28,11 @@ class Command(BaseCommand):
             raise CommandError("--batch-size must be at least 1")
         if user is not None and not User.objects.filter(pk=user).exists():
             raise CommandError(f"No user with id {user}")
-        pending = index_services.reembed_pending(user_id=user) if not restart else None
+        pending = indexing.reembed_pending(user_id=user) if not restart else None
         with tqdm(
             total=pending, unit="chunk", desc="reembed", file=self.stderr, disable=options["verbosity"] == 0
         ) as bar:
-            result = index_services.chunks_reembed(
-                batch_size=batch_size, user_id=user, restart=restart, progress=bar.update
-            )
+            result = indexing.chunks_reembed(batch_size=batch_size, user_id=user, restart=restart, progress=bar.update)
         resumed = f" (resumed after chunk id {result.resumed_after})" if result.resumed_after else ""
         self.stdout.write(
             self.style.SUCCESS(

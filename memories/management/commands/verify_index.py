@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from memories import index_services, search_index
+from memories.search import indexing, search_index
 
 
 class Command(BaseCommand):
@@ -27,7 +27,7 @@ class Command(BaseCommand):
         if settings.FAISS_INDEX_STORE == "database":
             search_index.snapshot_sync()
         try:
-            report = index_services.index_verify(sample=sample, k=k, seed=seed)
+            report = indexing.index_verify(sample=sample, k=k, seed=seed)
         except search_index.IndexUnavailable as exc:
             raise CommandError(f"index is {exc.state}: {exc.detail}") from exc
         self.stdout.write(

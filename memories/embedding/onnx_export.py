@@ -1,10 +1,10 @@
 """Export the packaged sentence-transformers model to ONNX, locally and without network, for EMBEDDING_BACKEND=onnx.
 
-    python -m memories.onnx_export            # what `make setup` runs; skips when the file matches the model
-    python -m memories.onnx_export --force
+    python -m memories.embedding.onnx_export            # what `make setup` runs; skips when the file matches the model
+    python -m memories.embedding.onnx_export --force
 
 The graph is the bare transformer (input_ids, attention_mask, token_type_ids -> last_hidden_state, batch and
-sequence axes dynamic); mean pooling and normalisation happen in numpy in ``memories.embeddings``. This module
+sequence axes dynamic); mean pooling and normalisation happen in numpy in ``memories.embedding.embeddings``. This module
 needs torch and transformers (installed for tests and the torch backend); the serving process with the onnx
 backend needs neither. It reads no Django settings, so setup can run it before any database exists: the paths
 come from the same environment variables as the settings, with the same defaults.

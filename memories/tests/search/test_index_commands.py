@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
-from memories import embeddings, index_services
+from memories.embedding import embeddings
 from memories.models import Chunk
+from memories.search import indexing
 from memories.services import embedding_input, memory_save
 from memories.tests.factories import add_chunks, unit_vectors
 
@@ -89,12 +90,12 @@ def test_it_reembeds_every_chunk_with_the_model(saved, index_file):
 
 def test_it_resumes_an_interrupted_reembed_where_it_stopped(saved, index_file):
     scramble(saved)
-    index_services.chunks_reembed(batch_size=2, user_id=None)  # the run that will be "interrupted"
+    indexing.chunks_reembed(batch_size=2, user_id=None)  # the run that will be "interrupted"
     scramble(saved)
-    state = json.loads(index_services.reembed_state_path().read_text())
+    state = json.loads(indexing.reembed_state_path().read_text())
     (key,) = state
     state[key]["last_chunk_id"] = saved[1].pk  # as if it had stopped after the first batch
-    index_services.reembed_state_path().write_text(json.dumps(state))
+    indexing.reembed_state_path().write_text(json.dumps(state))
 
     out, _ = run("reembed", "--batch-size", "2")
 

@@ -9,8 +9,8 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from conftest import client_for, make_user
 from memories.models import Chunk, IdempotencyKey, Memory
+from testkit import assert_error, client_for, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -20,13 +20,6 @@ ANSWER = {"prompt": "How do I keep bees?", "response": "Start with one hive.", "
 
 def post(client, path, body, key):
     return client.post(path, body, format="json", HTTP_IDEMPOTENCY_KEY=key)
-
-
-def assert_error(response, status, fragment):
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["success"] is False
-    assert fragment.lower() in body["error"].lower(), body["error"]
 
 
 @pytest.mark.parametrize(("path", "body"), [("/save-prompt", PROMPT), ("/save-response", ANSWER)])

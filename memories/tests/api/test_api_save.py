@@ -9,6 +9,7 @@ from django.test import override_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
 from memories.models import Chunk, Memory
+from testkit import assert_error
 
 pytestmark = pytest.mark.django_db
 
@@ -17,14 +18,7 @@ def post(client, path, body):
     return client.post(path, body, format="json")
 
 
-def assert_error(response, status, fragment):
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["success"] is False
-    assert fragment.lower() in body["error"].lower(), body["error"]
-
-
-def test_it_saves_a_prompt_with_the_seed_shape(alice, alice_client):
+def test_it_saves_a_prompt_with_the_contract_shape(alice, alice_client):
     response = post(
         alice_client,
         "/save-prompt",

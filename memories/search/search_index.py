@@ -16,7 +16,7 @@ Distribution (FAISS_INDEX_STORE=database). Where the builder and the web process
 cron job runs on its own instance, web disks are ephemeral), ``rebuild_index`` also stores the build in
 PostgreSQL (SearchIndexSnapshot). A process serving FAISS checks for a newer snapshot at most every
 FAISS_SNAPSHOT_CHECK_SECONDS, in a background thread so that no request waits on it: one small query, and,
-when the local file is missing or older, ``index_services.index_fetch`` streams the snapshot into
+when the local file is missing or older, ``indexing.index_fetch`` streams the snapshot into
 FAISS_INDEX_PATH (verified by SHA-256, then ``os.replace``), where the stat check above picks it up.
 Meanwhile searches keep using the previous index, or pgvector if there is none.
 """
@@ -56,7 +56,7 @@ class SnapshotRefused(Exception):
         self.detail = detail
 
 
-# The writer that streams a snapshot into the local file (memories.index_services.index_fetch), registered by
+# The writer that streams a snapshot into the local file (memories.search.indexing.index_fetch), registered by
 # MemoriesConfig.ready: this module reads indexes and must not import the module that writes them.
 _fetcher: Callable[[int], str] | None = None
 
@@ -76,7 +76,7 @@ class IndexUnavailable(Exception):
 
 
 def reembed_state_path() -> Path:
-    """Where ``reembed`` records its progress (memories.index_services); read here to spot a stale index."""
+    """Where ``reembed`` records its progress (memories.search.indexing); read here to spot a stale index."""
     return index_path().with_name("reembed-progress.json")
 
 

@@ -8,10 +8,10 @@ import os
 
 import pytest
 
-from conftest import client_for
-from memories import dense, index_services, search_index
 from memories.models import Memory
+from memories.search import dense, indexing, search_index
 from memories.tests.factories import add_chunks, unit_vectors
+from testkit import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +20,7 @@ def test_it_writes_the_index_and_its_sidecar_atomically(alice, bob, index_file):
     alice_ids = add_chunks(alice, unit_vectors(30, seed=1))
     bob_ids = add_chunks(bob, unit_vectors(20, seed=2))
 
-    result = index_services.index_rebuild(batch_size=7)
+    result = indexing.index_rebuild(batch_size=7)
 
     meta = json.loads(search_index.sidecar_path(index_file).read_text())
     assert result.rows == meta["rows"] == 50 and result.users == 2
@@ -31,7 +31,7 @@ def test_it_writes_the_index_and_its_sidecar_atomically(alice, bob, index_file):
 
 
 def test_it_builds_an_empty_index_from_an_empty_table(index_file):
-    assert index_services.index_rebuild().rows == 0
+    assert indexing.index_rebuild().rows == 0
     assert search_index.index_status(load_index=True)["state"] == "ok"
 
 
@@ -46,7 +46,7 @@ def test_it_reports_a_missing_index_and_searches_with_pgvector(alice, faiss_back
 
 def test_it_reports_a_healthy_index_with_counts(alice, faiss_backend):
     add_chunks(alice, unit_vectors(12, seed=5))
-    index_services.index_rebuild()
+    indexing.index_rebuild()
     add_chunks(alice, unit_vectors(3, seed=6))
     Memory.objects.filter(user=alice).order_by("id")[0].delete()
 
@@ -64,7 +64,7 @@ def test_it_reports_a_healthy_index_with_counts(alice, faiss_backend):
 def test_it_reports_stale_when_many_chunks_are_newer_than_the_index(alice, faiss_backend, settings):
     settings.FAISS_STALE_AFTER_ROWS = 2
     add_chunks(alice, unit_vectors(4, seed=7))
-    index_services.index_rebuild()
+    indexing.index_rebuild()
     add_chunks(alice, unit_vectors(2, seed=8))
 
     status = search_index.index_status()
@@ -74,8 +74,8 @@ def test_it_reports_stale_when_many_chunks_are_newer_than_the_index(alice, faiss
 
 def test_it_reports_stale_after_a_reembed_until_the_next_rebuild(alice, faiss_backend):
     add_chunks(alice, unit_vectors(4, seed=15))
-    index_services.index_rebuild()
-    progress = index_services.reembed_state_path()
+    indexing.index_rebuild()
+    progress = indexing.reembed_state_path()
     progress.write_text(json.dumps({"m|user=all": {"last_chunk_id": 4, "updated_at": "2999-01-01T00:00:00+00:00"}}))
 
     assert search_index.index_status()["state"] == "stale"
@@ -86,7 +86,7 @@ def test_it_reports_stale_after_a_reembed_until_the_next_rebuild(alice, faiss_ba
 
 def test_it_stops_using_an_index_built_with_another_model(alice, faiss_backend, settings):
     add_chunks(alice, unit_vectors(4, seed=9))
-    index_services.index_rebuild()
+    indexing.index_rebuild()
     settings.EMBEDDING_MODEL_NAME = "some/other-model"
 
     status = search_index.index_status()
@@ -103,12 +103,12 @@ def _damage_keeping_size_and_mtime(path):
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "sidecar"])
 def test_it_falls_back_to_pgvector_on_a_corrupt_index_without_an_error(alice, faiss_backend, caplog, damage):
-    from memories.tests.test_api_context import FACTS
+    from memories.tests.api.test_api_context import FACTS
 
     client = client_for(alice)
     for fact in FACTS:
         client.post("/save-prompt", {"prompt": fact, "provider": "chatgpt"}, format="json")
-    index_services.index_rebuild()
+    indexing.index_rebuild()
     if damage == "truncate":
         faiss_backend.write_bytes(faiss_backend.read_bytes()[:100])
     elif damage == "garbage":
@@ -116,7 +116,7 @@ def test_it_falls_back_to_pgvector_on_a_corrupt_index_without_an_error(alice, fa
     else:
         search_index.sidecar_path(faiss_backend).write_text("{not json")
 
-    with caplog.at_level(logging.WARNING, logger="memories.search_index"):
+    with caplog.at_level(logging.WARNING, logger="memories.search.search_index"):
         response = client.get(f"/context/{alice.pk}", {"query": "what kind of dog do I own?"})
         client.get(f"/context/{alice.pk}", {"query": "a second search"})
 
@@ -129,12 +129,12 @@ def test_it_falls_back_to_pgvector_on_a_corrupt_index_without_an_error(alice, fa
 
 def test_it_picks_up_a_rebuilt_index_without_a_restart(alice, faiss_backend):
     add_chunks(alice, unit_vectors(10, seed=11))
-    index_services.index_rebuild()
+    indexing.index_rebuild()
     first = search_index.current_index()
     assert search_index.current_index() is first  # unchanged files: no reload
 
     new_ids = add_chunks(alice, unit_vectors(5, seed=12))
-    index_services.index_rebuild()
+    indexing.index_rebuild()
     second = search_index.current_index()
 
     assert second is not first and second.max_chunk_id == max(new_ids) and second.user_rows(alice.pk) == 15
@@ -142,12 +142,12 @@ def test_it_picks_up_a_rebuilt_index_without_a_restart(alice, faiss_backend):
 
 def test_it_recovers_when_a_broken_index_is_rebuilt(alice, faiss_backend):
     add_chunks(alice, unit_vectors(10, seed=13))
-    index_services.index_rebuild()
+    indexing.index_rebuild()
     faiss_backend.write_bytes(b"broken")
     query = unit_vectors(1, seed=14)[0]
     assert dense.dense_search(user=alice, vector=query, limit=3).engine == "pgvector-exact"
 
-    index_services.index_rebuild()
+    indexing.index_rebuild()
 
     assert dense.dense_search(user=alice, vector=query, limit=3).engine == "faiss"
 
@@ -156,13 +156,13 @@ QUERIES = ["what kind of dog do I own?", "food allergy", "travel plans in spring
 
 
 def test_it_shows_users_the_same_context_with_either_engine(alice, bob, settings, index_file):
-    from memories.tests.test_api_context import FACTS
+    from memories.tests.api.test_api_context import FACTS
 
     alice_client, bob_client = client_for(alice), client_for(bob)
     for fact in FACTS[:4]:
         alice_client.post("/save-prompt", {"prompt": fact, "provider": "chatgpt"}, format="json")
         bob_client.post("/save-prompt", {"prompt": fact + " (bob)", "provider": "claude"}, format="json")
-    index_services.index_rebuild()
+    indexing.index_rebuild()
     for fact in FACTS[4:]:  # saved after the build: searched exactly and merged
         alice_client.post("/save-prompt", {"prompt": fact, "provider": "gemini"}, format="json")
     Memory.objects.filter(user=alice, text=FACTS[0]).delete()  # deleted after the build

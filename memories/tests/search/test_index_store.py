@@ -15,11 +15,11 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from conftest import client_for
-from memories import dense, index_services, search_index
 from memories.models import SearchIndexSnapshot, SearchIndexSnapshotPart
+from memories.search import dense, indexing, search_index
+from memories.tests.api.test_api_context import FACTS
 from memories.tests.factories import add_chunks, unit_vectors
-from memories.tests.test_api_context import FACTS
+from testkit import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +41,7 @@ def builder_path(tmp_path):
 
 
 def build(builder_path):
-    return index_services.index_rebuild(path=builder_path)
+    return indexing.index_rebuild(path=builder_path)
 
 
 def stored_bytes(snapshot):
@@ -50,7 +50,7 @@ def stored_bytes(snapshot):
 
 
 def test_it_stores_the_build_in_the_database_in_parts(alice, database_store, builder_path, monkeypatch):
-    monkeypatch.setattr(index_services, "SNAPSHOT_PART_BYTES", 4096)
+    monkeypatch.setattr(indexing, "SNAPSHOT_PART_BYTES", 4096)
     ids = add_chunks(alice, unit_vectors(20, seed=1))
 
     result = build(builder_path)
@@ -70,7 +70,7 @@ def test_it_stores_the_build_in_the_database_in_parts(alice, database_store, bui
 def test_it_stores_nothing_in_the_database_with_the_file_store(alice, index_file):
     add_chunks(alice, unit_vectors(3, seed=2))
 
-    assert index_services.index_rebuild().snapshot_id is None
+    assert indexing.index_rebuild().snapshot_id is None
     assert not SearchIndexSnapshot.objects.exists()
 
 
@@ -133,7 +133,7 @@ def test_it_keeps_a_local_build_newer_than_the_newest_snapshot(alice, database_s
     add_chunks(alice, unit_vectors(3, seed=7))
     build(builder_path)
     settings.FAISS_INDEX_STORE = "file"
-    index_services.index_rebuild()  # built on this machine after the snapshot, e.g. by hand
+    indexing.index_rebuild()  # built on this machine after the snapshot, e.g. by hand
     settings.FAISS_INDEX_STORE = "database"
     local = database_store.read_bytes()
 
@@ -160,7 +160,7 @@ def test_it_refuses_a_corrupt_snapshot_and_searches_with_pgvector(alice, databas
     snapshot = SearchIndexSnapshot.objects.get(pk=build(builder_path).snapshot_id)
     corrupt(snapshot, how)
 
-    with caplog.at_level(logging.ERROR, logger="memories.search_index"):
+    with caplog.at_level(logging.ERROR, logger="memories.search.search_index"):
         assert search_index.snapshot_sync() == "refused"
     response = client.get(f"/context/{alice.pk}", {"query": "what kind of dog do I own?"})
 
@@ -195,17 +195,17 @@ def test_it_leaves_the_fetch_to_the_process_holding_the_lock(alice, database_sto
     database_store.parent.mkdir(parents=True, exist_ok=True)
     with open(database_store.with_name(database_store.name + ".fetch.lock"), "a") as other_worker:
         fcntl.flock(other_worker, fcntl.LOCK_EX)
-        result = index_services.index_fetch()
+        result = indexing.index_fetch()
 
     assert (result.snapshot_id, result.outcome) == (snapshot_id, "busy") and not database_store.exists()
-    assert index_services.index_fetch().outcome == "fetched"
+    assert indexing.index_fetch().outcome == "fetched"
 
 
 def test_it_reports_no_snapshot_before_the_first_build(database_store):
     status = search_index.index_status()
 
     assert status["snapshot"]["newest_id"] is None and status["snapshot"]["in_sync"] is False
-    assert index_services.index_fetch().outcome == "none"
+    assert indexing.index_fetch().outcome == "none"
 
 
 def test_the_commands_store_and_fetch_snapshots(alice, database_store, builder_path, settings):
@@ -260,7 +260,7 @@ def test_a_failed_background_fetch_is_reported_and_searches_go_on(alice, setting
     faiss_backend.parent.write_text("a file where the index directory should be")  # the fetch cannot write
     query = unit_vectors(1, seed=18)[0]
 
-    with caplog.at_level(logging.WARNING, logger="memories.search_index"):
+    with caplog.at_level(logging.WARNING, logger="memories.search.search_index"):
         dense.dense_search(user=alice, vector=query, limit=3)
         search_index.wait_for_snapshot_sync()
 

@@ -1,4 +1,4 @@
-"""EMBEDDING_BACKEND=onnx: the exported model (``memories.onnx_export``) run by ONNX Runtime, pooled in numpy.
+"""EMBEDDING_BACKEND=onnx: the exported model (``memories.embedding.onnx_export``) run by ONNX Runtime, pooled in numpy.
 
 Imports neither torch nor sentence-transformers: a serving process on this backend starts faster and holds
 less memory (README, "Embedding backends"). It reproduces sentence-transformers' all-MiniLM-L6-v2 pipeline:
@@ -23,7 +23,7 @@ class OnnxEncoder:
 
         if not os.path.exists(onnx_path):
             raise FileNotFoundError(
-                f"EMBEDDING_BACKEND=onnx but {onnx_path} does not exist: run `python -m memories.onnx_export`"
+                f"EMBEDDING_BACKEND=onnx but {onnx_path} does not exist: run `python -m memories.embedding.onnx_export`"
             )
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads  # 0: ONNX Runtime's default, one per core

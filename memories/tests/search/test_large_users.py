@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from memories import dense, embeddings
-from memories.tests.test_api_context import FACTS, context, save
+from memories.embedding import embeddings
+from memories.search import dense
+from memories.tests.api.test_api_context import FACTS, context, save
 
 pytestmark = pytest.mark.django_db
 

@@ -6,6 +6,7 @@ import pytest
 
 from memories import services
 from memories.models import Chunk, Memory, Priority
+from testkit import assert_error
 
 pytestmark = pytest.mark.django_db
 
@@ -16,13 +17,6 @@ def save(user, text, *, kind="prompt", provider="chatgpt", prompt="", when=JAN, 
     return services.memory_save(
         user=user, kind=kind, provider=provider, text=text, prompt=prompt, created_at=when, **extra
     ).memory
-
-
-def assert_error(response, status, fragment):
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["success"] is False
-    assert fragment.lower() in body["error"].lower(), body["error"]
 
 
 @pytest.fixture
@@ -103,7 +97,7 @@ def test_it_refuses_bad_filters_with_400(alice_client, alices_memories, query, f
 
 
 def test_it_paginates_and_caps_the_page_size(alice_client, alices_memories, monkeypatch):
-    from memories.api.memory_views import MemoryPagination
+    from memories.api.views import MemoryPagination
 
     monkeypatch.setattr(MemoryPagination, "max_page_size", 2)
     first = alice_client.get("/memories/", {"page_size": 50}).json()

@@ -30,8 +30,9 @@ from rest_framework import serializers
 from accounts.models import User
 from core.errors import flatten_errors
 from core.exceptions import InvalidInput, TooLarge
-from memories import embeddings, selectors, services
-from memories.api.serializers import PriorityField, ProviderField
+from memories import selectors, services
+from memories.embedding import embeddings
+from memories.fields import PriorityField, ProviderField
 from memories.models import Kind, Memory, Priority
 
 EXPORT_FORMAT = "memorylayer.export"

@@ -7,8 +7,8 @@ from django.db import connection, transaction
 from django.db.models import Q
 from pgvector.django import CosineDistance
 
-from memories import dense, index_services
 from memories.models import Chunk, Memory
+from memories.search import dense, indexing
 from memories.tests.factories import add_chunks, exact_ids, unit_vectors
 
 pytestmark = pytest.mark.django_db
@@ -91,7 +91,7 @@ def test_it_serves_faiss_results_equal_to_exact_search(alice, bob, faiss_backend
     vectors = unit_vectors(200, seed=7)
     ids = add_chunks(alice, vectors, per_memory=4)
     add_chunks(bob, unit_vectors(200, seed=8))
-    index_services.index_rebuild()
+    indexing.index_rebuild()
     for seed in range(5):
         query = unit_vectors(1, seed=100 + seed)[0]
         result = dense.dense_search(user=alice, vector=query, limit=10)
@@ -104,7 +104,7 @@ def test_it_keeps_users_apart_inside_the_faiss_search(alice, bob, faiss_backend)
     alice_ids = add_chunks(alice, unit_vectors(20, seed=9))
     bob_vectors = unit_vectors(300, seed=10)
     add_chunks(bob, bob_vectors)
-    index_services.index_rebuild()
+    indexing.index_rebuild()
 
     result = dense.dense_search(user=alice, vector=bob_vectors[0], limit=50)  # bob's own vector: distance 0
 
@@ -115,7 +115,7 @@ def test_it_keeps_users_apart_inside_the_faiss_search(alice, bob, faiss_backend)
 def test_it_merges_chunks_newer_than_the_index(alice, faiss_backend):
     old_vectors = unit_vectors(50, seed=11)
     add_chunks(alice, old_vectors)
-    index_services.index_rebuild()
+    indexing.index_rebuild()
     query = unit_vectors(1, seed=12)[0]
     (fresh_id,) = add_chunks(alice, query.reshape(1, -1), provider="claude")
 
@@ -129,7 +129,7 @@ def test_it_merges_chunks_newer_than_the_index(alice, faiss_backend):
 def test_it_never_returns_chunks_deleted_after_the_build(alice, faiss_backend):
     vectors = unit_vectors(80, seed=13)
     ids = add_chunks(alice, vectors)
-    index_services.index_rebuild()
+    indexing.index_rebuild()
     query = unit_vectors(1, seed=14)[0]
     nearest = exact_ids(vectors, ids, query, 30)
     Memory.objects.filter(chunks__id__in=nearest[:20]).delete()  # more than the FAISS over-fetch margin
@@ -143,7 +143,7 @@ def test_it_never_returns_chunks_deleted_after_the_build(alice, faiss_backend):
 def test_it_applies_filters_in_both_engines(alice, settings, index_file):
     add_chunks(alice, unit_vectors(40, seed=15), provider="chatgpt")
     claude_ids = add_chunks(alice, unit_vectors(40, seed=16), provider="claude")
-    index_services.index_rebuild()
+    indexing.index_rebuild()
     query = unit_vectors(1, seed=17)[0]
     only_claude = Q(memory__provider="claude")
 

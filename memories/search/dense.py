@@ -26,8 +26,8 @@ from django.db.models import Q, QuerySet
 from pgvector.django import CosineDistance
 
 from accounts.models import User
-from memories import search_index
 from memories.models import Chunk
+from memories.search import search_index
 
 logger = logging.getLogger(__name__)
 

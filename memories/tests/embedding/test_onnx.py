@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from memories import embeddings, onnx_export
 from memories.checks import embedding_backend_check
+from memories.embedding import embeddings, onnx_export
 
 TEXTS = [
     "hi",
@@ -119,7 +119,7 @@ def test_the_check_fails_clearly_when_the_onnx_file_is_missing(settings, tmp_pat
     [error] = embedding_backend_check()
     assert error.id == "memories.E005"
     assert "missing.onnx" in error.msg
-    assert "memories.onnx_export" in (error.hint or "")
+    assert "memories.embedding.onnx_export" in (error.hint or "")
 
 
 def test_the_check_fails_when_the_file_came_from_other_weights(settings, tmp_path, exported):
@@ -145,7 +145,7 @@ def test_loading_a_missing_file_raises_instead_of_switching_to_torch(settings, t
 def test_a_process_serving_with_onnx_never_imports_torch(exported):
     script = (
         "import sys, django; django.setup();"
-        "from memories import embeddings;"
+        "from memories.embedding import embeddings;"
         "v = embeddings.embed(['what did I say about Max?']);"
         "print(v.shape, 'torch' in sys.modules, 'sentence_transformers' in sys.modules, 'transformers' in sys.modules)"
     )
@@ -157,7 +157,7 @@ def test_a_process_serving_with_onnx_never_imports_torch(exported):
         "EMBEDDING_BACKEND": "onnx",
         "EMBEDDING_ONNX_PATH": str(exported),
     }
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     out = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "(1, 384) False False False"

@@ -21,10 +21,11 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from accounts.models import User
-from memories import dense, embeddings, search_index
+from memories.embedding import embeddings
+from memories.embedding.inputs import embedding_input
 from memories.models import Chunk, Memory, SearchIndexSnapshot, SearchIndexSnapshotPart
-from memories.search_index import SnapshotRefused
-from memories.services import embedding_input
+from memories.search import dense, search_index
+from memories.search.search_index import SnapshotRefused
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,8 @@
 Importing torch and sentence-transformers costs seconds and hundreds of MB, so nothing here imports them until
 the first text is embedded. Chunking only needs the tokenizer, which the light ``tokenizers`` library reads.
 EMBEDDING_BACKEND picks the engine: ``torch`` (sentence-transformers) or ``onnx`` (the same model exported by
-``memories.onnx_export`` and run by ONNX Runtime, ``memories.onnx_backend``; that process never imports torch).
+``memories.embedding.onnx_export`` and run by ONNX Runtime, ``memories.embedding.onnx_backend``; that process never
+imports torch).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+
+from memories.embedding.onnx_backend import OnnxEncoder
 
 if TYPE_CHECKING:
     import numpy as np
@@ -65,8 +68,6 @@ def _load_torch() -> Any:
 
 
 def _load_onnx() -> Any:
-    from memories.onnx_backend import OnnxEncoder
-
     return OnnxEncoder(
         onnx_path=str(settings.EMBEDDING_ONNX_PATH),
         model_dir=model_path(),

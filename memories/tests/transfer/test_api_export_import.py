@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from memories import services
 from memories.models import Chunk, Memory, Priority
+from testkit import assert_error
 
 pytestmark = pytest.mark.django_db
 
@@ -23,13 +24,6 @@ def save(user, text, *, kind="prompt", provider="chatgpt", prompt="", when=JAN, 
     return services.memory_save(
         user=user, kind=kind, provider=provider, text=text, prompt=prompt, created_at=when, **extra
     ).memory
-
-
-def assert_error(response, status, fragment):
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert body["success"] is False
-    assert fragment.lower() in body["error"].lower(), body["error"]
 
 
 def stored(user):
@@ -322,7 +316,7 @@ def test_it_imports_under_the_versioned_path_too(alice, alice_client):
 
 
 def test_it_embeds_the_new_memories_of_an_import_in_one_model_call(alice, alice_client, monkeypatch):
-    from memories import embeddings
+    from memories.embedding import embeddings
 
     save(alice, "Already here.")
     model = embeddings.get_model()

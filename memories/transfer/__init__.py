@@ -1,0 +1,1 @@
+"""Transfer: importing memories from exports (ours, ChatGPT) and writing our export formats."""

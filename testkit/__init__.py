@@ -1,0 +1,53 @@
+"""Helpers shared by every test package: personas' users and clients, the error-envelope assertion, and threads
+released together for race tests. The fixtures themselves are in the root conftest.py."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from django.db import connection
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken
+
+from accounts.models import User
+
+T = TypeVar("T")
+
+
+def make_user(username: str, **extra: object) -> User:
+    return User.objects.create_user(
+        username=username, email=f"{username}@example.com", password="pw-" + username, **extra
+    )
+
+
+def client_for(user: User | None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+    return client
+
+
+def assert_error(response: Any, status: int, fragment: str) -> None:
+    """The API's error envelope with this status, and an error message that says ``fragment``."""
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert body["success"] is False
+    assert fragment.lower() in body["error"].lower(), body["error"]
+
+
+def concurrently(count: int, request: Callable[[int], T], *, timeout: float = 30) -> list[T]:
+    """``request(i)`` from ``count`` threads released together; each thread closes its database connection."""
+    barrier = threading.Barrier(count)
+
+    def one(i: int) -> T:
+        try:
+            barrier.wait(timeout=timeout)
+            return request(i)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(one, range(count)))
