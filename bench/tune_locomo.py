@@ -5,7 +5,7 @@
     python bench/tune_locomo.py --pgdata var/locomo-dev-pg --json var/locomo-dev.json
 
 Each question's candidate rows (cosine, BM25 and the user's statistics) are fetched once with the product's
-own SQL (memories.selectors); the fusions below are then recomputed from them, so only the ranking
+own SQL (memories.search.context); the fusions below are then recomputed from them, so only the ranking
 changes between rows of the table. Tune on dev only: the held-out conversations are for checking.
 """
 
@@ -73,7 +73,7 @@ def main() -> int:
     from django.test import override_settings
 
     from accounts.models import User
-    from memories import selectors
+    from memories.search import context
 
     report = json.loads(args.json.read_text())
     questions = [
@@ -83,10 +83,8 @@ def main() -> int:
     ]
 
     def fetch() -> list[tuple[set[int], list[Row]]]:
-        empty = selectors.ContextFilters()
-        return [
-            (wanted, selectors._fetch(user=u, query=text, filters=empty, limit=100)) for u, text, wanted in questions
-        ]
+        empty = context.ContextFilters()
+        return [(wanted, context._fetch(user=u, query=text, filters=empty, limit=100)) for u, text, wanted in questions]
 
     if args.bm25_grid:
         print(f"{'BM25 (z-score fusion, weights 1:1)':<34}{'recall@5':>10}{'recall@10':>11}")

@@ -10,12 +10,12 @@ import logging
 import threading
 from collections.abc import Callable
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from core.errors import error_body
 from dashboard.selectors import database_reachable, model_loaded
 from memories.embedding import embeddings
+from memories.search.dense import dense_engine
 from memories.search.search_index import index_status
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def readiness(request: HttpRequest) -> JsonResponse:
 
 def _search_index_readiness() -> str | None:
     """With SEARCH_BACKEND=faiss: "ok", or what is wrong with the index and which engine answers meanwhile."""
-    if settings.SEARCH_BACKEND != "faiss":
+    if not dense_engine().uses_index_file:
         return None
     status = index_status()
     if status["state"] == "ok":

@@ -39,6 +39,7 @@ from memories.api.serializers import (
     SaveResponseInput,
 )
 from memories.models import Kind
+from memories.search import context
 from memories.transfer import importers
 
 
@@ -123,10 +124,10 @@ class ContextViewSet(DailyQuotaMixin, viewsets.ViewSet):
         serializer = ContextQueryInput(data=request.query_params)
         serializer.is_valid(raise_exception=True)
         v = serializer.validated_data
-        filters = selectors.ContextFilters(
+        filters = context.ContextFilters(
             provider=v["provider"], kind=v["kind"], since=v["since"], until=v["until"], min_score=v["min_score"]
         )
-        results = selectors.context_search(
+        results = context.context_search(
             user=request.user,  # type: ignore[arg-type]
             query=v["query"],
             top_k=v["top_k"],

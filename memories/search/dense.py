@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from django.conf import settings
@@ -71,14 +71,52 @@ def dense_search(
     vector = np.asarray(vector, dtype=np.float32)
     if limit <= 0:
         return DenseResult("none", [])
-    if settings.SEARCH_BACKEND == "faiss":
+    return dense_engine().search(user=user, vector=vector, limit=limit, filters=filters, hnsw=hnsw)
+
+
+class DenseEngine(Protocol):
+    """One way to find a user's nearest chunks; SEARCH_BACKEND picks the engine (``dense_engine``)."""
+
+    name: str
+    uses_index_file: bool  # whether /ready and index_status report a FAISS file for it
+
+    def search(
+        self, *, user: User, vector: np.ndarray, limit: int, filters: Q | None, hnsw: bool | None
+    ) -> DenseResult: ...
+
+
+class PgvectorEngine:
+    name = "pgvector"
+    uses_index_file = False
+
+    def search(
+        self, *, user: User, vector: np.ndarray, limit: int, filters: Q | None, hnsw: bool | None
+    ) -> DenseResult:
+        return pgvector_search(user=user, vector=vector, limit=limit, filters=filters, hnsw=hnsw)
+
+
+class FaissEngine:
+    """FAISS while its file is usable; pgvector answers meanwhile (a broken file is logged once by search_index)."""
+
+    name = "faiss"
+    uses_index_file = True
+
+    def search(
+        self, *, user: User, vector: np.ndarray, limit: int, filters: Q | None, hnsw: bool | None
+    ) -> DenseResult:
         try:
             index = search_index.current_index()
         except search_index.IndexUnavailable:
-            pass  # logged once per broken file by search_index; pgvector answers meanwhile
-        else:
-            return DenseResult("faiss", faiss_candidates(index, user=user, vector=vector, limit=limit, filters=filters))
-    return pgvector_search(user=user, vector=vector, limit=limit, filters=filters, hnsw=hnsw)
+            return PgvectorEngine().search(user=user, vector=vector, limit=limit, filters=filters, hnsw=hnsw)
+        return DenseResult("faiss", faiss_candidates(index, user=user, vector=vector, limit=limit, filters=filters))
+
+
+ENGINES: dict[str, type[PgvectorEngine] | type[FaissEngine]] = {"pgvector": PgvectorEngine, "faiss": FaissEngine}
+
+
+def dense_engine() -> DenseEngine:
+    """The engine SEARCH_BACKEND names (system check memories.E010 refuses any other value)."""
+    return ENGINES[settings.SEARCH_BACKEND]()
 
 
 def large_user(user: User) -> bool:

@@ -1,4 +1,4 @@
-"""The priority system and the hybrid ranking behind /context (formula in memories/selectors.py)."""
+"""The priority system and the hybrid ranking behind /context (formula in memories/search/context.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from memories import selectors, services
+from memories import services
 from memories.models import Chunk, Memory, Priority
+from memories.search import context
 
 pytestmark = pytest.mark.django_db
 
@@ -63,7 +64,7 @@ def test_it_ranks_the_higher_priority_first_between_equally_relevant_memories(al
     high, normal = (first, second) if high_first else (second, first)
     Memory.objects.filter(pk=high.pk).update(priority=Priority.HIGH)
 
-    results = selectors.context_search(user=alice, query="where is the spare key?", top_k=3)
+    results = context.context_search(user=alice, query="where is the spare key?", top_k=3)
 
     assert ids(results)[:2] == [high.pk, normal.pk]
     assert results[0].score == results[1].score
@@ -76,7 +77,7 @@ def test_it_ranks_normal_above_low_between_equally_relevant_memories(alice):
     normal = save(alice, "The wifi password is on the fridge door!")
     make_equally_relevant(low, normal)
 
-    results = selectors.context_search(user=alice, query="wifi password", top_k=2)
+    results = context.context_search(user=alice, query="wifi password", top_k=2)
 
     assert ids(results) == [normal.pk, low.pk]
 
@@ -87,7 +88,7 @@ def test_low_priority_never_hides_an_exact_match(alice):
         save(alice, text, priority=Priority.HIGH, created_at=timezone.now() - timedelta(hours=3))
     exact = save(alice, "My locker code at the Riverside gym is 4512.", priority=Priority.LOW)
 
-    results = selectors.context_search(user=alice, query="My locker code at the Riverside gym is 4512.", top_k=1)
+    results = context.context_search(user=alice, query="My locker code at the Riverside gym is 4512.", top_k=1)
 
     assert ids(results) == [exact.pk]
     assert results[0].priority == Priority.LOW
@@ -106,13 +107,13 @@ def test_a_pinned_memory_that_clears_the_threshold_is_always_returned(alice):
         save(alice, text, priority=Priority.HIGH, created_at=timezone.now() - timedelta(hours=i + 1))
     pinned = save(alice, "On every flight I want an aisle seat.", pinned=True, created_at=WHEN)
 
-    everything = selectors.context_search(user=alice, query="booking flights to Lisbon", top_k=20)
+    everything = context.context_search(user=alice, query="booking flights to Lisbon", top_k=20)
     pinned_result = next(r for r in everything if r.memory_id == pinned.pk)
     assert pinned_result.score >= 0.0  # clears the pin threshold
     assert ids(everything).index(pinned.pk) >= 3  # ...but the three Lisbon memories outrank it
 
     for top_k in (1, 2, 3):
-        results = selectors.context_search(user=alice, query="booking flights to Lisbon", top_k=top_k)
+        results = context.context_search(user=alice, query="booking flights to Lisbon", top_k=top_k)
         assert len(results) == top_k and pinned.pk in ids(results)
 
 
@@ -120,17 +121,17 @@ def test_a_pinned_memory_that_clears_the_threshold_is_always_returned(alice):
 def test_a_pinned_memory_below_the_threshold_is_not_forced_in(alice):
     with_background(alice)
     pinned = save(alice, "On every flight I want an aisle seat.", pinned=True)
-    results = selectors.context_search(user=alice, query="marathon in Berlin", top_k=1)
+    results = context.context_search(user=alice, query="marathon in Berlin", top_k=1)
     assert ids(results) != [pinned.pk]
 
 
 def test_min_score_is_the_pin_threshold_when_given(alice):
     with_background(alice)
     pinned = save(alice, "On every flight I want an aisle seat.", pinned=True)
-    filters = selectors.ContextFilters(min_score=50.0)
-    assert selectors.context_search(user=alice, query="aisle seat", top_k=5, filters=filters) == []
-    low_bar = selectors.ContextFilters(min_score=-50.0)
-    results = selectors.context_search(user=alice, query="marathon in Berlin", top_k=1, filters=low_bar)
+    filters = context.ContextFilters(min_score=50.0)
+    assert context.context_search(user=alice, query="aisle seat", top_k=5, filters=filters) == []
+    low_bar = context.ContextFilters(min_score=-50.0)
+    results = context.context_search(user=alice, query="marathon in Berlin", top_k=1, filters=low_bar)
     assert ids(results) == [pinned.pk]
 
 
@@ -140,7 +141,7 @@ def test_it_prefers_the_recent_one_between_equally_relevant_memories(alice):
     new = save(alice, "My dentist is Dr. Okafor on Elm Street!", created_at=timezone.now() - timedelta(days=1))
     make_equally_relevant(old, new)
 
-    results = selectors.context_search(user=alice, query="who is my dentist", top_k=2)
+    results = context.context_search(user=alice, query="who is my dentist", top_k=2)
 
     assert ids(results) == [new.pk, old.pk]
 
@@ -148,19 +149,19 @@ def test_it_prefers_the_recent_one_between_equally_relevant_memories(alice):
 def test_it_finds_a_rare_keyword_the_embedding_misses(alice):
     with_background(alice)
     target = save(alice, "Ticket XQ-7731 is the refund request for the broken kettle.")
-    results = selectors.context_search(user=alice, query="XQ 7731", top_k=1)
+    results = context.context_search(user=alice, query="XQ 7731", top_k=1)
     assert ids(results) == [target.pk]
 
 
 def test_it_handles_a_query_without_any_word(alice):
     with_background(alice)
-    results = selectors.context_search(user=alice, query="?!? …", top_k=3)
+    results = context.context_search(user=alice, query="?!? …", top_k=3)
     assert len(results) == 3
 
 
 def test_it_handles_a_single_memory(alice):
     only = save(alice, "Just one thing to remember.")
-    results = selectors.context_search(user=alice, query="one thing", top_k=5)
+    results = context.context_search(user=alice, query="one thing", top_k=5)
     assert ids(results) == [only.pk] and results[0].score == 0.0
 
 
@@ -175,7 +176,7 @@ def test_it_returns_one_entry_for_a_prompt_and_the_answer_saved_with_it(alice):
         prompt=prompt.memory.text,
     )
 
-    results = selectors.context_search(user=alice, query="How long to boil an egg?", top_k=5)
+    results = context.context_search(user=alice, query="How long to boil an egg?", top_k=5)
 
     exchange = [r for r in results if r.memory_id in (prompt.memory.pk, answer.memory.pk)]
     assert [r.memory_id for r in exchange] == [answer.memory.pk]
@@ -189,7 +190,7 @@ def test_it_never_returns_two_chunks_of_one_memory(alice):
     saved = services.memory_save(user=alice, kind="prompt", provider="chatgpt", text=long_text)
     assert saved.chunks_stored > 1
 
-    results = selectors.context_search(user=alice, query="tomatoes basil peppers garden", top_k=5)
+    results = context.context_search(user=alice, query="tomatoes basil peppers garden", top_k=5)
 
     assert len(ids(results)) == len(set(ids(results)))
     assert ids(results)[0] == saved.memory.pk
