@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, date, datetime
 from typing import Any
 from unittest import mock
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts import services
 from accounts.models import DailyUsage, Tier
 from memories.models import Memory
-from testkit import client_for, make_user
+from testkit import client_for, concurrently, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -246,25 +244,9 @@ def test_it_refunds_on_the_day_it_counted_even_after_midnight(alice):
 def test_it_is_exact_for_thirty_concurrent_requests_with_twenty_left():
     user = make_user("racer")
     set_used(user, 80)
-    barrier = threading.Barrier(30)
-    statuses: list[int] = []
-    lock = threading.Lock()
+    clients = [client_for(user) for _ in range(30)]
 
-    def request() -> None:
-        try:
-            client = client_for(user)
-            barrier.wait(timeout=30)
-            status = context(client, user, "race").status_code
-            with lock:
-                statuses.append(status)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=request) for _ in range(30)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    statuses = concurrently(30, lambda i: context(clients[i], user, "race").status_code)
 
     assert sorted(statuses) == [200] * 20 + [429] * 10
     assert used(user) == 100
@@ -273,25 +255,11 @@ def test_it_is_exact_for_thirty_concurrent_requests_with_twenty_left():
 @pytest.mark.django_db(transaction=True)
 def test_the_counter_is_exact_across_concurrent_connections():
     user = make_user("counter")
-    results: list[bool] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(8)
 
-    def consume() -> None:
-        try:
-            barrier.wait(timeout=30)
-            for _ in range(25):
-                allowed = services.usage_consume(user=user).allowed
-                with lock:
-                    results.append(allowed)
-        finally:
-            connection.close()
+    def consume(_: int) -> list[bool]:
+        return [services.usage_consume(user=user).allowed for _ in range(25)]
 
-    threads = [threading.Thread(target=consume) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    results = [allowed for batch in concurrently(8, consume) for allowed in batch]
 
     assert results.count(True) == 100 and results.count(False) == 100
     assert used(user) == 100

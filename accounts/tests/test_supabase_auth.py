@@ -13,6 +13,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from accounts import jwks
 from accounts.models import User
 from accounts.tests.supabase_fakes import HS_SECRET, SigningKey, claims, hs256_token, raw_token
+from testkit import concurrently
 
 pytestmark = pytest.mark.django_db
 
@@ -343,26 +344,9 @@ def test_it_provisions_even_if_someone_registered_the_uuid_as_a_username(supabas
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_first_requests_provision_one_user(supabase_hs):
-    import threading
-
-    from django.db import connection
-
     sub = uuid.uuid4()
     token = hs256_token(claims(sub))
-    barrier = threading.Barrier(6)
-    statuses: list[int] = []
 
-    def first_request() -> None:
-        try:
-            barrier.wait(timeout=30)
-            statuses.append(me(token).status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=first_request) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    statuses = concurrently(6, lambda _: me(token).status_code)
     assert statuses == [200] * 6
     assert User.objects.filter(pk=sub).count() == 1

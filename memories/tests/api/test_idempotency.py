@@ -1,16 +1,14 @@
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 from django.utils import timezone
 
 from memories.models import Chunk, IdempotencyKey, Memory
-from testkit import assert_error, client_for, make_user
+from testkit import assert_error, client_for, concurrently, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -118,23 +116,10 @@ def test_the_purge_command_deletes_only_expired_keys(alice_client):
 def test_it_stores_once_when_requests_with_one_key_race():
     carol = make_user("carol")
     threads_count = 4
-    barrier = threading.Barrier(threads_count)
-    responses: list = []
     body = {"prompt": "Racing to save the same thought."}
+    clients = [client_for(carol) for _ in range(threads_count)]
 
-    def send() -> None:
-        try:
-            client = client_for(carol)
-            barrier.wait()
-            responses.append(post(client, "/save-prompt", body, "race-key"))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=send) for _ in range(threads_count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    responses = concurrently(threads_count, lambda i: post(clients[i], "/save-prompt", body, "race-key"))
 
     assert [r.status_code for r in responses] == [201] * threads_count
     assert len({r.json()["memory_id"] for r in responses}) == 1
