@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup onnx-model run serve browser test test-e2e lint bench bench-scale clean
+.PHONY: setup onnx-model run dev serve browser test test-e2e lint bench bench-scale clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -30,9 +30,19 @@ onnx-model: $(VENV)/.installed
 
 setup: $(VENV)/.installed var/secret_key onnx-model
 
+# What a user runs is what Render runs: gunicorn (gunicorn.conf.py, 2 workers x 4 threads) on the embedded
+# PostgreSQL, with DEBUG on for readable error pages and static files served from the apps by whitenoise.
+RUN_ENV = DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$$(cat var/secret_key)} DJANGO_DEBUG=$${DJANGO_DEBUG:-1} \
+	GUNICORN_BIND=$${GUNICORN_BIND:-127.0.0.1:$(PORT)}
+
 run: setup
-	DJANGO_SECRET_KEY=$$(cat var/secret_key) DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py migrate --noinput
-	DJANGO_SECRET_KEY=$$(cat var/secret_key) DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py runserver 127.0.0.1:$(PORT)
+	$(RUN_ENV) $(PY) manage.py migrate --noinput
+	$(RUN_ENV) exec $(VENV)/bin/gunicorn -c gunicorn.conf.py
+
+# Django's auto-reloading development server, for editing code.
+dev: setup
+	$(RUN_ENV) $(PY) manage.py migrate --noinput
+	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # Production-like local run: DEBUG off, gunicorn (gunicorn.conf.py) with 2 workers on the embedded PostgreSQL,
 # static files collected and served by whitenoise. Only the HTTPS redirect is off (plain HTTP on localhost), and

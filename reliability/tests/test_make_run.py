@@ -1,0 +1,160 @@
+"""`make run` itself under concurrent use: the command a new user types, on a free port, over real HTTP.
+
+Its database is a throwaway embedded PostgreSQL of this test's own (DATABASE_URL), so the backends it holds can
+be counted from pg_stat_activity while eight clients save, search, list and export at once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import secrets
+import signal
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from config.tests.deploy_env import ROOT, clean_env
+from reliability.tests.live import Answer, LiveUser, ThrowawayPostgres, call, free_port, register, sql
+
+pytestmark = pytest.mark.slow
+
+CLIENTS = 8
+REQUESTS = 2000
+# gunicorn.conf.py's defaults: each thread keeps at most one connection, plus the FAISS snapshot thread's.
+WORKERS, POOL_MAX = 2, 4 + 1
+ANSWER = " ".join(
+    f"Step {i}: water the tomatoes early, mulch the beds, check the soil moisture and note the harvest."
+    for i in range(1, 21)
+)  # about 300 words, as an assistant's answer is
+
+
+def client_backends(db: ThrowawayPostgres) -> int:
+    rows = sql(
+        db,
+        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+    )
+    return int(rows[0][0])
+
+
+class MakeRun:
+    def __init__(self, db: ThrowawayPostgres) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = db.tmp / "make-run.log"
+        self.env = clean_env(
+            DATABASE_URL=db.django_url,
+            DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+            RATELIMIT_API_RATE="100000/m",
+            RATELIMIT_AUTH_RATE="1000/m",
+            EMBEDDING_TORCH_THREADS="1",
+        )
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                ["make", "run", f"PORT={self.port}"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # make, its shell and gunicorn stop together
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, limit: float = 300) -> None:
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log()
+            if call(self.base_url, "GET", "/ready", timeout=5).status == 200:
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"make run never became ready:\n{self.log()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def served():
+    db = ThrowawayPostgres()
+    server = MakeRun(db)
+    try:
+        server.wait_ready()
+        users = [register(server.base_url, f"soak{i}") for i in range(CLIENTS)]
+        sql(db, "UPDATE accounts_user SET tier = 'enterprise'")  # the soak makes more requests than free allows
+        yield db, server, users
+    finally:
+        server.stop()
+        db.cleanup()
+
+
+def mixed_request(base_url: str, user: LiveUser, n: int) -> Answer:
+    kind = n % 5
+    if kind == 0:
+        body = {"prompt": f"Soak prompt {n}: how do I keep my tomatoes healthy in July?", "provider": "claude"}
+        return call(base_url, "POST", "/save-prompt", token=user.token, body=body)
+    if kind == 1:
+        body = {"prompt": f"Garden plan {n}?", "response": ANSWER + f" ({n})", "provider": "chatgpt"}
+        return call(base_url, "POST", "/save-response", token=user.token, body=body)
+    if kind == 2:
+        return call(base_url, "GET", f"/context/{user.user_id}?query=tomato+watering", token=user.token)
+    if kind == 3:
+        return call(base_url, "GET", "/memories/?page_size=20", token=user.token)
+    return call(base_url, "GET", "/memories/export", token=user.token)
+
+
+def test_it_serves_two_thousand_mixed_requests_from_eight_clients_within_the_pool(served):
+    db, server, users = served
+    peak, stop = [0], threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], client_backends(db))
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    counter = itertools.count()
+    try:
+        with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+            answers = list(
+                pool.map(lambda n: mixed_request(server.base_url, users[n % CLIENTS], next(counter)), range(REQUESTS))
+            )
+    finally:
+        stop.set()
+        watcher.join()
+
+    statuses = sorted({a.status for a in answers})
+    print(
+        f"\nmake run soak: {len(answers)} requests from {CLIENTS} clients, statuses {statuses}, peak {peak[0]} backends"
+    )
+    assert all(200 <= a.status < 300 for a in answers), (statuses, server.log()[-3000:])
+    assert 0 < peak[0] <= WORKERS * POOL_MAX, peak[0]
+    assert call(server.base_url, "GET", "/health").status == 200
+    check = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "manage.py", "shell", "-c",
+         "from django.db import connection; connection.ensure_connection(); print('connected')"],
+        cwd=ROOT, env=server.env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert "connected" in check.stdout, check.stderr
+
+
+def test_a_thousand_sequential_requests_leave_the_connection_count_flat(served):
+    db, server, users = served
+    before = client_backends(db)
+    for _ in range(1000):
+        assert call(server.base_url, "GET", "/auth/me", token=users[0].token).status == 200
+    after = client_backends(db)
+    print(f"\n1,000 sequential requests: {before} backends before, {after} after")
+    assert after <= max(before, WORKERS), (before, after)
+    assert after <= WORKERS * POOL_MAX
