@@ -89,10 +89,13 @@ class SaveViewSet(DailyQuotaMixin, viewsets.ViewSet):
     )
     @idempotent
     def save_response(self, request: Request) -> Response:
-        return self._save(request, SaveResponseInput, kind=Kind.RESPONSE, text_field="response")
+        return self._save(request, SaveResponseInput, kind=Kind.RESPONSE, text_field="response", prompt_field="prompt")
 
-    def _save(self, request: Request, input_class: type[Serializer], *, kind: str, text_field: str) -> Response:
-        """The one save path: the two endpoints differ only in their input serializer and the memory's kind."""
+    def _save(
+        self, request: Request, input_class: type[Serializer], *, kind: str, text_field: str, prompt_field: str = ""
+    ) -> Response:
+        """The one save path: the two endpoints differ only in their input serializer, its field names and the
+        memory's kind."""
         data = _json_object(request)
         ensure_own_user_id(request, data.get("user_id"))
         serializer = input_class(data=data)
@@ -103,7 +106,7 @@ class SaveViewSet(DailyQuotaMixin, viewsets.ViewSet):
             kind=kind,
             provider=v["provider"],
             text=v[text_field],
-            prompt=v.get("prompt", "") if kind == Kind.RESPONSE else "",
+            prompt=v[prompt_field] if prompt_field else "",
             priority=v["priority"],
             pinned=v["pinned"],
             created_at=v["timestamp"],
@@ -138,13 +141,6 @@ class ContextViewSet(DailyQuotaMixin, viewsets.ViewSet):
 
 
 NDJSON = "application/x-ndjson"
-
-
-def _content_length(request: Request) -> int:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        raise InvalidInput("Invalid Content-Length header") from None
 
 
 class NDJSONRenderer(BaseRenderer):
@@ -306,7 +302,8 @@ class MemoryViewSet(viewsets.GenericViewSet):
         ],
     )
     def import_memories(self, request: Request) -> Response:
-        if _content_length(request) > settings.MEMORY_IMPORT_MAX_BYTES:
+        # core.middleware exempts this path from the general cap, after refusing a malformed Content-Length.
+        if int(request.META.get("CONTENT_LENGTH") or 0) > settings.MEMORY_IMPORT_MAX_BYTES:
             raise TooLarge(importers.too_big_message())
         report = importers.memories_import(
             user=request.user,  # type: ignore[arg-type]

@@ -77,7 +77,6 @@ def dense_search(
 class DenseEngine(Protocol):
     """One way to find a user's nearest chunks; SEARCH_BACKEND picks the engine (``dense_engine``)."""
 
-    name: str
     uses_index_file: bool  # whether /ready and index_status report a FAISS file for it
 
     def search(
@@ -86,7 +85,6 @@ class DenseEngine(Protocol):
 
 
 class PgvectorEngine:
-    name = "pgvector"
     uses_index_file = False
 
     def search(
@@ -98,7 +96,6 @@ class PgvectorEngine:
 class FaissEngine:
     """FAISS while its file is usable; pgvector answers meanwhile (a broken file is logged once by search_index)."""
 
-    name = "faiss"
     uses_index_file = True
 
     def search(
@@ -107,7 +104,7 @@ class FaissEngine:
         try:
             index = search_index.current_index()
         except search_index.IndexUnavailable:
-            return PgvectorEngine().search(user=user, vector=vector, limit=limit, filters=filters, hnsw=hnsw)
+            return pgvector_search(user=user, vector=vector, limit=limit, filters=filters, hnsw=hnsw)
         return DenseResult("faiss", faiss_candidates(index, user=user, vector=vector, limit=limit, filters=filters))
 
 

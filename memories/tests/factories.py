@@ -2,10 +2,38 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import numpy as np
 
 from accounts.models import User
-from memories.models import EMBEDDING_DIMENSION, Chunk, Memory
+from memories import services
+from memories.models import EMBEDDING_DIMENSION, Chunk, Memory, Priority
+
+JAN = datetime(2025, 1, 10, 9, 0, tzinfo=UTC)
+
+
+def save(user, text, *, kind="prompt", provider="chatgpt", prompt="", when=JAN, **extra):
+    return services.memory_save(
+        user=user, kind=kind, provider=provider, text=text, prompt=prompt, created_at=when, **extra
+    ).memory
+
+
+def three_memories(user: User, *, third: str) -> list[Memory]:
+    """A prompt, a high-priority answer from claude, and a pinned gemini prompt ``third``, a day apart from JAN."""
+    return [
+        save(user, "I adopted a golden retriever named Max.", when=JAN),
+        save(
+            user,
+            "Use 00 flour and 65% hydration.",
+            kind="response",
+            provider="claude",
+            prompt="Best pizza dough?",
+            when=JAN + timedelta(days=1),
+            priority=Priority.HIGH,
+        ),
+        save(user, third, provider="gemini", when=JAN + timedelta(days=2), pinned=True),
+    ]
 
 
 def unit_vectors(n: int, *, seed: int) -> np.ndarray:

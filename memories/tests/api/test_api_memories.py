@@ -1,39 +1,17 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
-from memories import services
 from memories.models import Chunk, Memory, Priority
+from memories.tests.factories import save, three_memories
 from testkit import assert_error
 
 pytestmark = pytest.mark.django_db
 
-JAN = datetime(2025, 1, 10, 9, 0, tzinfo=UTC)
-
-
-def save(user, text, *, kind="prompt", provider="chatgpt", prompt="", when=JAN, **extra):
-    return services.memory_save(
-        user=user, kind=kind, provider=provider, text=text, prompt=prompt, created_at=when, **extra
-    ).memory
-
 
 @pytest.fixture
 def alices_memories(alice):
-    return [
-        save(alice, "I adopted a golden retriever named Max.", when=JAN),
-        save(
-            alice,
-            "Use 00 flour and 65% hydration.",
-            kind="response",
-            provider="claude",
-            prompt="Best pizza dough?",
-            when=JAN + timedelta(days=1),
-            priority=Priority.HIGH,
-        ),
-        save(alice, "I am allergic to peanuts.", provider="gemini", when=JAN + timedelta(days=2), pinned=True),
-    ]
+    return three_memories(alice, third="I am allergic to peanuts.")
 
 
 def test_it_lists_only_the_users_memories_newest_first(alice_client, alices_memories, bob):

@@ -10,20 +10,13 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from memories import services
-from memories.models import Chunk, Memory, Priority
+from memories.models import Chunk, Memory
+from memories.tests.factories import save, three_memories
 from testkit import assert_error
 
 pytestmark = pytest.mark.django_db
 
-JAN = datetime(2025, 1, 10, 9, 0, tzinfo=UTC)
 MEMORY_FIELDS = ("kind", "provider", "prompt", "text", "priority", "pinned", "created_at")
-
-
-def save(user, text, *, kind="prompt", provider="chatgpt", prompt="", when=JAN, **extra):
-    return services.memory_save(
-        user=user, kind=kind, provider=provider, text=text, prompt=prompt, created_at=when, **extra
-    ).memory
 
 
 def stored(user):
@@ -37,19 +30,7 @@ def streamed(response):
 
 @pytest.fixture
 def alices_memories(alice):
-    return [
-        save(alice, "I adopted a golden retriever named Max.", when=JAN),
-        save(
-            alice,
-            "Use 00 flour and 65% hydration.",
-            kind="response",
-            provider="claude",
-            prompt="Best pizza dough?",
-            when=JAN + timedelta(days=1),
-            priority=Priority.HIGH,
-        ),
-        save(alice, "I live in Lyon — près du Rhône.", provider="gemini", when=JAN + timedelta(days=2), pinned=True),
-    ]
+    return three_memories(alice, third="I live in Lyon — près du Rhône.")
 
 
 def chatgpt_export():
