@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from testkit import client_for, make_user
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _pools_closed_before_the_server_stops(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Set up before pytest-django's database, so torn down after it: close every psycopg pool, whose
+    background workers would otherwise try to reconnect to the embedded server as it stops at exit."""
+    yield
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        connection.close_pool()  # type: ignore[attr-defined]  # PostgreSQL backends only, as here
+
+
+@pytest.fixture(autouse=True)
+def _fresh_metrics_buffer() -> None:
+    """Counts a test left in its process's metrics buffer (METRICS_FLUSH_SECONDS raised) die with it."""
+    from dashboard import services
+
+    services.buffer = services.MetricsBuffer()
 
 
 @pytest.fixture(autouse=True)

@@ -78,6 +78,16 @@ def post_worker_init(worker: Any) -> None:
     _load_model(worker, f"worker {worker.pid}")
 
 
+def worker_exit(server: Any, worker: Any) -> None:
+    """Write the request counts this worker still holds in memory (dashboard.services.MetricsBuffer)."""
+    try:
+        from dashboard import services
+
+        services.buffer.flush()
+    except Exception as exc:  # the worker is leaving; a lost few seconds of counts must not hide why
+        server.log.warning("request metrics not flushed at exit: %s", exc.__class__.__name__)
+
+
 def _load_model(owner: Any, who: str) -> None:
     from memories.embedding import embeddings
 

@@ -1,4 +1,5 @@
-"""Counts every API request into the metrics aggregates (dashboard.models), after the response is built."""
+"""Counts every API request into the metrics aggregates (dashboard.models), after the response is built: into
+this process's buffer, written to PostgreSQL every METRICS_FLUSH_SECONDS (dashboard.services.MetricsBuffer)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 
 from core.dates import utc_today
+from core.timing import phase
 from dashboard import services
 
 logger = logging.getLogger(__name__)
@@ -67,15 +69,18 @@ class RequestMetricsMiddleware:
             user = getattr(request, "user", None)
             user_id = user.pk if user is not None and getattr(user, "is_authenticated", False) else None
             # Inside a transaction (ATOMIC_REQUESTS, tests) a savepoint keeps a failure from poisoning it.
-            with transaction.atomic() if connection.in_atomic_block else nullcontext():
-                services.request_record(
-                    endpoint=endpoint,
-                    method=request.method or "",
-                    status=response.status_code,
-                    latency_ms=latency_ms,
-                    user_id=user_id,
-                )
-            _prune_once_a_day()
+            services.buffer.add(
+                endpoint=endpoint,
+                method=request.method or "",
+                status=response.status_code,
+                latency_ms=latency_ms,
+                user_id=user_id,
+            )
+            if services.buffer.due():
+                # Inside a transaction (ATOMIC_REQUESTS, tests) a savepoint keeps a failure from poisoning it.
+                with phase("metrics"), transaction.atomic() if connection.in_atomic_block else nullcontext():
+                    services.buffer.flush()
+                _prune_once_a_day()
         except Exception as exc:
             logger.warning("request metrics not recorded: %s", exc.__class__.__name__)
 

@@ -1,10 +1,13 @@
-"""Writes: counting a request into the metrics aggregates, and pruning old aggregates."""
+"""Writes: counting requests into the metrics aggregates (buffered per process), and pruning old aggregates."""
 
 from __future__ import annotations
 
 import bisect
+import threading
+import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -31,6 +34,80 @@ def bucket_index(latency_ms: float) -> int:
     return bisect.bisect_left(LATENCY_BUCKETS_MS, latency_ms)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MetricKey = tuple[datetime, str, str, str]  # (hour, endpoint, method, status class)
+
+
+@dataclass
+class _Counts:
+    count: int = 0
+    total_ms: float = 0.0
+    buckets: list[int] = field(default_factory=lambda: [0] * BUCKET_COUNT)
+
+
+@dataclass
+class _Seen:
+    requests: int = 0
+    last_seen: datetime = _EPOCH
+
+
+class MetricsBuffer:
+    """Requests counted in this process's memory and written in one statement every METRICS_FLUSH_SECONDS.
+
+    Counting used to cost every API request one more round trip to PostgreSQL; now a request adds to a dict
+    under a lock, and the request that finds the buffer due (older than METRICS_FLUSH_SECONDS, or holding
+    METRICS_FLUSH_MAX_KEYS keys) writes it all at once. The buffer is also written when the process exits
+    (gunicorn's worker_exit hook, atexit). The dashboard shows at most that many seconds less per process.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._metrics: dict[MetricKey, _Counts] = {}
+        self._activity: dict[tuple[date, uuid.UUID], _Seen] = {}
+        self._since = time.monotonic()
+
+    def add(
+        self,
+        *,
+        endpoint: str,
+        method: str,
+        status: int,
+        latency_ms: float,
+        user_id: uuid.UUID | None,
+        at: datetime | None = None,
+    ) -> None:
+        at = (at or timezone.now()).astimezone(UTC)
+        key = (at.replace(minute=0, second=0, microsecond=0), endpoint[:100], method[:10], status_class(status))
+        with self._lock:
+            counts = self._metrics.setdefault(key, _Counts())
+            counts.count += 1
+            counts.total_ms += latency_ms
+            counts.buckets[bucket_index(latency_ms)] += 1
+            if user_id is not None:
+                seen = self._activity.setdefault((at.date(), user_id), _Seen())
+                seen.requests += 1
+                seen.last_seen = max(seen.last_seen, at)
+
+    def due(self) -> bool:
+        if not self._metrics:
+            return False
+        return (
+            time.monotonic() - self._since >= settings.METRICS_FLUSH_SECONDS
+            or len(self._metrics) + len(self._activity) >= settings.METRICS_FLUSH_MAX_KEYS
+        )
+
+    def flush(self) -> None:
+        """Write everything counted so far (one statement) and start again; on failure the counts are dropped."""
+        with self._lock:
+            metrics, activity = self._metrics, self._activity
+            self._metrics, self._activity, self._since = {}, {}, time.monotonic()
+        if metrics:
+            metrics_write(metrics, activity)
+
+
+buffer = MetricsBuffer()
+
+
 def request_record(
     *,
     endpoint: str,
@@ -40,33 +117,41 @@ def request_record(
     user_id: uuid.UUID | None,
     at: datetime | None = None,
 ) -> None:
-    """Count one request: one SQL statement (two upserts joined by a CTE when a user is known).
+    """Count one request now (one statement), bypassing the buffer."""
+    one = MetricsBuffer()
+    one.add(endpoint=endpoint, method=method, status=status, latency_ms=latency_ms, user_id=user_id, at=at)
+    one.flush()
 
-    ``INSERT ... ON CONFLICT DO UPDATE`` increments the hour's row in place, atomically under any number of
-    concurrent workers; PostgreSQL arrays are 1-based, hence ``index + 1``.
+
+def metrics_write(metrics: dict[MetricKey, _Counts], activity: dict[tuple[date, uuid.UUID], _Seen]) -> None:
+    """Add counts into the aggregates: one SQL statement (two multi-row upserts joined by a CTE).
+
+    ``INSERT ... ON CONFLICT DO UPDATE`` increments each hour's row in place, atomically under any number of
+    concurrent workers; the histograms are added element by element.
     """
-    at = (at or timezone.now()).astimezone(UTC)
-    hour = at.replace(minute=0, second=0, microsecond=0)
-    index = bucket_index(latency_ms) + 1
-    empty = [0] * BUCKET_COUNT
-    empty[index - 1] = 1
-    metric = connection.ops.quote_name(RequestMetric._meta.db_table)
+    table = connection.ops.quote_name(RequestMetric._meta.db_table)
+    rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s::integer[])"] * len(metrics))
     sql = (
-        f"INSERT INTO {metric} AS m (hour, endpoint, method, status_class, count, total_ms, latency_buckets) "  # noqa: S608
-        "VALUES (%s, %s, %s, %s, 1, %s, %s) "
-        "ON CONFLICT (hour, endpoint, method, status_class) DO UPDATE SET count = m.count + 1, "
-        f"total_ms = m.total_ms + EXCLUDED.total_ms, latency_buckets[{index}] = m.latency_buckets[{index}] + 1"
+        f"INSERT INTO {table} AS m (hour, endpoint, method, status_class, count, total_ms, latency_buckets) "  # noqa: S608
+        f"VALUES {rows} "
+        "ON CONFLICT (hour, endpoint, method, status_class) DO UPDATE SET count = m.count + EXCLUDED.count, "
+        "total_ms = m.total_ms + EXCLUDED.total_ms, latency_buckets = ARRAY(SELECT a + b FROM "
+        "unnest(m.latency_buckets, EXCLUDED.latency_buckets) WITH ORDINALITY AS t(a, b, i) ORDER BY i)"
     )
-    params: list[Any] = [hour, endpoint[:100], method[:10], status_class(status), latency_ms, empty]
-    if user_id is not None:
-        activity = connection.ops.quote_name(UserActivity._meta.db_table)
+    params: list[Any] = []
+    for (hour, endpoint, method, klass), counts in metrics.items():
+        params += [hour, endpoint, method, klass, counts.count, counts.total_ms, counts.buckets]
+    if activity:
+        people = connection.ops.quote_name(UserActivity._meta.db_table)
+        rows = ", ".join(["(%s, %s, %s, %s)"] * len(activity))
         sql = (
             f"WITH metric AS ({sql} RETURNING 1) "  # noqa: S608 (table names from _meta, values are parameters)
-            f"INSERT INTO {activity} AS a (day, user_id, requests, last_seen) VALUES (%s, %s, 1, %s) "
-            "ON CONFLICT (day, user_id) DO UPDATE SET requests = a.requests + 1, "
+            f"INSERT INTO {people} AS a (day, user_id, requests, last_seen) VALUES {rows} "
+            "ON CONFLICT (day, user_id) DO UPDATE SET requests = a.requests + EXCLUDED.requests, "
             "last_seen = GREATEST(a.last_seen, EXCLUDED.last_seen)"
         )
-        params += [at.date(), user_id, at]
+        for (day, user_id), seen in activity.items():
+            params += [day, user_id, seen.requests, seen.last_seen]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 

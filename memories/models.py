@@ -39,8 +39,11 @@ class Memory(models.Model):
         indexes = [
             # a user's memories, newest first (listing, recency, dashboard per-day counts)
             models.Index(fields=["user", "-created_at"], name="memory_user_created_idx"),
-            # "has this user saved exactly this text already?" on every save
-            models.Index(fields=["user", "content_hash"], name="memory_user_hash_idx"),
+        ]
+        constraints = [
+            # One copy of each text per person: the save's INSERT ... ON CONFLICT DO NOTHING meets here, so two
+            # identical saves racing each other store one memory without any lock (memories.services).
+            models.UniqueConstraint(fields=["user", "content_hash"], name="memory_user_hash_uniq"),
         ]
 
     def __str__(self) -> str:

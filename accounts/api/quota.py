@@ -22,6 +22,7 @@ from accounts import services
 from accounts.ratelimit import burst_check_user
 from accounts.services import UsageStatus
 from core.exceptions import Limited
+from core.timing import phase
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +53,13 @@ class DailyQuotaMixin:
     daily_quota = True  # read by core.openapi: 429 is a documented answer
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        with phase("auth"):
+            super().initial(request, *args, **kwargs)  # type: ignore[misc]
         if request.method in UNCOUNTED_METHODS:
             return
-        burst_check_user(request)
-        usage = services.usage_consume(user=request.user)  # type: ignore[arg-type]
+        with phase("quota"):
+            burst_check_user(request)
+            usage = services.usage_consume(user=request.user)  # type: ignore[arg-type]
         request.quota_usage = usage  # type: ignore[attr-defined]
         if not usage.allowed:
             tier = request.user.tier  # type: ignore[union-attr]

@@ -71,6 +71,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
+    # Server-Timing: milliseconds per phase (auth, quota, embed, search, store, metrics) and in total.
+    "core.timing.ServerTimingMiddleware",
     "dashboard.health.HealthCheckMiddleware",
     # Counts every API request into hourly/daily aggregates. Right after the health middleware: probes are
     # answered before it and never counted; its timing covers everything else.
@@ -126,9 +128,30 @@ else:
             "EMBEDDED": {"pgdata": EMBEDDED_PGDATA, "cleanup": env("EMBEDDED_PG_CLEANUP", default="stop")},
         }
     }
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=5)
+# Connections come from psycopg's pool (psycopg-pool, through Django's backend), one pool per process: a request
+# borrows a connection and gives it back when it ends, so a process never holds more than DB_POOL_MAX_SIZE
+# however many threads or requests come and go. The default max is the process's request threads + 1 (gunicorn's
+# GUNICORN_THREADS; the +1 covers the odd connection outside a request, e.g. a probe); with WEB_CONCURRENCY
+# workers the server holds at most WEB_CONCURRENCY x DB_POOL_MAX_SIZE (2 x 5 = 10 by default, of the embedded
+# server's 100). A request that finds every connection busy for DB_POOL_TIMEOUT seconds, or the database down,
+# answers 503 with Retry-After (core.errors). Each borrowed connection is checked first (an empty round trip),
+# so one that died with a database restart is replaced instead of failing a request.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # with the pool: psycopg_pool's check_connection on borrow
+DB_POOL = env.bool("DB_POOL", default=True)
+if DB_POOL:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # required with the pool: the connection goes back after each request
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
+        "max_size": env.int("DB_POOL_MAX_SIZE", default=env.int("GUNICORN_THREADS", default=4) + 1),
+        "timeout": env.float("DB_POOL_TIMEOUT", default=3.0),
+        # psycopg_pool retries a failed connect with a doubling delay until this many seconds have passed, then
+        # gives up until the next request asks; its 5-minute default let the delay grow past a minute during a
+        # long outage, so a restarted database went unused for that long.
+        "reconnect_timeout": env.float("DB_POOL_RECONNECT_TIMEOUT", default=2.0),
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
@@ -324,6 +347,10 @@ SPECTACULAR_SETTINGS = {
 # --- Staff dashboard, admin API and request metrics (README: Staff dashboard and admin) -----------------
 METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
 METRICS_RETENTION_DAYS = env.int("METRICS_RETENTION_DAYS", default=90)
+# Each process counts requests in memory and writes them in one statement at most this often (0: after every
+# request), or sooner once the buffer holds METRICS_FLUSH_MAX_KEYS distinct (hour, endpoint, ...) keys.
+METRICS_FLUSH_SECONDS = env.float("METRICS_FLUSH_SECONDS", default=5.0)
+METRICS_FLUSH_MAX_KEYS = env.int("METRICS_FLUSH_MAX_KEYS", default=500)
 # GET /admin/dashboard: no default key; unset, every key is refused (staff tokens still work).
 ADMIN_API_KEY = env("ADMIN_API_KEY", default="")
 # Wrong admin keys per client IP before 429 (django-ratelimit rate syntax).

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from core.embedded_db import embedded_server
+from core.embedded_db import embedded_database_url
 
 ROOT = Path(settings.BASE_DIR)
 PYTHON = sys.executable
@@ -22,7 +22,8 @@ def session_database_url() -> str:
     """The test session's database as a URL another process can use (its embedded server, or DATABASE_URL)."""
     if os.environ.get("DATABASE_URL"):
         return os.environ["DATABASE_URL"]
-    uri = str(embedded_server(settings.EMBEDDED_PGDATA).get_uri())
+    database = settings.DATABASES["default"]
+    uri = embedded_database_url(database["EMBEDDED"]["pgdata"], cleanup=database["EMBEDDED"]["cleanup"])
     return uri.replace("postgresql://", "postgres://", 1)
 
 

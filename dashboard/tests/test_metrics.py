@@ -58,10 +58,10 @@ def test_anonymous_requests_are_counted_without_a_user(client):
 
 
 def test_a_failing_metrics_write_never_breaks_the_request(alice_client, monkeypatch, caplog):
-    def broken(**kwargs):
+    def broken(*args):
         raise RuntimeError("metrics table is gone")
 
-    monkeypatch.setattr(services, "request_record", broken)
+    monkeypatch.setattr(services, "metrics_write", broken)
     response = alice_client.get("/memories/")
 
     assert response.status_code == 200 and response.json()["count"] == 0
@@ -71,11 +71,11 @@ def test_a_failing_metrics_write_never_breaks_the_request(alice_client, monkeypa
 def test_a_database_error_in_the_write_leaves_the_requests_transaction_usable(alice_client, monkeypatch):
     from django.db import connection
 
-    def bad_sql(**kwargs):
+    def bad_sql(*args):
         with connection.cursor() as cursor:
             cursor.execute("SELECT * FROM no_such_table")
 
-    monkeypatch.setattr(services, "request_record", bad_sql)
+    monkeypatch.setattr(services, "metrics_write", bad_sql)
     assert alice_client.get("/memories/").status_code == 200
     assert RequestMetric.objects.count() == 0  # the test's transaction still works after the failed statement
 
@@ -127,3 +127,39 @@ def test_recording_a_request_is_one_sql_statement(alice, django_assert_num_queri
         services.request_record(endpoint="context", method="GET", status=200, latency_ms=3, user_id=alice.pk)
     with django_assert_num_queries(1):
         services.request_record(endpoint="context", method="GET", status=401, latency_ms=3, user_id=None)
+
+
+def test_the_buffer_holds_counts_until_due_then_writes_them_in_one_statement(alice, alice_client, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.METRICS_FLUSH_SECONDS = 3600
+    for _ in range(3):
+        alice_client.get("/memories/")
+    alice_client.get("/memories/?page=99")
+    assert not RequestMetric.objects.exists()  # counted in memory only
+
+    with CaptureQueriesContext(connection) as captured:
+        services.buffer.flush()
+    assert len(captured.captured_queries) == 1
+    rows = {(m.endpoint, m.status_class): m.count for m in RequestMetric.objects.all()}
+    assert rows == {("memory-list", "2xx"): 3, ("memory-list", "4xx"): 1}
+    assert UserActivity.objects.get(user=alice).requests == 4
+
+    settings.METRICS_FLUSH_SECONDS = 0  # due again: the next request writes, adding to the same rows
+    alice_client.get("/memories/")
+    assert RequestMetric.objects.get(status_class="2xx").count == 4
+    assert sum(RequestMetric.objects.get(status_class="2xx").latency_buckets) == 4
+    assert UserActivity.objects.get(user=alice).requests == 5
+
+
+def test_a_full_buffer_is_due_before_its_time(settings):
+    settings.METRICS_FLUSH_SECONDS = 3600
+    settings.METRICS_FLUSH_MAX_KEYS = 3
+    buffer = services.MetricsBuffer()
+    assert not buffer.due()
+    for endpoint in ("a", "b"):
+        buffer.add(endpoint=endpoint, method="GET", status=200, latency_ms=1, user_id=None)
+    assert not buffer.due()
+    buffer.add(endpoint="c", method="GET", status=200, latency_ms=1, user_id=None)
+    assert buffer.due()

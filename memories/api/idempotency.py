@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -74,15 +74,37 @@ def idempotency_keys_purge(*, now: datetime | None = None) -> int:
     return deleted
 
 
+# Claim a key in one statement: insert it, or take over an expired row; a live row is left alone (no row
+# back). A row another transaction inserted and has not committed yet makes this wait for that transaction.
+_CLAIM_SQL = """
+INSERT INTO memories_idempotencykey AS k (user_id, key, request_hash, created_at)
+VALUES (%(user_id)s, %(key)s, %(fingerprint)s, %(now)s)
+ON CONFLICT (user_id, key) DO UPDATE
+    SET request_hash = EXCLUDED.request_hash, created_at = EXCLUDED.created_at,
+        response_status = NULL, response_body = NULL
+    WHERE k.created_at < %(cutoff)s
+RETURNING id
+"""
+
+
 def _claim(*, user: User, key: str, fingerprint: str) -> tuple[IdempotencyKey, bool]:
-    IdempotencyKey.objects.filter(user=user, key=key, created_at__lt=_expiry_cutoff()).delete()
-    try:
-        # The savepoint keeps the outer transaction usable after a lost race.
-        with transaction.atomic():
-            return IdempotencyKey.objects.create(user=user, key=key, request_hash=fingerprint), True
-    except IntegrityError:
+    now = timezone.now()
+    params: dict[str, Any] = {
+        "user_id": user.pk,
+        "key": key,
+        "fingerprint": fingerprint,
+        "now": now,
+        "cutoff": now - settings.IDEMPOTENCY_KEY_TTL,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_SQL, params)
+        row = cursor.fetchone()
+    if row is None:
         # Another request holds (and has now committed) this key: its response is final.
         return IdempotencyKey.objects.get(user=user, key=key), False
+    record = IdempotencyKey(pk=row[0], user=user, key=key, request_hash=fingerprint, created_at=now)
+    record._state.adding = False
+    return record, True
 
 
 def _replay(record: IdempotencyKey, fingerprint: str) -> Response:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
+from core.timing import phase
 from memories.embedding.onnx_backend import OnnxEncoder
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ def embed(texts: list[str]) -> np.ndarray:
         return numpy.stack([batch[text] for text in texts])
     model = get_model()
     # One encode at a time: torch (or ONNX Runtime) already uses every core, and concurrent calls only contend.
-    with _encode_lock:
+    with phase("embed"), _encode_lock:
         return model.encode(
             texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )

@@ -21,13 +21,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
+from core.timing import phase
 from memories.embedding import embeddings
 from memories.embedding.inputs import prompt_head
+from memories.embedding.vectors import vector_literal
 from memories.models import Kind, Priority
 from memories.search.dense import dense_candidates, large_user
 
@@ -173,35 +175,49 @@ def _filter_q(filters: ContextFilters) -> Q:
 
 
 def _fetch(*, user: User, query: str, filters: ContextFilters, limit: int) -> list[tuple[Any, ...]]:
+    """The scored candidates, in one statement for a user below SEARCH_HNSW_MIN_USER_CHUNKS chunks.
+
+    The full scan carries its own size guard (``mine`` is empty for a larger user), so the common case needs
+    no separate count; only an empty answer is checked against the size, and a large user then takes the
+    pooled path.
+    """
     vector = embeddings.embed([query])[0]
     words, any_words = _query_words(query)
     filter_sql, params = _filter_sql(filters)
-    if large_user(user):
-        # Scoring every chunk of a very large user costs a full scan per query. Instead the pool is the dense
-        # engine's nearest chunks (FAISS or pgvector HNSW, memories.search.dense) plus the keyword matches (GIN index)
-        # plus pinned memories; the z-score statistics are then taken over that pool.
-        dense = dense_candidates(
-            user=user,
-            vector=vector,
-            limit=max(limit, settings.CONTEXT_LARGE_USER_POOL),
-            filters=_filter_q(filters),
-            hnsw=True,  # large_user() was just checked: no second count
-        )
-        params["dense_ids"] = [chunk_id for chunk_id, _ in dense]
-        filter_sql += (
-            " AND (c.id = ANY(%(dense_ids)s) OR m.pinned"
-            " OR c.search_vector @@ websearch_to_tsquery('english', %(any_words)s))"
-        )
     params.update(
-        vector="[" + ",".join(f"{x:.7g}" for x in vector) + "]",
+        vector=vector_literal(vector),
         user_id=user.pk,
         words=words,
         any_words=any_words,
         k1=settings.CONTEXT_BM25_K1,
         b=settings.CONTEXT_BM25_B,
         limit=limit,
+        full_scan_max=settings.SEARCH_HNSW_MIN_USER_CHUNKS,
     )
-    with transaction.atomic(), connection.cursor() as cursor:
+    guard = " AND (SELECT count(*) FROM memories_chunk WHERE user_id = %(user_id)s) < %(full_scan_max)s"
+    rows = _run(filter_sql + guard, params)
+    if rows or not large_user(user):
+        return rows
+    # Scoring every chunk of a very large user costs a full scan per query. Instead the pool is the dense
+    # engine's nearest chunks (FAISS or pgvector HNSW, memories.search.dense) plus the keyword matches (GIN index)
+    # plus pinned memories; the z-score statistics are then taken over that pool.
+    dense = dense_candidates(
+        user=user,
+        vector=vector,
+        limit=max(limit, settings.CONTEXT_LARGE_USER_POOL),
+        filters=_filter_q(filters),
+        hnsw=True,  # large_user() was just checked: no second count
+    )
+    params["dense_ids"] = [chunk_id for chunk_id, _ in dense]
+    filter_sql += (
+        " AND (c.id = ANY(%(dense_ids)s) OR m.pinned"
+        " OR c.search_vector @@ websearch_to_tsquery('english', %(any_words)s))"
+    )
+    return _run(filter_sql, params)
+
+
+def _run(filter_sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    with phase("search"), connection.cursor() as cursor:
         cursor.execute(_SEARCH_SQL.format(filters=filter_sql), params)
         return list(cursor.fetchall())
 

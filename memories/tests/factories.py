@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -10,6 +11,7 @@ from accounts.models import User
 from memories import services
 from memories.models import EMBEDDING_DIMENSION, Chunk, Memory, Priority
 
+_hashes = itertools.count()
 JAN = datetime(2025, 1, 10, 9, 0, tzinfo=UTC)
 
 
@@ -46,7 +48,7 @@ def add_chunks(user: User, vectors: np.ndarray, *, provider: str = "chatgpt", pe
     chunks: list[Chunk] = []
     for start in range(0, len(vectors), per_memory):
         memory = Memory.objects.create(
-            user=user, kind="prompt", provider=provider, text=f"m{start}", content_hash=f"{user.pk}-{start}-{provider}"
+            user=user, kind="prompt", provider=provider, text=f"m{start}", content_hash=f"bulk-{next(_hashes)}"
         )
         chunks.extend(
             Chunk(memory=memory, user=user, position=i, text=f"c{start + i}", embedding=vector)

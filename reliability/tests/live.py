@@ -230,6 +230,20 @@ def register(base_url: str, prefix: str = "live") -> LiveUser:
     return LiveUser(created.body["user_id"], token.body["access"])
 
 
+MONITOR = "memorylayer-test-monitor"
+
+
+def client_backends(db: ThrowawayPostgres) -> int:
+    """Client connections the server under test holds: this test's own (now or just closed, still exiting) excluded."""
+    with psycopg.connect(db.uri, autocommit=True, connect_timeout=5, application_name=MONITOR) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND application_name <> %s",
+            (MONITOR,),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def sql(db: ThrowawayPostgres, query: str, *params: Any) -> list[tuple[Any, ...]]:
     with db.connect() as conn, conn.cursor() as cursor:
         cursor.execute(query, params)  # type: ignore[arg-type]

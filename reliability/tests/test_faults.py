@@ -128,7 +128,7 @@ def backend_waiting_on_chunk_insert(live) -> int | None:
     rows = sql(
         live.db,
         "SELECT pid FROM pg_stat_activity "
-        "WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO \"memories_chunk\"%%'",
+        "WHERE wait_event_type = 'Lock' AND query LIKE '%%INSERT INTO memories_chunk%%'",
     )
     return rows[0][0] if rows else None
 
@@ -158,7 +158,8 @@ def test_sigkill_of_the_worker_in_the_middle_of_a_save_leaves_no_half_written_me
     loaded_before = live.server.log().count("embedding model loaded in worker")
     answers: list[Answer] = []
 
-    # Hold inserts into the chunk table: the save stops after writing its memory row, inside its transaction.
+    # Hold inserts into the chunk table: the save's one store statement (memory and chunks) waits inside its
+    # transaction, after the Idempotency-Key claim and with the memory table already locked for its insert.
     with psycopg.connect(live.db.uri, connect_timeout=5) as blocker:
         blocker.execute("LOCK TABLE memories_chunk IN SHARE MODE")
         saving = threading.Thread(

@@ -18,26 +18,18 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from config.tests.deploy_env import ROOT, clean_env
-from reliability.tests.live import Answer, LiveUser, ThrowawayPostgres, call, free_port, register, sql
+from reliability.tests.live import Answer, LiveUser, ThrowawayPostgres, call, client_backends, free_port, register, sql
 
 pytestmark = pytest.mark.slow
 
 CLIENTS = 8
 REQUESTS = 2000
-# gunicorn.conf.py's defaults: each thread keeps at most one connection, plus the FAISS snapshot thread's.
+# Each worker's psycopg pool holds at most GUNICORN_THREADS + 1 connections (config/settings/base.py).
 WORKERS, POOL_MAX = 2, 4 + 1
 ANSWER = " ".join(
     f"Step {i}: water the tomatoes early, mulch the beds, check the soil moisture and note the harvest."
     for i in range(1, 21)
 )  # about 300 words, as an assistant's answer is
-
-
-def client_backends(db: ThrowawayPostgres) -> int:
-    rows = sql(
-        db,
-        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
-    )
-    return int(rows[0][0])
 
 
 class MakeRun:
