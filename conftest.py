@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -21,6 +22,17 @@ def _pools_closed_before_the_server_stops(request: pytest.FixtureRequest) -> Ite
 
     for connection in connections.all(initialized_only=True):
         connection.close_pool()  # type: ignore[attr-defined]  # PostgreSQL backends only, as here
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _onnx_model_exported() -> None:
+    """The default backend serves the ONNX export; `make setup` writes it, and a bare `pytest` gets it here
+    (a no-op when the file matches the packaged weights)."""
+    from django.conf import settings
+
+    from memories.embedding import embeddings, onnx_export
+
+    onnx_export.export(model_dir=Path(embeddings.model_path()), onnx_path=Path(settings.EMBEDDING_ONNX_PATH))
 
 
 @pytest.fixture(autouse=True)

@@ -136,6 +136,7 @@ class Client:
         parts = urlsplit(base_url)
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
         self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        self.headers: dict[str, str] = {}  # of the last response
 
     def request(
         self, method: str, path: str, *, token: str | None = None, body: Any = None, query: dict[str, Any] | None = None
@@ -151,6 +152,7 @@ class Client:
             self.conn.request(method, path, body=payload, headers=headers)
             response = self.conn.getresponse()
             data = response.read()
+            self.headers = dict(response.getheaders())
         except (http.client.HTTPException, OSError):
             self.conn.close()
             self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)

@@ -268,9 +268,10 @@ EMBEDDING_DIMENSION = env.int("EMBEDDING_DIMENSION", default=384)
 EMBEDDING_MAX_TOKENS = env.int("EMBEDDING_MAX_TOKENS", default=256)
 EMBEDDING_CHUNK_OVERLAP_TOKENS = env.int("EMBEDDING_CHUNK_OVERLAP_TOKENS", default=32)
 EMBEDDING_TORCH_THREADS = env.int("EMBEDDING_TORCH_THREADS", default=0)  # also ONNX Runtime's intra-op threads
-# "torch" (sentence-transformers) or "onnx" (ONNX Runtime on the file `python -m memories.embedding.onnx_export` writes,
-# which `make setup` runs; the process then never imports torch). Check memories.E005 stops start-up without it.
-EMBEDDING_BACKEND = env("EMBEDDING_BACKEND", default="torch")
+# "onnx" (ONNX Runtime on the file `python -m memories.embedding.onnx_export` writes, which `make setup` and Render's
+# build run; the process then never imports torch) or "torch" (sentence-transformers). Check memories.E005 stops
+# start-up without the file.
+EMBEDDING_BACKEND = env("EMBEDDING_BACKEND", default="onnx")
 EMBEDDING_ONNX_PATH = env("EMBEDDING_ONNX_PATH", default=str(BASE_DIR / "var" / "onnx" / "all-MiniLM-L6-v2.onnx"))
 
 # Every line carries the request id; bearer tokens, JWTs and admin_key values are scrubbed (core.logs).
