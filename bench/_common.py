@@ -148,15 +148,24 @@ class Client:
             path = f"{path}?{urlencode(query)}"
         payload = json.dumps(body) if body is not None else None
         start = time.perf_counter()
-        try:
-            self.conn.request(method, path, body=payload, headers=headers)
-            response = self.conn.getresponse()
-            data = response.read()
-            self.headers = dict(response.getheaders())
-        except (http.client.HTTPException, OSError):
-            self.conn.close()
-            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
-            raise
+        for attempt in (1, 2):
+            try:
+                self.conn.request(method, path, body=payload, headers=headers)
+                response = self.conn.getresponse()
+                data = response.read()
+                self.headers = dict(response.getheaders())
+                break
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                # The server closed an idle keep-alive connection (gunicorn's keepalive) just as it was reused:
+                # nothing was processed, so send once more on a new connection, as HTTP clients do.
+                self.conn.close()
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+                if attempt == 2:
+                    raise
+            except (http.client.HTTPException, OSError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+                raise
         elapsed_ms = (time.perf_counter() - start) * 1000
         try:
             parsed = json.loads(data) if data else None

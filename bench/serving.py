@@ -123,7 +123,7 @@ class MakeRun:
             EMBEDDING_BACKEND=backend,
             RATELIMIT_API_RATE="1000000/m",
             RATELIMIT_AUTH_RATE="10000/m",
-            LOG_LEVEL="warning",
+            LOG_LEVEL="WARNING",
         )
         self.log = (db.tmp / f"make-run-{backend}.log").open("ab")
         self.started = time.monotonic()

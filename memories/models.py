@@ -33,6 +33,11 @@ class Memory(models.Model):
     content_hash = models.CharField(max_length=64)
     priority = models.SmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
     pinned = models.BooleanField(default=False)
+    standing = models.BooleanField(
+        default=False,
+        help_text='States a standing instruction or preference ("from now on keep it short", "I\'m vegetarian"): '
+        "offered for later related tasks that do not mention it.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -389,7 +389,7 @@ SEARCH_HNSW_EF_SEARCH = env.int("SEARCH_HNSW_EF_SEARCH", default=200)
 # --- Retrieval and ranking (memories/search; the README's "Retrieval quality" section) -------------
 # Relevance = dense weight * z(cosine) + keyword weight * z(BM25), z-scores over the user's own chunks.
 CONTEXT_DENSE_WEIGHT = env.float("CONTEXT_DENSE_WEIGHT", default=1.0)
-CONTEXT_KEYWORD_WEIGHT = env.float("CONTEXT_KEYWORD_WEIGHT", default=1.0)
+CONTEXT_KEYWORD_WEIGHT = env.float("CONTEXT_KEYWORD_WEIGHT", default=0.5)
 CONTEXT_BM25_K1 = 1.2
 CONTEXT_BM25_B = 0.75
 # Chunks each half of the hybrid search hands to the fusion (at least; more when top_k asks for more).
@@ -397,12 +397,31 @@ CONTEXT_CANDIDATES = 100
 # Users with at least SEARCH_HNSW_MIN_USER_CHUNKS chunks are not scored in full: the fusion runs over this many
 # nearest chunks from the dense engine (FAISS or HNSW) plus the keyword matches and pinned memories.
 CONTEXT_LARGE_USER_POOL = env.int("CONTEXT_LARGE_USER_POOL", default=500)
-# Final order = relevance + priority weight * (priority - normal) + recency weight * 0.5^(age / half-life).
+# Final order = relevance + priority weight * (priority - normal) + recency weight * 0.5^(age / half-life), or,
+# when the query names a time ("last month", "in March"), + the time-match weight for memories of that time.
 CONTEXT_PRIORITY_WEIGHT = 0.5
-CONTEXT_RECENCY_WEIGHT = 0.25
-CONTEXT_RECENCY_HALF_LIFE_DAYS = 30.0
-# A pinned memory at least this relevant (or min_score, when the request sets one) is always returned.
-CONTEXT_PIN_MIN_SCORE = 1.0
+CONTEXT_RECENCY_WEIGHT = env.float("CONTEXT_RECENCY_WEIGHT", default=0.25)
+CONTEXT_RECENCY_HALF_LIFE_DAYS = env.float("CONTEXT_RECENCY_HALF_LIFE_DAYS", default=30.0)
+CONTEXT_TIME_MATCH_WEIGHT = env.float("CONTEXT_TIME_MATCH_WEIGHT", default=1.0)
+# Newer facts win: among the results, a later memory at most this much less similar (cosine) goes above an
+# earlier one ("we moved to Utrecht" above "we live in Toronto"), except for "when did ..." and named times.
+CONTEXT_SUPERSEDE_MARGIN = env.float("CONTEXT_SUPERSEDE_MARGIN", default=0.15)
+# Abstention (README, "Abstention"): /context answers nothing unless some memory's raw cosine similarity to the
+# query reaches the floor: the personal floor for prompts about the person ("my", "I", "what did you
+# suggest"), the general floor otherwise. Results below CONTEXT_MIN_COSINE_RESULT are never returned.
+# Calibrated on the chat set's dev split (bench/chatset_eval.py). ``score`` and ``min_score`` use this scale.
+CONTEXT_MIN_COSINE_PERSONAL = env.float("CONTEXT_MIN_COSINE_PERSONAL", default=0.29)
+CONTEXT_MIN_COSINE_GENERAL = env.float("CONTEXT_MIN_COSINE_GENERAL", default=0.43)
+CONTEXT_MIN_COSINE_RESULT = env.float("CONTEXT_MIN_COSINE_RESULT", default=0.15)
+# A standing preference ("from now on keep it short") joins an answer that has none when at least this close.
+CONTEXT_STANDING_MIN_COSINE = env.float("CONTEXT_STANDING_MIN_COSINE", default=0.0)
+# ...only when the answer may hold this many (top_k): a caller asking for one or two wants only the closest.
+CONTEXT_STANDING_MIN_TOP_K = 3
+# A pinned memory at least this close (cosine; or min_score, when the request sets one) is always returned.
+CONTEXT_PIN_MIN_SCORE = env.float("CONTEXT_PIN_MIN_SCORE", default=0.3)
+# The default budget of /context in tokens over all context strings (max_tokens overrides it; 0: none).
+CONTEXT_MAX_TOKENS = env.int("CONTEXT_MAX_TOKENS", default=600)
+CONTEXT_MAX_TOKENS_LIMIT = 8000
 # A prompt is embedded and indexed together with the tail of the same user's previous message from the same
 # provider when that message is at most this many minutes older (0 turns it off); see memories/services.py.
 MEMORY_CONVERSATION_WINDOW_MINUTES = env.int("MEMORY_CONVERSATION_WINDOW_MINUTES", default=30)

@@ -58,6 +58,7 @@ class SaveOutput(serializers.Serializer):
     timestamp = serializers.DateTimeField()
     memory_id = serializers.IntegerField()
     duplicate = serializers.BooleanField()
+    redacted = serializers.IntegerField(help_text="Secrets replaced by [REDACTED:<kind>] before storing.")
 
 
 class ContextQueryInput(serializers.Serializer):
@@ -69,7 +70,22 @@ class ContextQueryInput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Kind.values, required=False, default=None)
     since = serializers.DateTimeField(required=False, default=None)
     until = serializers.DateTimeField(required=False, default=None)
-    min_score = serializers.FloatField(required=False, default=None, min_value=-1000, max_value=1000)
+    min_score = serializers.FloatField(
+        required=False,
+        default=None,
+        min_value=-1,
+        max_value=1,
+        help_text="Only memories at least this similar to the query (cosine, -1 to 1; the answer's `score`). "
+        "Given, it replaces the default abstention floor; -1 returns the closest memories whatever they are.",
+    )
+    max_tokens = serializers.IntegerField(
+        required=False,
+        default=None,
+        min_value=0,
+        max_value=settings.CONTEXT_MAX_TOKENS_LIMIT,
+        help_text=f"Token budget over all context strings (default {settings.CONTEXT_MAX_TOKENS}; 0: no budget). "
+        "Results are packed best first; a long answer contributes its most relevant sentences.",
+    )
 
     def validate_min_score(self, value: float | None) -> float | None:
         if value is not None and not math.isfinite(value):

@@ -65,6 +65,7 @@ def _saved(result: services.SaveResult) -> Response:
             "timestamp": result.memory.created_at,
             "memory_id": result.memory.pk,
             "duplicate": result.duplicate,
+            "redacted": result.redacted,
         }
     ).data
     return Response(body, status=status.HTTP_200_OK if result.duplicate else status.HTTP_201_CREATED)
@@ -135,6 +136,7 @@ class ContextViewSet(DailyQuotaMixin, viewsets.ViewSet):
             query=v["query"],
             top_k=v["top_k"],
             filters=filters,
+            max_tokens=v["max_tokens"],
         )
         body = {"contexts": [r.text for r in results], "count": len(results), "results": results}
         return Response(ContextOutput(body).data)

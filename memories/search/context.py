@@ -31,7 +31,17 @@ from memories.embedding import embeddings
 from memories.embedding.inputs import prompt_head
 from memories.embedding.vectors import vector_literal
 from memories.models import Kind, Priority
+from memories.search.budget import pack, query_terms, whole_sentences
 from memories.search.dense import dense_candidates, large_user
+from memories.search.query import (
+    Window,
+    asks_when,
+    code_tokens,
+    is_personal,
+    names,
+    standing_sentence,
+    time_window,
+)
 
 # Rows fetched per wanted result, so that several chunks of one memory do not crowd others out.
 OVERFETCH = 4
@@ -77,6 +87,9 @@ class _Candidate:
     created_at: datetime
     relevance: float
     rank_score: float
+    cosine: float = 0.0
+    standing: bool = False
+    code_match: bool = False
 
 
 # Both halves read only the user's own chunks (``mine``); the z-score statistics are taken over the same set.
@@ -122,11 +135,11 @@ candidates AS (
     (SELECT id FROM keyword ORDER BY bm25 DESC LIMIT %(limit)s)
     UNION
     (SELECT c.id FROM memories_chunk c JOIN memories_memory m ON m.id = c.memory_id
-     WHERE c.user_id = %(user_id)s AND m.pinned AND c.id IN (SELECT id FROM mine))
+     WHERE c.user_id = %(user_id)s AND (m.pinned OR m.standing) AND c.id IN (SELECT id FROM mine))
 )
 SELECT c.text, m.id, m.kind, m.provider, m.text, m.prompt, m.priority, m.pinned, m.created_at,
        1 - mine.distance, coalesce(k.bm25, 0), s.cos_mean, s.cos_std,
-       coalesce(ks.kw_mean, 0), sqrt(greatest(coalesce(ks.kw_sq - ks.kw_mean * ks.kw_mean, 0), 0))
+       coalesce(ks.kw_mean, 0), sqrt(greatest(coalesce(ks.kw_sq - ks.kw_mean * ks.kw_mean, 0), 0)), m.standing
 FROM candidates
 JOIN mine ON mine.id = candidates.id
 JOIN memories_chunk c ON c.id = candidates.id
@@ -210,7 +223,7 @@ def _fetch(*, user: User, query: str, filters: ContextFilters, limit: int) -> li
     )
     params["dense_ids"] = [chunk_id for chunk_id, _ in dense]
     filter_sql += (
-        " AND (c.id = ANY(%(dense_ids)s) OR m.pinned"
+        " AND (c.id = ANY(%(dense_ids)s) OR m.pinned OR m.standing"
         " OR c.search_vector @@ websearch_to_tsquery('english', %(any_words)s))"
     )
     return _run(filter_sql, params)
@@ -227,18 +240,53 @@ def _recency(created_at: datetime, now: datetime) -> float:
     return float(0.5 ** (age_days / settings.CONTEXT_RECENCY_HALF_LIFE_DAYS))
 
 
-def _candidate(row: tuple[Any, ...], now: datetime) -> _Candidate:
+@dataclass(frozen=True)
+class _Signals:
+    """What the query says about itself (memories.search.query), read once per query."""
+
+    now: datetime
+    window: Window | None
+    asks_when: bool
+    codes: tuple[str, ...]
+
+
+def _signals(query: str, now: datetime) -> _Signals:
+    codes = tuple(code.lower() for code in code_tokens(query))
+    return _Signals(now, time_window(query, now), asks_when(query), codes)
+
+
+def _candidate(row: tuple[Any, ...], signals: _Signals) -> _Candidate:
     (chunk_text, memory_id, kind, provider, text, prompt, priority, pinned, created_at) = row[:9]
-    cosine, bm25, cos_mean, cos_std, kw_mean, kw_std = (float(x) for x in row[9:])
+    cosine, bm25, cos_mean, cos_std, kw_mean, kw_std = (float(x) for x in row[9:15])
+    standing = bool(row[15])
     relevance = settings.CONTEXT_DENSE_WEIGHT * (cosine - cos_mean) / max(cos_std, _MIN_STD)
     relevance += settings.CONTEXT_KEYWORD_WEIGHT * (bm25 - kw_mean) / max(kw_std, _MIN_STD) if kw_std else 0.0
-    rank_score = (
-        relevance
-        + settings.CONTEXT_PRIORITY_WEIGHT * (priority - Priority.NORMAL)
-        + settings.CONTEXT_RECENCY_WEIGHT * _recency(created_at, now)
-    )
+    rank_score = relevance + settings.CONTEXT_PRIORITY_WEIGHT * (priority - Priority.NORMAL)
+    if signals.window is not None:
+        # "last month", "in March": the memories of that time first, whatever their age.
+        if signals.window.start <= created_at < signals.window.end:
+            rank_score += settings.CONTEXT_TIME_MATCH_WEIGHT
+    elif not signals.asks_when:
+        # Newer statements of a fact win ("we moved to Utrecht" over "we live in Toronto"); "when did ..."
+        # asks about every version, so there recency does not decide.
+        rank_score += settings.CONTEXT_RECENCY_WEIGHT * _recency(created_at, signals.now)
+    lowered = chunk_text.lower()
+    code_match = any(code in lowered for code in signals.codes)
     return _Candidate(
-        chunk_text, memory_id, kind, provider, text, prompt, priority, pinned, created_at, relevance, rank_score
+        chunk_text,
+        memory_id,
+        kind,
+        provider,
+        text,
+        prompt,
+        priority,
+        pinned,
+        created_at,
+        relevance,
+        rank_score,
+        cosine=cosine,
+        standing=standing,
+        code_match=code_match,
     )
 
 
@@ -265,21 +313,78 @@ def _merge(candidates: list[_Candidate]) -> list[_Candidate]:
         kept = best.get(key)
         if kept is None:
             best[key] = cand
-        elif kept.kind == Kind.PROMPT and cand.kind == Kind.RESPONSE:
+            continue
+        # Whichever chunk stands for the exchange, it carries the exchange's best evidence.
+        kept.cosine = cand.cosine = max(kept.cosine, cand.cosine)
+        kept.code_match = cand.code_match = kept.code_match or cand.code_match
+        if kept.kind == Kind.PROMPT and cand.kind == Kind.RESPONSE:
             cand.relevance, cand.rank_score = kept.relevance, kept.rank_score
             cand.pinned = cand.pinned or kept.pinned
+            cand.standing = cand.standing or kept.standing
             best[key] = cand
     return sorted(best.values(), key=lambda c: c.rank_score, reverse=True)
 
 
-def _select(candidates: list[_Candidate], *, top_k: int, pin_threshold: float) -> list[_Candidate]:
+def _answerable(candidates: list[_Candidate], query: str) -> bool:
+    """Abstention: does anything clear the absolute floor for this kind of query? (README, "Abstention")
+
+    The floor is on raw cosine similarity, which means the same thing for every person and every history,
+    unlike the z-scores used for ordering. A prompt about the person ("my accountant", "what did you
+    suggest") presupposes a memory and gets the lower floor; a general question needs a closer match. An exact
+    match on a code-like token (an order number, a ticket id) is evidence on its own.
+    """
+    personal = is_personal(query) or _names_known(names(query), candidates)
+    floor = settings.CONTEXT_MIN_COSINE_PERSONAL if personal else settings.CONTEXT_MIN_COSINE_GENERAL
+    return any(c.cosine >= floor or c.code_match for c in candidates)
+
+
+def _names_known(found: tuple[str, ...], candidates: list[_Candidate]) -> bool:
+    """A name from the query that speaks in the person's memories (a saved or imported conversation's
+    "Caroline: I went to ...") makes the query about their life, like "my" does. Place names do not count:
+    "Osaka" in a baker's history does not make the history of Osaka Castle personal."""
+    if not found:
+        return False
+    speakers = {c.text.split(":", 1)[0] for c in candidates if _SPEAKER_LABEL.match(c.text)}
+    return any(name in speakers or any(name in s.split() for s in speakers) for name in found)
+
+
+def _select(candidates: list[_Candidate], *, top_k: int, pin_threshold: float, standing: bool) -> list[_Candidate]:
     chosen = candidates[:top_k]
-    for pinned in (c for c in candidates[top_k:] if c.pinned and c.relevance >= pin_threshold):
-        unpinned = [i for i, c in enumerate(chosen) if not (c.pinned and c.relevance >= pin_threshold)]
+    for pinned in (c for c in candidates[top_k:] if c.pinned and c.cosine >= pin_threshold):
+        unpinned = [i for i, c in enumerate(chosen) if not (c.pinned and c.cosine >= pin_threshold)]
         if not unpinned:
             break
         chosen[unpinned[-1]] = pinned
+    if standing and top_k >= settings.CONTEXT_STANDING_MIN_TOP_K and chosen and not any(c.standing for c in chosen):
+        # A standing preference applies to related tasks that never mention it ("make me a bar chart" and
+        # "always use a colour-blind-safe palette"): the closest one takes the last unpinned place.
+        offered = [c for c in candidates if c.standing and c.cosine >= settings.CONTEXT_STANDING_MIN_COSINE]
+        unpinned = [i for i, c in enumerate(chosen) if not c.pinned]
+        if offered and (len(chosen) < top_k or unpinned):
+            best = max(offered, key=lambda c: c.cosine)
+            if len(chosen) < top_k:
+                chosen.append(best)
+            else:
+                chosen[unpinned[-1]] = best
     return sorted(chosen, key=lambda c: c.rank_score, reverse=True)
+
+
+def _newer_first(chosen: list[_Candidate], signals: _Signals) -> list[_Candidate]:
+    """Newer facts win: a later memory that matches the query about as well as an earlier one (within
+    CONTEXT_SUPERSEDE_MARGIN of cosine) goes above it, as "we moved to Utrecht" must come before "we live in
+    Toronto". Not for "when did ..." or a named time, which ask about the old version too."""
+    if signals.asks_when or signals.window is not None:
+        return chosen
+    out = list(chosen)
+    margin = settings.CONTEXT_SUPERSEDE_MARGIN
+    for i in range(1, len(out)):
+        j = i
+        while j > 0 and out[j].created_at > out[j - 1].created_at and out[j].cosine >= out[j - 1].cosine - margin:
+            if out[j - 1].pinned and not out[j].pinned:
+                break
+            out[j - 1], out[j] = out[j], out[j - 1]
+            j -= 1
+    return out
 
 
 def format_context(*, kind: str, provider: str, text: str, prompt: str, created_at: datetime) -> str:
@@ -294,23 +399,54 @@ def format_context(*, kind: str, provider: str, text: str, prompt: str, created_
     return f"[{when}] You ({provider}): {text}"
 
 
-def context_search(*, user: User, query: str, top_k: int, filters: ContextFilters | None = None) -> list[ContextResult]:
-    """The ``top_k`` most relevant memories of ``user`` for ``query``, best first, one entry per exchange."""
+def _context_text(c: _Candidate) -> str:
+    if c.standing:
+        said = c.text if c.kind == Kind.PROMPT else c.prompt
+        when = c.created_at.astimezone(UTC).strftime("%a %Y-%m-%d %H:%M UTC")
+        return f"[{when}] You ({c.provider}), a standing preference: {standing_sentence(said)}"
+    passage = whole_sentences(c.chunk_text, within=c.text)
+    return format_context(kind=c.kind, provider=c.provider, text=passage, prompt=c.prompt, created_at=c.created_at)
+
+
+def context_search(
+    *,
+    user: User,
+    query: str,
+    top_k: int,
+    filters: ContextFilters | None = None,
+    now: datetime | None = None,
+    abstain: bool = True,
+    max_tokens: int | None = None,
+) -> list[ContextResult]:
+    """The most relevant memories of ``user`` for ``query`` (at most ``top_k``, within ``max_tokens``), best
+    first, one entry per exchange; none when nothing is relevant enough.
+
+    ``now`` is when the query is asked (default: now; the benchmarks ask at the question's own time);
+    ``abstain=False`` keeps answering below the relevance floor (the benchmarks' "no abstention" row).
+    ``max_tokens`` defaults to CONTEXT_MAX_TOKENS; 0 means no budget.
+    """
     filters = filters or ContextFilters()
     limit = max(settings.CONTEXT_CANDIDATES, top_k * OVERFETCH)
-    now = timezone.now()
-    candidates = [_candidate(row, now) for row in _fetch(user=user, query=query, filters=filters, limit=limit)]
+    signals = _signals(query, now or timezone.now())
+    rows = _fetch(user=user, query=query, filters=filters, limit=limit)
+    candidates = _merge([_candidate(row, signals) for row in rows])
     if filters.min_score is not None:
-        candidates = [c for c in candidates if c.relevance >= filters.min_score]
+        # The client's own floor, on the same scale as the answer's ``score``, replaces the abstention rule.
+        candidates = [c for c in candidates if c.cosine >= filters.min_score]
+    elif abstain:
+        if not _answerable(candidates, query):
+            return []
+        floor = settings.CONTEXT_MIN_COSINE_RESULT
+        candidates = [c for c in candidates if c.cosine >= floor or c.code_match or c.standing]
     pin_threshold = filters.min_score if filters.min_score is not None else settings.CONTEXT_PIN_MIN_SCORE
-    chosen = _select(_merge(candidates), top_k=top_k, pin_threshold=pin_threshold)
+    chosen = _newer_first(_select(candidates, top_k=top_k, pin_threshold=pin_threshold, standing=abstain), signals)
+    budget = settings.CONTEXT_MAX_TOKENS if max_tokens is None else max_tokens
+    texts = pack([_context_text(c) for c in chosen], budget=budget, terms=query_terms(query))
     return [
         ContextResult(
             memory_id=c.memory_id,
-            text=format_context(
-                kind=c.kind, provider=c.provider, text=c.chunk_text, prompt=c.prompt, created_at=c.created_at
-            ),
-            score=round(c.relevance, 4),
+            text=text,
+            score=round(c.cosine, 4),
             provider=c.provider,
             kind=c.kind,
             created_at=c.created_at,
@@ -318,5 +454,6 @@ def context_search(*, user: User, query: str, top_k: int, filters: ContextFilter
             pinned=c.pinned,
             rank_score=round(c.rank_score, 4),
         )
-        for c in chosen
+        for c, text in zip(chosen, texts, strict=True)
+        if text is not None
     ]

@@ -34,9 +34,11 @@ def test_it_returns_the_paraphrased_memory_first(alice, alice_client):
 
     assert response.status_code == 200
     body = response.json()
-    assert body["count"] == len(body["contexts"]) == 5
+    assert body["count"] == len(body["contexts"]) >= 1
     assert "golden retriever" in body["contexts"][0]
-    assert body["results"][0]["score"] > body["results"][1]["score"]
+    # Abstention: the facts that have nothing to do with a dog are not pasted into the prompt.
+    assert not any("Kyoto" in text or "Rust" in text or "coral" in text for text in body["contexts"])
+    assert all(r["score"] <= body["results"][0]["score"] for r in body["results"])
     assert set(body["results"][0]) == {"memory_id", "text", "score", "provider", "kind", "created_at", "priority"}
 
 
@@ -71,7 +73,7 @@ def test_it_returns_an_answer_together_with_its_prompt(alice, alice_client):
 def test_it_honours_top_k_and_returns_one_entry_per_memory(alice, alice_client):
     for fact in FACTS:
         save(alice_client, fact)
-    body = context(alice_client, alice, query="travel", top_k=2).json()
+    body = context(alice_client, alice, query="travel", top_k=2, min_score=-1).json()  # no abstention floor
     assert body["count"] == 2
     ids = [r["memory_id"] for r in body["results"]]
     assert len(set(ids)) == 2
@@ -85,7 +87,7 @@ def test_it_never_returns_another_users_memories(alice, bob, alice_client, bob_c
     save(alice_client, "My bank PIN hint is the name of my first school.")
     save(bob_client, "Bob likes chess.")
 
-    body = context(bob_client, bob, query="bank PIN hint", top_k=50).json()
+    body = context(bob_client, bob, query="bank PIN hint", top_k=50, min_score=-1).json()  # bob's only memory too
 
     assert body["count"] == 1 and "chess" in body["contexts"][0]
     assert all("PIN" not in text for text in body["contexts"])
@@ -136,7 +138,7 @@ def test_it_says_when_and_who_in_each_context_string(alice, alice_client):
     save(alice_client, "Caroline: I went to the LGBTQ support group yesterday.", timestamp="2023-05-08T13:56:00Z")
     save(alice_client, "Remind me to water the ferns.", provider="claude", timestamp="2023-06-01T08:00:00Z")
 
-    body = context(alice_client, alice, query="support group", top_k=2).json()
+    body = context(alice_client, alice, query="support group", top_k=2, min_score=-1).json()
 
     assert (
         body["contexts"][0]
@@ -192,7 +194,7 @@ def _spread(client):
         ({"since": "2024-03-10T10:00:00Z"}, ["Kinkaku-ji", "cherry blossoms"]),
         ({"until": "2024-03-10T10:00:00Z"}, ["rail pass", "Kinkaku-ji"]),
         ({"since": "2024-02-01", "until": "2024-04-01T00:00:00Z"}, ["Kinkaku-ji"]),
-        ({"min_score": 1000}, []),
+        ({"min_score": 1}, []),
     ],
 )
 def test_it_filters_context(alice, alice_client, params, expected):
@@ -215,6 +217,10 @@ def test_it_filters_context(alice, alice_client, params, expected):
         ({"min_score": "high"}, "min_score: a valid number is required"),
         ({"min_score": "nan"}, "min_score: a valid number is required"),
         ({"min_score": "1e9"}, "min_score"),
+        ({"min_score": "1.5"}, "min_score: ensure this value is less than or equal to 1"),
+        ({"max_tokens": "-1"}, "max_tokens: ensure this value is greater than or equal to 0"),
+        ({"max_tokens": "lots"}, "max_tokens: a valid integer is required"),
+        ({"max_tokens": "9000"}, "max_tokens: ensure this value is less than or equal to 8000"),
     ],
 )
 def test_it_refuses_bad_filters(alice, alice_client, params, fragment):

@@ -152,7 +152,13 @@ def test_it_recovers_when_a_broken_index_is_rebuilt(alice, faiss_backend):
     assert dense.dense_search(user=alice, vector=query, limit=3).engine == "faiss"
 
 
-QUERIES = ["what kind of dog do I own?", "food allergy", "travel plans in spring", "my sibling's job", "running"]
+QUERIES = [
+    "what kind of dog do I own?",
+    "food allergy",
+    "travel plans in spring",
+    "my sibling's job",
+    "my running races",
+]
 
 
 def test_it_shows_users_the_same_context_with_either_engine(alice, bob, settings, index_file):

@@ -1,0 +1,130 @@
+"""What a query says about itself before any memory is read: whether it is about the person, which exact codes
+it names, and which stretch of time it points at. Pure functions of the text (and of when it is asked)."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+# The person speaking about themselves, their own past, or what the assistant told them: such a prompt
+# presupposes a memory, so a lower similarity already counts as evidence (README, "Abstention").
+_PERSONAL = re.compile(
+    r"\b(i|i'm|i've|i'd|i'll|me|my|mine|myself|we|we're|we've|our|ours|us|ourselves)\b"
+    r"|\byou (said|say|suggested|suggest|told|tell|recommended|recommend|gave|give|wrote|mentioned)\b"
+    r"|\b(remind|again|last time|earlier|before|previous(ly)?)\b",
+    re.IGNORECASE,
+)
+# Order numbers, ticket ids, part numbers: letters and digits that only an exact match finds.
+_CODE = re.compile(r"\b(?=[\w-]*\d)[A-Za-z0-9][\w-]{2,}\b")
+_WHEN = re.compile(r"^\s*(when|what (day|date|time|year|month)|how long ago)\b", re.IGNORECASE)
+
+_MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
+_MONTHS |= {name.lower(): i for i, name in enumerate(calendar.month_abbr) if name}
+# Month names are only read after "in", "back in", "during" ...: "may" alone is a verb, "in May" is a month.
+_NUMBER = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "a couple of": 2}
+_UNIT_DAYS = {"day": 1, "week": 7, "month": 30, "year": 365}
+_AGO = re.compile(
+    r"\b(\d+|a|an|one|two|three|four|five|six|a couple of)\s+(day|week|month|year)s?\s+ago\b", re.IGNORECASE
+)
+_LAST = re.compile(r"\b(last|this|past)\s+(week|month|year)\b", re.IGNORECASE)
+_IN_MONTH = re.compile(
+    r"\b(?:in|during|back in|early|mid|late|around|since)\s+(?:early\s+|mid-?\s*|late\s+)?("
+    + "|".join(sorted(_MONTHS, key=len, reverse=True))
+    + r")\b\.?(?:\s+(\d{4}))?",
+    re.IGNORECASE,
+)
+_IN_YEAR = re.compile(r"\b(?:in|during|back in)\s+(20\d\d|19\d\d)\b", re.IGNORECASE)
+_YESTERDAY = re.compile(r"\byesterday\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+
+
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]{2,}\b")
+_NOT_NAMES = frozenset(calendar.day_name) | frozenset(calendar.month_name[1:]) | {"The", "What", "When", "How"}
+
+
+def is_personal(query: str) -> bool:
+    return bool(_PERSONAL.search(query))
+
+
+def names(query: str) -> tuple[str, ...]:
+    """Capitalised words inside the query (not the first word): people and places the person may have named."""
+    return tuple(n for n in _NAME.findall(query.strip()) if n not in _NOT_NAMES)
+
+
+def code_tokens(query: str) -> list[str]:
+    return [t for t in _CODE.findall(query) if not t.isdigit() or len(t) >= 3]
+
+
+def asks_when(query: str) -> bool:
+    """ "When did I …" asks for a date: every version of the fact matters, so recency must not decide."""
+    return bool(_WHEN.search(query))
+
+
+def time_window(query: str, now: datetime) -> Window | None:
+    """The stretch of time a query points at ("last month", "in March", "two weeks ago"), or None.
+
+    Months without a year are the latest such month not after ``now``; windows are generous (a month, a week
+    either side of "N weeks ago") because people's sense of time in chat is approximate.
+    """
+    now = now.astimezone(UTC)
+    if match := _AGO.search(query):
+        count = int(match[1]) if match[1].isdigit() else _NUMBER[match[1].lower()]
+        days = count * _UNIT_DAYS[match[2].lower()]
+        centre = now - timedelta(days=days)
+        half = timedelta(days=max(3, days // 3))
+        return Window(centre - half, centre + half)
+    if match := _LAST.search(query):
+        unit, which = match[2].lower(), match[1].lower()
+        span = timedelta(days=_UNIT_DAYS[unit])
+        if which == "this":
+            return Window(now - span, now)
+        if unit == "month":
+            first = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+            previous = (first - timedelta(days=1)).replace(day=1)
+            return Window(previous - timedelta(days=3), first + timedelta(days=3))
+        return Window(now - 2 * span, now)
+    if _YESTERDAY.search(query):
+        return Window(now - timedelta(days=2), now)
+    if match := _IN_MONTH.search(query):
+        month = _MONTHS[match[1].lower().rstrip(".")]
+        year = int(match[2]) if match[2] else (now.year if month <= now.month else now.year - 1)
+        start = datetime(year, month, 1, tzinfo=UTC)
+        end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=UTC)
+        return Window(start - timedelta(days=3), end + timedelta(days=3))
+    if match := _IN_YEAR.search(query):
+        year = int(match[1])
+        return Window(datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC))
+    return None
+
+
+# A standing instruction or preference: said once, meant for every later answer ("from now on keep it short",
+# "I'm vegetarian", "always give paces in km", "please don't use tables"). Matched on what the person wrote.
+STANDING_PATTERN = (
+    r"\m(from now on|going forward|in general|for future reference|ground rule|rule for|every time"
+    r"|always|never|whenever you|i prefer|i'd prefer|i would prefer|i'd rather"
+    r"|(please )?(don't|do not) (ever )?(use|put|give|write|suggest|include|add|recommend)"
+    r"|i'm (a |an )?(vegetarian|vegan|pescatarian|lactose[- ]intolerant|allergic|gluten[- ]free|coeliac|celiac)"
+    r"|i (only|don't|do not|can't|cannot) (eat|drink|use|write|read)"
+    r"|keep (it|answers|your answers|things) (short|brief))\M"
+)
+# The same pattern for Python's re (\m and \M are PostgreSQL's word boundaries).
+_STANDING = re.compile(STANDING_PATTERN.replace(r"\m", r"\b").replace(r"\M", r"\b"), re.IGNORECASE)
+
+
+def is_standing(text: str) -> bool:
+    return bool(_STANDING.search(text))
+
+
+def standing_sentence(text: str) -> str:
+    """The sentence that states the standing instruction (the whole text when none can be cut out)."""
+    for sentence in re.split(r"(?<=[.!?])\s+|\n+", text):
+        if _STANDING.search(sentence):
+            return sentence.strip()
+    return text.strip()

@@ -1,0 +1,102 @@
+"""memories.search.query: what a query says about itself."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from memories.search import query
+
+ASKED = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "personal"),
+    [
+        ("what's my accountant's name again?", True),
+        ("Where do I live now?", True),
+        ("what did you suggest for the leak?", True),
+        ("remind me of the plumber's number", True),
+        ("Why do zebras have stripes?", False),
+        ("history of azulejo tiles", False),
+    ],
+)
+def test_it_tells_a_prompt_about_the_person_from_a_general_one(text, personal):
+    assert query.is_personal(text) is personal
+
+
+def test_it_finds_names_inside_the_query_but_not_its_first_word():
+    assert query.names("When did Caroline go to the support group?") == ("Caroline",)
+    assert query.names("It's Joost's birthday on Saturday") == ("Joost",)
+    assert query.names("Why is R called R?") == ()
+
+
+def test_it_finds_code_like_tokens():
+    assert query.code_tokens("status of ticket XQ-7731 and order 4417?") == ["XQ-7731", "4417"]
+    assert query.code_tokens("what is a 10K race") == ["10K"]
+    assert query.code_tokens("no codes here") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        (
+            "what did I ask about my knee last month?",
+            datetime(2026, 9, 28, tzinfo=UTC),
+            datetime(2026, 11, 4, tzinfo=UTC),
+        ),
+        ("back in March, what was the plan?", datetime(2026, 2, 26, tzinfo=UTC), datetime(2026, 4, 4, tzinfo=UTC)),
+        ("in December 2025 I asked", datetime(2025, 11, 28, tzinfo=UTC), datetime(2026, 1, 4, tzinfo=UTC)),
+        ("in 2025", datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)),
+    ],
+)
+def test_it_reads_months_and_years_relative_to_when_the_query_is_asked(text, start, end):
+    window = query.time_window(text, ASKED)
+    assert window is not None and (window.start, window.end) == (start, end)
+
+
+def test_a_month_later_in_the_year_than_now_is_last_year():
+    window = query.time_window("the trip in December", ASKED.replace(month=3))
+    assert window is not None and window.start.year == 2025
+
+
+def test_it_reads_relative_days_weeks_and_years():
+    two_weeks = query.time_window("what did I say two weeks ago?", ASKED)
+    assert two_weeks is not None and two_weeks.start < datetime(2026, 11, 6, tzinfo=UTC) < two_weeks.end
+    assert query.time_window("3 days ago", ASKED) is not None
+    assert query.time_window("yesterday", ASKED) is not None
+    this_week = query.time_window("this week", ASKED)
+    assert this_week is not None and this_week.end == ASKED
+    assert query.time_window("what may I eat?", ASKED) is None  # "may" alone is not a month
+    assert query.time_window("plan my dinners", ASKED) is None
+
+
+def test_when_questions_are_recognised():
+    assert query.asks_when("When did we move to Utrecht?")
+    assert query.asks_when("what date is the race?")
+    assert not query.asks_when("where do we live now?")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "From now on keep it short, bullets please.",
+        "I'm vegetarian, so no meat in any recipe.",
+        "Please don't put things in tables for me.",
+        "Always give me distances in kilometres.",
+        "I only use pytest.",
+    ],
+)
+def test_it_recognises_standing_preferences(text):
+    assert query.is_standing(text)
+
+
+def test_ordinary_prompts_are_not_standing_preferences():
+    assert not query.is_standing("How long do I boil an egg?")
+    assert not query.is_standing("My landlord's plumber is called Dave.")
+
+
+def test_the_standing_sentence_is_cut_out_of_a_longer_prompt():
+    text = "I bought a Garmin. And from now on, always give paces in min/km. Now: how do I pair it?"
+    assert query.standing_sentence(text) == "And from now on, always give paces in min/km."
