@@ -38,3 +38,51 @@ class DailyUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} on {self.day}: {self.count}"
+
+
+PROVIDERS = ("chatgpt", "claude", "gemini", "grok")
+
+
+def _all_providers() -> dict[str, bool]:
+    return dict.fromkeys(PROVIDERS, True)
+
+
+class Preferences(models.Model):
+    """What a person lets the service keep and use (GET/PATCH /me/settings). Enforced by the server on every save
+    and /context call, whatever the client. No row means the defaults: everything on, PII kept."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, primary_key=True, related_name="preferences")
+    capture = models.BooleanField(default=True, help_text="Off: saves store nothing (answer 200 with skipped).")
+    providers = models.JSONField(default=_all_providers, help_text="Capture per assistant: {provider: bool}.")
+    context = models.BooleanField(default=True, help_text="Off: /context answers no memories.")
+    redact_pii = models.BooleanField(default=False, help_text="Also redact e-mail addresses and phone numbers.")
+    excluded_phrases = models.JSONField(
+        default=list, help_text="A save whose text contains one of these (any case) stores nothing."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "preferences"
+
+    def __str__(self) -> str:
+        return f"preferences of {self.user_id}"
+
+    def skip_reason(self, *, provider: str, texts: tuple[str, ...]) -> str | None:
+        """Why a save of ``texts`` from ``provider`` must store nothing, or None to store it."""
+        if not self.capture:
+            return "capture is off"
+        if not self.providers.get(provider, True):
+            return f"capture is off for {provider}"
+        lowered = [t.casefold() for t in texts]
+        for phrase in self.excluded_phrases:
+            if phrase and any(phrase.casefold() in t for t in lowered):
+                return "the text contains an excluded phrase"
+        return None
+
+
+def preferences_of(user: User) -> Preferences:
+    """The person's preferences, or unsaved defaults; no query when loaded with the user (select_related)."""
+    try:
+        return user.preferences
+    except Preferences.DoesNotExist:
+        return Preferences(user=user)

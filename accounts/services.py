@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 
-from accounts.models import DailyUsage, Tier, User
+from accounts.models import DailyUsage, Preferences, Tier, User, preferences_of
 from core.dates import utc_today
 from core.exceptions import Conflict, InvalidInput
 
@@ -150,3 +150,20 @@ def usage_refund(*, user: User, usage: UsageStatus) -> UsageStatus:
         cursor.execute(sql, [user.pk, usage.day])
         row = cursor.fetchone()
     return UsageStatus(day=usage.day, used=row[0] if row else 0, limit=usage.limit)
+
+
+PREFERENCE_FIELDS = ("capture", "providers", "context", "redact_pii", "excluded_phrases")
+
+
+def preferences_update(*, user: User, changes: dict[str, Any]) -> Preferences:
+    """Apply validated ``changes`` (a subset of PREFERENCE_FIELDS; ``providers`` may name only some providers)."""
+    prefs = preferences_of(user)
+    for name, value in changes.items():
+        if name not in PREFERENCE_FIELDS:
+            raise InvalidInput(f"Unknown setting: {name}")
+        if name == "providers":
+            value = {**prefs.providers, **value}
+        setattr(prefs, name, value)
+    prefs.save()
+    user.preferences = prefs
+    return prefs
