@@ -36,10 +36,13 @@ def _onnx_model_exported() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_metrics_buffer() -> None:
-    """Counts a test left in its process's metrics buffer (METRICS_FLUSH_SECONDS raised) die with it."""
+def _fresh_metrics_buffer() -> Iterator[None]:
+    """Counts a test left in its process's metrics buffer (METRICS_FLUSH_SECONDS raised) die with it, instead of
+    reaching the next test's tables or the exit-time flush after the database is gone."""
     from dashboard import services
 
+    services.buffer = services.MetricsBuffer()
+    yield
     services.buffer = services.MetricsBuffer()
 
 

@@ -3,10 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 import jwt
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
-from rest_framework_simplejwt.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from accounts import services
 from accounts.models import User
@@ -51,6 +54,27 @@ def _issued_locally(token: str) -> bool:
     return not isinstance(claims, dict) or "token_type" in claims
 
 
+class UserJWTAuthentication(JWTAuthentication):
+    """simplejwt's bearer tokens; the user comes with their preferences in the same statement (every save and
+    /context call reads them). Otherwise exactly simplejwt's ``get_user``: same checks, same refusals."""
+
+    def get_user(self, validated_token: Any) -> User:  # type: ignore[override]
+        if api_settings.USER_ID_CLAIM not in validated_token:
+            raise InvalidToken("Token contained no recognizable user identification")
+        lookup = {api_settings.USER_ID_FIELD: validated_token[api_settings.USER_ID_CLAIM]}
+        try:
+            user = User.objects.select_related("preferences").get(**lookup)
+        except User.DoesNotExist as exc:
+            raise AuthenticationFailed("User not found", code="user_not_found") from exc
+        if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
+            raise AuthenticationFailed("User is inactive", code="user_inactive")
+        if api_settings.CHECK_REVOKE_TOKEN and validated_token.get(
+            api_settings.REVOKE_TOKEN_CLAIM
+        ) != get_md5_hash_password(user.password):
+            raise AuthenticationFailed("The user's password has been changed.", code="password_changed")
+        return user
+
+
 class SupabaseJWTScheme(OpenApiAuthenticationExtension):
     """OpenAPI: Supabase access tokens travel as a bearer JWT too (verified with the Supabase secret or JWKS)."""
 
@@ -59,3 +83,9 @@ class SupabaseJWTScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
         return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+
+
+class UserJWTScheme(SimpleJWTScheme):
+    """OpenAPI: the same bearer JWT scheme as simplejwt's own class (``jwtAuth``)."""
+
+    target_class = "accounts.authentication.UserJWTAuthentication"

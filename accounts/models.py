@@ -67,11 +67,12 @@ class Preferences(models.Model):
     def __str__(self) -> str:
         return f"preferences of {self.user_id}"
 
-    def skip_reason(self, *, provider: str, texts: tuple[str, ...]) -> str | None:
-        """Why a save of ``texts`` from ``provider`` must store nothing, or None to store it."""
-        if not self.capture:
+    def skip_reason(self, *, provider: str, texts: tuple[str, ...], capture_rules: bool = True) -> str | None:
+        """Why a save of ``texts`` from ``provider`` must store nothing, or None to store it. Without
+        ``capture_rules`` (an import, the person's own explicit act) only the excluded phrases apply."""
+        if capture_rules and not self.capture:
             return "capture is off"
-        if not self.providers.get(provider, True):
+        if capture_rules and not self.providers.get(provider, True):
             return f"capture is off for {provider}"
         lowered = [t.casefold() for t in texts]
         for phrase in self.excluded_phrases:

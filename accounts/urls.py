@@ -2,7 +2,14 @@
 
 from django.urls import path, re_path
 
-from accounts.api.views import MeView, RegisterView, TokenBlacklistView, TokenObtainPairView, TokenRefreshView
+from accounts.api.views import (
+    MeView,
+    PreferencesView,
+    RegisterView,
+    TokenBlacklistView,
+    TokenObtainPairView,
+    TokenRefreshView,
+)
 
 urlpatterns = [
     re_path(r"^auth/register/?$", RegisterView.as_view(), name="register"),
@@ -10,4 +17,5 @@ urlpatterns = [
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
     path("auth/token/blacklist/", TokenBlacklistView.as_view(), name="token-blacklist"),
     re_path(r"^auth/me/?$", MeView.as_view(), name="me"),
+    re_path(r"^me/settings/?$", PreferencesView.as_view(), name="me-settings"),
 ]

@@ -22,3 +22,12 @@ class StrictCharField(StrictStringMixin, serializers.CharField):
 
 class StrictEmailField(StrictStringMixin, serializers.EmailField):
     pass
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """Only JSON true or false: DRF's BooleanField also takes 0, 1, "yes" and "off", which the schema forbids."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data

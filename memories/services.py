@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Preferences, User, preferences_of
 from core.exceptions import NotFound
 from core.redaction import redact
 from core.timing import phase
@@ -26,10 +26,18 @@ from memories.search.query import is_standing
 
 @dataclass(frozen=True)
 class SaveResult:
-    memory: Memory
+    memory: Memory | None  # None only when skipped
     chunks_stored: int
     duplicate: bool
     redacted: int = 0  # secrets replaced by [REDACTED:<kind>] before anything was stored or embedded
+    skipped: str | None = None  # why nothing was stored: the person's capture settings said so
+
+    @property
+    def stored(self) -> Memory:
+        """The memory, for callers that know the save was not skipped."""
+        if self.memory is None:
+            raise ValueError(f"nothing was stored: {self.skipped}")
+        return self.memory
 
 
 def content_hash(*, kind: str, text: str, prompt: str = "") -> str:
@@ -121,7 +129,8 @@ def memory_save(
     priority: int = Priority.NORMAL,
     pinned: bool = False,
     created_at: datetime | None = None,
-    redact_pii: bool = False,
+    preferences: Preferences | None = None,
+    capture_rules: bool = True,
 ) -> SaveResult:
     """Redact, chunk, embed and store one memory; the same text saved again by the same user is stored once.
 
@@ -129,8 +138,15 @@ def memory_save(
     after it. Embedding (the slow part) runs outside any transaction, so no lock or open transaction is held
     while the model works; the unique constraint settles a race between identical saves.
     """
+    prefs = preferences if preferences is not None else preferences_of(user)
+    # The person's own rules, whatever the client: capture off (all, or for this assistant) is for saves as they
+    # happen; excluded phrases hold for imports too.
+    reason = prefs.skip_reason(provider=provider, texts=(text, prompt), capture_rules=capture_rules)
+    if reason is not None:
+        return SaveResult(memory=None, chunks_stored=0, duplicate=False, skipped=reason)
     # Secrets never reach the database, the model or a later context (core.redaction).
-    clean_text, clean_prompt = redact(text, pii=redact_pii), redact(prompt, pii=redact_pii)
+    pii = prefs.redact_pii
+    clean_text, clean_prompt = redact(text, pii=pii), redact(prompt, pii=pii)
     text, prompt, redacted = clean_text.text, clean_prompt.text, clean_text.count + clean_prompt.count
     digest = content_hash(kind=kind, text=text, prompt=prompt)
     created_at = created_at or timezone.now()

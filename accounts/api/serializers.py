@@ -7,8 +7,8 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from accounts.models import User
-from core.fields import StrictCharField, StrictEmailField
+from accounts.models import PROVIDERS, User
+from core.fields import StrictBooleanField, StrictCharField, StrictEmailField
 
 
 class RegisterInput(serializers.Serializer):
@@ -53,3 +53,57 @@ class MeOutput(serializers.Serializer):
     email = serializers.EmailField()
     tier = serializers.CharField()
     usage = UsageOutput()
+
+
+MAX_EXCLUDED_PHRASES = 100
+
+
+class ProvidersField(serializers.DictField):
+    """{provider: bool} for some or all of the four assistants; any other key is refused."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(child=StrictBooleanField(), **kwargs)
+
+    def to_internal_value(self, data: Any) -> dict[str, bool]:
+        value = super().to_internal_value(data)
+        unknown = sorted(set(value) - set(PROVIDERS))
+        if unknown:
+            raise serializers.ValidationError(f"unknown provider {unknown[0]!r}; use {', '.join(PROVIDERS)}")
+        return dict(value)
+
+
+class PreferencesInput(serializers.Serializer):
+    """PATCH /me/settings: any subset of the settings; a key that is not a setting is refused.
+
+    The fields are built in ``get_fields`` because one of them is called ``context``, which a class attribute
+    would shadow DRF's ``Serializer.context`` with.
+    """
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {
+            "capture": StrictBooleanField(required=False),
+            "providers": ProvidersField(required=False),
+            "context": StrictBooleanField(required=False),
+            "redact_pii": StrictBooleanField(required=False),
+            "excluded_phrases": serializers.ListField(
+                child=StrictCharField(max_length=200), required=False, max_length=MAX_EXCLUDED_PHRASES
+            ),
+        }
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({unknown[0]: "is not a setting"})
+        return super().to_internal_value(data)
+
+
+class PreferencesOutput(serializers.Serializer):
+    def get_fields(self) -> dict[str, serializers.Field]:  # see PreferencesInput for why not class attributes
+        return {
+            "capture": serializers.BooleanField(),
+            "providers": serializers.DictField(child=serializers.BooleanField()),
+            "context": serializers.BooleanField(),
+            "redact_pii": serializers.BooleanField(),
+            "excluded_phrases": serializers.ListField(child=serializers.CharField()),
+        }

@@ -1,4 +1,5 @@
-"""POST /auth/register, the token endpoints (simplejwt's, behind a per-IP burst limit) and GET /auth/me."""
+"""POST /auth/register, the token endpoints (simplejwt's, behind a per-IP burst limit), GET /auth/me and
+GET/PATCH /me/settings."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
 
 from accounts import selectors, services
-from accounts.api.serializers import MeOutput, RegisterInput, UserOutput
+from accounts.api.serializers import MeOutput, PreferencesInput, PreferencesOutput, RegisterInput, UserOutput
+from accounts.models import preferences_of
 from accounts.ratelimit import burst_check_user, burst_limited_by_ip
+from core.exceptions import InvalidInput
 from core.openapi import error_responses
 
 
@@ -41,6 +44,29 @@ class MeView(APIView):
     def get(self, request: Request) -> Response:
         burst_check_user(request)
         return Response(MeOutput(selectors.user_profile(user=request.user)).data)  # type: ignore[arg-type]
+
+
+class PreferencesView(APIView):
+    """GET and PATCH /me/settings: what the service may keep and use, enforced on every save and /context."""
+
+    @extend_schema(responses={200: PreferencesOutput, **error_responses(429)}, summary="My capture settings")
+    def get(self, request: Request) -> Response:
+        burst_check_user(request)
+        return Response(PreferencesOutput(preferences_of(request.user)).data)  # type: ignore[arg-type]
+
+    @extend_schema(
+        request=PreferencesInput,
+        responses={200: PreferencesOutput, **error_responses(400, 429)},
+        summary="Change some of my capture settings",
+    )
+    def patch(self, request: Request) -> Response:
+        burst_check_user(request)
+        if not isinstance(request.data, dict):
+            raise InvalidInput("Request body must be a JSON object")
+        serializer = PreferencesInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        prefs = services.preferences_update(user=request.user, changes=dict(serializer.validated_data))  # type: ignore[arg-type]
+        return Response(PreferencesOutput(prefs).data)
 
 
 class TokenObtainPairView(jwt_views.TokenObtainPairView):

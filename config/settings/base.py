@@ -188,7 +188,7 @@ REST_FRAMEWORK = {
     # Supabase access tokens first: that class passes locally issued tokens (they carry token_type) to simplejwt.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.SupabaseJWTAuthentication",
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.authentication.UserJWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],

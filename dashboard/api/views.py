@@ -7,9 +7,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.authentication import JWTAuthentication
 
-from accounts.authentication import SupabaseJWTAuthentication
+from accounts.authentication import SupabaseJWTAuthentication, UserJWTAuthentication
 from core.openapi import error_responses
 from dashboard import selectors
 from dashboard.api.authentication import AdminKeyAuthentication, IsAdminKeyOrStaff
@@ -17,7 +16,7 @@ from dashboard.api.serializers import DashboardOutput
 
 
 class AdminDashboardView(APIView):
-    authentication_classes = [AdminKeyAuthentication, SupabaseJWTAuthentication, JWTAuthentication]
+    authentication_classes = [AdminKeyAuthentication, SupabaseJWTAuthentication, UserJWTAuthentication]
     permission_classes = [IsAdminKeyOrStaff]
 
     @extend_schema(

@@ -61,6 +61,15 @@ class SaveOutput(serializers.Serializer):
     redacted = serializers.IntegerField(help_text="Secrets replaced by [REDACTED:<kind>] before storing.")
 
 
+class SkippedOutput(serializers.Serializer):
+    """A save the person's capture settings (GET /me/settings) turned away: 200, nothing stored."""
+
+    success = serializers.BooleanField(default=True)
+    chunks_stored = serializers.IntegerField()
+    timestamp = serializers.DateTimeField()
+    skipped = serializers.CharField(help_text="Why nothing was stored, e.g. 'capture is off for grok'.")
+
+
 class ContextQueryInput(serializers.Serializer):
     query = serializers.CharField(max_length=settings.MEMORY_MAX_QUERY_CHARS)
     top_k = serializers.IntegerField(

@@ -9,7 +9,13 @@ from django.conf import settings
 from django.http import Http404, StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import status, viewsets
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -20,6 +26,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
 from accounts.api.quota import DailyQuotaMixin
+from accounts.models import preferences_of
 from core.exceptions import InvalidInput, NotAllowed, TooLarge
 from core.openapi import ErrorEnvelope, error_responses
 from memories import selectors, services
@@ -37,6 +44,7 @@ from memories.api.serializers import (
     SaveOutput,
     SavePromptInput,
     SaveResponseInput,
+    SkippedOutput,
 )
 from memories.models import Kind
 from memories.search import context
@@ -58,6 +66,9 @@ def _json_object(request: Request) -> dict[str, Any]:
 
 
 def _saved(result: services.SaveResult) -> Response:
+    if result.memory is None:  # the person's capture settings: a success for the client, nothing stored
+        skipped = {"success": True, "chunks_stored": 0, "timestamp": timezone.now(), "skipped": result.skipped}
+        return Response(SkippedOutput(skipped).data, status=status.HTTP_200_OK)
     body = SaveOutput(
         {
             "success": True,
@@ -71,13 +82,20 @@ def _saved(result: services.SaveResult) -> Response:
     return Response(body, status=status.HTTP_200_OK if result.duplicate else status.HTTP_201_CREATED)
 
 
+SAVED_OR_SKIPPED = PolymorphicProxySerializer(
+    component_name="SavedOrSkipped",
+    serializers=[SaveOutput, SkippedOutput],
+    resource_type_field_name=None,
+)
+
+
 class SaveViewSet(DailyQuotaMixin, viewsets.ViewSet):
     """POST /save-prompt and POST /save-response."""
 
     @extend_schema(
         request=SavePromptInput,
-        responses={201: SaveOutput, 200: SaveOutput, **error_responses(403)},
-        summary="Save a prompt (200 with duplicate=true if already stored)",
+        responses={201: SaveOutput, 200: SAVED_OR_SKIPPED, **error_responses(403)},
+        summary="Save a prompt (200 with duplicate=true if already stored, or skipped by the capture settings)",
     )
     @idempotent
     def save_prompt(self, request: Request) -> Response:
@@ -85,8 +103,8 @@ class SaveViewSet(DailyQuotaMixin, viewsets.ViewSet):
 
     @extend_schema(
         request=SaveResponseInput,
-        responses={201: SaveOutput, 200: SaveOutput, **error_responses(403)},
-        summary="Save an answer with its prompt (200 with duplicate=true if already stored)",
+        responses={201: SaveOutput, 200: SAVED_OR_SKIPPED, **error_responses(403)},
+        summary="Save an answer with its prompt (200 with duplicate=true if already stored, or skipped)",
     )
     @idempotent
     def save_response(self, request: Request) -> Response:
@@ -131,6 +149,8 @@ class ContextViewSet(DailyQuotaMixin, viewsets.ViewSet):
         filters = context.ContextFilters(
             provider=v["provider"], kind=v["kind"], since=v["since"], until=v["until"], min_score=v["min_score"]
         )
+        if not preferences_of(request.user).context:  # type: ignore[arg-type]  # the person turned context off
+            return Response(ContextOutput({"contexts": [], "count": 0, "results": []}).data)
         results = context.context_search(
             user=request.user,  # type: ignore[arg-type]
             query=v["query"],

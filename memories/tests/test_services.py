@@ -44,8 +44,8 @@ def test_it_hashes_kind_prompt_and_text_together():
 def test_memory_save_writes_a_memory_and_its_chunks(alice):
     result = services.memory_save(user=alice, kind="prompt", provider="claude", text="I collect vinyl records.")
     assert result.chunks_stored == 1 and not result.duplicate
-    assert Memory.objects.get().pk == result.memory.pk
-    assert Chunk.objects.get().memory_id == result.memory.pk
+    assert Memory.objects.get().pk == result.stored.pk
+    assert Chunk.objects.get().memory_id == result.stored.pk
 
 
 def test_memory_save_is_idempotent_per_text(alice):

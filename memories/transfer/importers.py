@@ -27,9 +27,10 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 
-from accounts.models import User
+from accounts.models import Preferences, User, preferences_of
 from core.errors import flatten_errors
 from core.exceptions import InvalidInput, TooLarge
+from core.redaction import redact
 from memories import selectors, services
 from memories.embedding import embeddings
 from memories.fields import PriorityField, ProviderField
@@ -294,20 +295,21 @@ def memories_import(
             "Split the file and import the parts one after another."
         )
     report = ImportReport(format=fmt)
+    prefs = preferences_of(user)
     for start in range(0, len(found), EMBED_BATCH_ITEMS):
         batch = found[start : start + EMBED_BATCH_ITEMS]
-        valid = [(candidate, _validated(candidate, report)) for candidate in batch]
+        valid = [(candidate, _validated(candidate, report, pii=prefs.redact_pii)) for candidate in batch]
         to_save = [(candidate, v) for candidate, v in valid if v is not None]
         with embeddings.precomputed(_new_embedding_inputs(user, [v for _, v in to_save])):
             for candidate, v in to_save:
-                _save(user, candidate, v, report)
+                _save(user, candidate, v, report, prefs)
         if progress is not None:
             progress(start + len(batch), len(found))
     report.problems.sort(key=lambda problem: found_order[problem["item"]])
     return report
 
 
-def _validated(candidate: Candidate, report: ImportReport) -> dict[str, Any] | None:
+def _validated(candidate: Candidate, report: ImportReport, *, pii: bool) -> dict[str, Any] | None:
     if not isinstance(candidate.data, dict):
         report.note("failed", candidate.ref, "not a JSON object")
         return None
@@ -318,6 +320,8 @@ def _validated(candidate: Candidate, report: ImportReport) -> dict[str, Any] | N
     v = dict(item.validated_data)
     if v["kind"] == Kind.PROMPT:
         v["prompt"] = ""
+    # Redacted here already (memory_save would too) so that the batch embeds and dedups the stored text.
+    v["text"], v["prompt"] = redact(v["text"], pii=pii).text, redact(v["prompt"], pii=pii).text
     return v
 
 
@@ -335,7 +339,7 @@ def _new_embedding_inputs(user: User, items: list[dict[str, Any]]) -> list[str]:
     return inputs
 
 
-def _save(user: User, candidate: Candidate, v: dict[str, Any], report: ImportReport) -> None:
+def _save(user: User, candidate: Candidate, v: dict[str, Any], report: ImportReport, prefs: Preferences) -> None:
     result = services.memory_save(
         user=user,
         kind=v["kind"],
@@ -345,8 +349,12 @@ def _save(user: User, candidate: Candidate, v: dict[str, Any], report: ImportRep
         priority=v["priority"],
         pinned=v["pinned"],
         created_at=v["created_at"],
+        preferences=prefs,
+        capture_rules=False,  # an import is the person's own explicit act: only excluded phrases apply
     )
-    if result.duplicate:
+    if result.memory is None:
+        report.note("skipped", candidate.ref, str(result.skipped))
+    elif result.duplicate:
         report.note("skipped", candidate.ref, f"already stored as memory {result.memory.pk}")
     else:
         report.imported += 1

@@ -174,14 +174,14 @@ def test_it_returns_one_entry_for_a_prompt_and_the_answer_saved_with_it(alice):
         kind="response",
         provider="claude",
         text="Seven minutes for a jammy yolk.",
-        prompt=prompt.memory.text,
+        prompt=prompt.stored.text,
     )
 
     results = context.context_search(user=alice, query="How long to boil an egg?", top_k=5)
 
-    exchange = [r for r in results if r.memory_id in (prompt.memory.pk, answer.memory.pk)]
-    assert [r.memory_id for r in exchange] == [answer.memory.pk]
-    assert results[0].memory_id == answer.memory.pk
+    exchange = [r for r in results if r.memory_id in (prompt.stored.pk, answer.stored.pk)]
+    assert [r.memory_id for r in exchange] == [answer.stored.pk]
+    assert results[0].memory_id == answer.stored.pk
     assert "How long to boil an egg?" in results[0].text and "Seven minutes" in results[0].text
 
 
@@ -194,4 +194,4 @@ def test_it_never_returns_two_chunks_of_one_memory(alice):
     results = context.context_search(user=alice, query="my garden plan with tomatoes, basil and peppers", top_k=5)
 
     assert len(ids(results)) == len(set(ids(results)))
-    assert ids(results)[0] == saved.memory.pk
+    assert ids(results)[0] == saved.stored.pk
