@@ -296,8 +296,9 @@ function providerOf(sender) {
   }
 }
 
+/** The popup and options pages (also when opened as a tab), never a content script. */
 function fromExtensionPage(sender) {
-  return sender.id === chrome.runtime.id && !sender.tab && String(sender.url || '').startsWith(chrome.runtime.getURL(''));
+  return sender.id === chrome.runtime.id && String(sender.url || '').startsWith(chrome.runtime.getURL(''));
 }
 
 const contentHandlers = {
@@ -328,7 +329,7 @@ const pageHandlers = {
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
   if (!message || typeof message.type !== 'string' || sender.id !== chrome.runtime.id) return false;
   let handler = null;
-  if (message.type in contentHandlers && sender.tab) {
+  if (message.type in contentHandlers && sender.tab && !fromExtensionPage(sender)) {
     if (!providerOf(sender) && !message.provider) return false;
     handler = contentHandlers[message.type];
   } else if (message.type in pageHandlers && fromExtensionPage(sender)) {

@@ -245,7 +245,13 @@
     }
   }
 
+  let lastTurn = { prompt: null, at: 0 };
+
   function beginTurn(prompt) {
+    // One send can reach us twice (Enter, then the form's submit event it causes): the same prompt within a
+    // second is the same turn.
+    if (lastTurn.prompt === prompt && Date.now() - lastTurn.at < 1000) return;
+    lastTurn = { prompt, at: Date.now() };
     watcher.flush(); // a previous answer still settling is saved as it stands
     if (!captureOn()) return;
     const turn = { id: crypto.randomUUID(), prompt };
