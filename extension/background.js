@@ -360,4 +360,7 @@ chrome.runtime.onInstalled.addListener(() => {
   drain();
 });
 
+// Every start of the worker (an event woke it) also sends whatever is due, such as a save that was being sent
+// when the browser stopped the previous worker.
 publishView();
+drain();

@@ -300,6 +300,7 @@
       else chip.show(result && !result.reason ? 'none' : 'unavailable');
       beginTurn(held.prompt);
       await resend(box, held.button);
+      setTimeout(() => chip.place(), 60); // the site has emptied (and shrunk) the box
     } finally {
       if (pending === held) pending = null;
     }
@@ -573,7 +574,7 @@
       box.hidden = false;
       box.dataset.state = state;
       this.place();
-      if (!this.placeTimer) this.placeTimer = setInterval(() => this.place(), 400);
+      if (!this.placeTimer) this.placeTimer = setInterval(() => this.place(), 250);
       if (state === 'none' || state === 'skipped' || state === 'unavailable') this.hideTimer = setTimeout(() => this.show('hidden'), 2500);
     },
 

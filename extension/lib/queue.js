@@ -58,6 +58,9 @@ export async function enqueue(item) {
     return queue.length > MAX_ITEMS ? queue.splice(0, queue.length - MAX_ITEMS) : [];
   });
   for (const old of overflow) await logDropped(old, 'the queue was full (oldest dropped)');
+  // A safety net in case the service worker is stopped before the send below finishes; the send's outcome
+  // replaces it (or clears it when nothing is left).
+  await chrome.alarms.create(ALARM, { when: Date.now() + BASE_DELAY_MS });
 }
 
 /** Schedules the alarm for the earliest retry (or clears it when nothing waits). */

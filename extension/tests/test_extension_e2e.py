@@ -13,6 +13,7 @@ in production; here the setting is patched): a headless browser cannot answer th
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
@@ -90,7 +91,7 @@ class FakeSites:
 
     def __init__(self, cert: Path, key: Path) -> None:
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 host = (self.headers.get("Host") or "").split(":")[0]
                 path = self.path.split("?")[0]
                 if path in ("/fake.js", "/fake.css"):
@@ -178,10 +179,8 @@ class Gate:
     def _close(self, s: socket.socket) -> None:
         with self.lock:
             self.sockets.discard(s)
-        try:
+        with contextlib.suppress(OSError):
             s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         s.close()
 
     def down(self) -> None:
@@ -418,7 +417,7 @@ def test_make_extension_zips_the_extension_without_tests(tmp_path: Path) -> None
 @pytest.mark.django_db
 def test_context_accepts_max_tokens() -> None:
     user = make_user("maxtokens")
-    response = client_for(user).get(f"/context/{user.pk}", {"query": "anything", "max_tokens": 600})
+    response = client_for(user).get(f"/context/{user.pk}", {"query": "anything", "max_tokens": "600"})
     assert response.status_code == 200, response.content
     assert response.json()["count"] == 0
 
@@ -439,6 +438,19 @@ def test_sign_in_with_a_password_and_save_the_options(env: Browser, gate: Gate, 
     auth = env.stored("auth")
     assert auth["userId"] == str(person.pk) and auth["refresh"] and auth["accessExp"] > time.time() * 1000
     assert env.stored("options")["maxTokens"] == 300
+
+    # An access token about to expire is refreshed before the next call.
+    page = env.open(env.url("options.html"))
+    page.evaluate(
+        """async () => {
+            const {auth} = await chrome.storage.local.get('auth');
+            await chrome.storage.local.set({auth: {...auth, accessExp: Date.now() + 5000}});
+            await chrome.runtime.sendMessage({type: 'refresh-settings'});
+        }"""
+    )
+    page.close()
+    fresh = env.stored("auth")
+    assert fresh["access"] != auth["access"] and fresh["accessExp"] > time.time() * 1000 + 10 * 60 * 1000
 
     # A pasted access token (what a Supabase sign-in gives) works instead of a password.
     from rest_framework_simplejwt.tokens import AccessToken
@@ -478,7 +490,7 @@ def test_a_sent_prompt_and_its_streamed_answer_are_saved(env: Browser, gate: Gat
     assert [(m.text, m.prompt, m.provider) for m in responses] == [(answer, prompt, provider)]
     time.sleep(1.0)
     assert len(memories_of(person)) == 2
-    assert env.stored("queue") == []
+    assert not env.stored("queue")
 
 
 def test_context_is_added_before_sending_and_the_chip_counts_it(env: Browser, gate: Gate, person: Any) -> None:
@@ -501,6 +513,10 @@ def test_context_is_added_before_sending_and_the_chip_counts_it(env: Browser, ga
     count = page.locator("#memory-layer-chip .count")
     count.wait_for()
     assert re.fullmatch(r"1 memory used", count.text_content())
+    page.wait_for_timeout(300)
+    chip_box = page.locator("#memory-layer-chip .chip").bounding_box()
+    editor_box = page.locator("#prompt-textarea").bounding_box()
+    assert 0 <= editor_box["y"] - (chip_box["y"] + chip_box["height"]) <= 16  # just above the prompt box
     count.click()
     preview = page.locator("#memory-layer-chip .preview")
     preview.wait_for()
@@ -588,4 +604,4 @@ def test_a_site_switched_off_saves_nothing(env: Browser, gate: Gate, person: Any
     page.wait_for_function("() => !document.querySelector('button.send-button.stop')", timeout=10000)  # answer done
     time.sleep(2.5)  # past the 1.5 s an answer needs to count as finished
     assert memories_of(person) == []
-    assert env.stored("queue") == []
+    assert not env.stored("queue")

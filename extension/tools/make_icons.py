@@ -27,11 +27,11 @@ def _pixel(x: float, y: float) -> tuple[float, float, float, float]:
     if not _inside_rounded_square(x, y, 0.22):
         return (0.0, 0.0, 0.0, 0.0)
     top, bottom = (124, 92, 255), (79, 48, 214)
-    base = tuple(t + (b - t) * y for t, b in zip(top, bottom, strict=True))
+    r, g, b = (t + (u - t) * y for t, u in zip(top, bottom, strict=True))
     for centre, shade in ((0.68, 0.72), (0.5, 0.86), (0.32, 1.0)):
         if _inside_layer(x, y, centre):
             return (255 * shade, 255 * shade, 255, 255.0)
-    return (*base, 255.0)
+    return (r, g, b, 255.0)
 
 
 def render(size: int) -> bytes:
