@@ -23,6 +23,7 @@
   const SETTLE_MS = 1500; // an answer is done when its text has not changed for this long
   const STREAMING_GRACE_MS = 120000; // longest wait past SETTLE_MS while the site still shows a streaming hint
   const WATCH_LIMIT_MS = 10 * 60 * 1000;
+  const MAX_NEW_ANSWERS = 3; // more new answer elements than this after one send: another conversation opened
   const RESEND_WAIT_MS = 400; // how long to wait for the site to enable its send button after our edit
 
   function stripBlock(text) {
@@ -103,15 +104,24 @@
     return null;
   }
 
-  /** All elements of the first selector that matches anything (so nested fallbacks never double count). */
+  /**
+   * All elements of the first selector that matches anything (so nested fallbacks never double count), without
+   * those inside another match (a quoted block inside an answer is part of that answer).
+   */
   function allOfFirst(selectors) {
     for (const selector of selectors) {
+      let found;
       try {
-        const found = document.querySelectorAll(selector);
-        if (found.length) return Array.from(found);
+        found = Array.from(document.querySelectorAll(selector));
       } catch {
-        /* next */
+        continue;
       }
+      if (!found.length) continue;
+      const set = new Set(found);
+      return found.filter((el) => {
+        for (let up = el.parentElement; up; up = up.parentElement) if (set.has(up)) return false;
+        return true;
+      });
     }
     return [];
   }
@@ -400,11 +410,10 @@
       }, 100);
     },
 
-    /** The newest assistant message that was not on the page when the prompt was sent. */
+    /** The newest assistant message that was not on the page when the prompt was sent, and how many are new. */
     current() {
-      const all = allOfFirst(site.assistantMessage);
-      for (let i = all.length - 1; i >= 0; i -= 1) if (!this.before.has(all[i])) return all[i];
-      return null;
+      const fresh = allOfFirst(site.assistantMessage).filter((el) => !this.before.has(el));
+      return { el: fresh.length ? fresh[fresh.length - 1] : null, count: fresh.length };
     },
 
     check() {
@@ -413,7 +422,12 @@
         this.flush();
         return;
       }
-      const el = this.current();
+      const { el, count } = this.current();
+      if (count > MAX_NEW_ANSWERS) {
+        // Many new answers at once: the person opened another conversation; this turn's answer is not here.
+        this.stop();
+        return;
+      }
       if (!el) return;
       const text = answerText(el);
       if (text !== this.text) {

@@ -133,6 +133,7 @@ class Gate:
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
         self.up = True
+        self.delay = 0.0
         self.sockets: set[socket.socket] = set()
         self.lock = threading.Lock()
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -155,6 +156,8 @@ class Gate:
             threading.Thread(target=self._connect, args=(client,), daemon=True).start()
 
     def _connect(self, client: socket.socket) -> None:
+        if self.delay:
+            time.sleep(self.delay)  # a slow server: nothing comes back for a while
         try:
             upstream = socket.create_connection(self.target, timeout=5)
             upstream.settimeout(None)
@@ -189,6 +192,12 @@ class Gate:
             open_sockets = list(self.sockets)
         for s in open_sockets:
             self._close(s)
+
+    def slow(self, seconds: float) -> None:
+        """New connections wait `seconds` before reaching the server (the open ones are cut so none escape)."""
+        self.down()
+        self.delay = seconds
+        self.up = True
 
     def close(self) -> None:
         self.down()
@@ -351,7 +360,7 @@ def _model_loaded() -> None:
 @pytest.fixture
 def env(browser: Browser, gate: Gate, settings: Any, _model_loaded: None, transactional_db: None) -> Iterator[Any]:
     settings.CORS_ALLOWED_ORIGIN_REGEXES = [rf"^chrome-extension://{browser.id}$"]
-    gate.up = True
+    gate.up, gate.delay = True, 0.0
     yield browser
     for page in list(browser.context.pages):
         if not page.url.startswith("about:"):
@@ -587,6 +596,11 @@ def test_server_down_sends_unchanged_and_queues_then_drains(env: Browser, gate: 
     ]
     popup.screenshot(path=str(ARTIFACTS / "extension-popup.png"))
 
+    # "Open my memories": this server has no /auth/web-login-link yet (404), so the web app's front page opens.
+    with env.context.expect_page() as opened:
+        popup.click("#open-memories")
+    assert opened.value.url.startswith(f"{gate.url}/app/")
+
 
 def test_a_site_switched_off_saves_nothing(env: Browser, gate: Gate, person: Any) -> None:
     signed_in(env, gate, person, timeout_ms=3000)
@@ -605,3 +619,68 @@ def test_a_site_switched_off_saves_nothing(env: Browser, gate: Gate, person: Any
     time.sleep(2.5)  # past the 1.5 s an answer needs to count as finished
     assert memories_of(person) == []
     assert not env.stored("queue")
+
+
+def test_a_slow_server_does_not_hold_the_prompt(env: Browser, gate: Gate, person: Any) -> None:
+    remembered = "We agreed the kitchen tiles will be dark green, matte, 10 by 10 cm."
+    assert client_for(person).post("/save-prompt", {"prompt": remembered}, format="json").status_code == 201
+    signed_in(env, gate, person)  # the default 800 ms wait for context
+    page = chat(env, "grok")
+    gate.slow(3.0)
+    prompt = "Remind me what we decided about the kitchen tiles"
+    type_prompt(page, "grok", prompt)
+    started = time.monotonic()
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => window.__sent.length === 1", timeout=5000)
+    elapsed = time.monotonic() - started
+    assert sent(page) == [prompt]  # the context came too late: sent as typed
+    assert 0.7 < elapsed < 1.6, f"sent after {elapsed:.2f} s"
+    # The saves only took longer: they arrive without going through the queue's backoff.
+    wait_for(lambda: {m.kind for m in memories_of(person)} >= {"prompt", "response"} and len(memories_of(person)) == 3,
+             timeout=20, what="both saves")  # fmt: skip
+    assert not [q for q in env.stored("queue") or [] if q["attempts"]]
+
+
+def test_pause_and_server_settings_are_honoured(env: Browser, gate: Gate, person: Any) -> None:
+    remembered = "My favourite city for a weekend is Lisbon, for the tiles and the custard tarts."
+    assert client_for(person).post("/save-prompt", {"prompt": remembered}, format="json").status_code == 201
+    signed_in(env, gate, person, timeout_ms=3000)
+    popup = env.open(env.url("popup.html"))
+    popup.wait_for_selector("body[data-ready=true]")
+    popup.click("#pause")
+    popup.wait_for_function("() => document.getElementById('pause-state').textContent.startsWith('Capture paused')")
+    page = chat(env, "claude")
+    type_prompt(page, "claude", "Where should I go for a weekend?")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => window.__sent.length === 1", timeout=5000)
+    assert sent(page)[0].startswith(BLOCK_START)  # paused capture still adds context
+    page.wait_for_function("() => !document.querySelector('[data-is-streaming=true]')", timeout=10000)
+    time.sleep(2.0)
+    assert [m.text for m in memories_of(person)] == [remembered]
+
+    # The account's settings as /me/settings would give them (this server may not have the endpoint yet):
+    # context off and claude off. The prompt then goes out at once, untouched, and nothing is saved.
+    popup.click("#resume")
+    popup.evaluate(
+        """async () => {
+            const {serverSettings} = await chrome.storage.local.get('serverSettings');
+            await chrome.storage.local.set({serverSettings: {...serverSettings, fetchedAt: Date.now(), value: {
+                capture: true, context: false, providers: {chatgpt: true, claude: false, gemini: true, grok: true}}}});
+        }"""
+    )
+    popup.reload()
+    popup.wait_for_selector("body[data-ready=true]")
+    assert "off in your account" in popup.text_content("#sites")
+    page.reload()
+    page.wait_for_function("() => window.__sent !== undefined")
+    page.wait_for_timeout(300)
+    type_prompt(page, "claude", "Where should I go next weekend?")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => window.__sent.length === 1", timeout=5000)
+    assert sent(page) == ["Where should I go next weekend?"]
+    assert (
+        page.locator("#memory-layer-chip .chip").count() == 0
+        or not page.locator("#memory-layer-chip .chip").is_visible()
+    )
+    time.sleep(4.0)
+    assert [m.text for m in memories_of(person)] == [remembered]
