@@ -604,12 +604,14 @@ def test_server_down_sends_unchanged_and_queues_then_drains(env: Browser, gate: 
 
 def test_a_site_switched_off_saves_nothing(env: Browser, gate: Gate, person: Any) -> None:
     signed_in(env, gate, person, timeout_ms=3000)
+    page = chat(env, "gemini")  # open before the switch: the change reaches a page already loaded
     popup = env.open(env.url("popup.html"))
     popup.wait_for_selector("body[data-ready=true]")
     popup.uncheck("#site-gemini")
     wait_for(lambda: env.stored("sites") == {"chatgpt": True, "claude": True, "gemini": False, "grok": True},
              what="the switch stored")  # fmt: skip
-    page = chat(env, "gemini")
+    page.bring_to_front()
+    page.wait_for_timeout(300)
     prompt = "This one must not be remembered"
     type_prompt(page, "gemini", prompt)
     page.keyboard.press("Enter")
