@@ -228,6 +228,7 @@
 
   let bypass = false; // true while we re-dispatch a send ourselves
   let pending = null; // the send held back while context is fetched
+  let stuck = null; // a prompt our re-dispatch did not get sent: the person's next send of it goes through as is
 
   function pressEnter(box) {
     box.focus();
@@ -280,6 +281,14 @@
     const raw = readText(box);
     const prompt = stripBlock(raw).trim();
     if (!prompt) return;
+    if (stuck && stuck.prompt === prompt && Date.now() - stuck.at < 60000) {
+      // Our own send did not go out (the site ignored the synthetic event): let the person's real one through
+      // untouched, block included, instead of holding it back again.
+      stuck = null;
+      if (captureOn()) beginTurn(prompt);
+      return;
+    }
+    stuck = null;
     if (!contextOn()) {
       if (captureOn()) beginTurn(prompt); // the event goes on untouched
       return;
@@ -311,6 +320,9 @@
       beginTurn(held.prompt);
       await resend(box, held.button);
       setTimeout(() => chip.place(), 60); // the site has emptied (and shrunk) the box
+      setTimeout(() => {
+        if (box.isConnected && stripBlock(readText(box)).trim() === held.prompt) stuck = { prompt: held.prompt, at: Date.now() };
+      }, 1000);
     } finally {
       if (pending === held) pending = null;
     }
