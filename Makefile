@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup onnx-model run dev serve browser test test-e2e lint bench bench-scale clean
+.PHONY: setup onnx-model run dev serve browser test test-e2e extension test-extension lint bench bench-scale clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -69,6 +69,17 @@ test: setup browser
 test-e2e: setup browser
 	$(PY) -m pytest -m e2e --no-cov dashboard/tests/test_e2e_chromium.py
 
+# The browser extension as a zip (extension/ without its tests and tools), to load or upload elsewhere.
+EXTENSION_ZIP ?= dist/memory-layer-extension.zip
+extension:
+	rm -f $(EXTENSION_ZIP)
+	python3 extension/tools/build_zip.py $(EXTENSION_ZIP)
+
+# The extension's end-to-end tests: Debian's chromium with extension/ loaded, fake assistant sites over HTTPS,
+# the real API on a live server; screenshots land in test-artifacts/.
+test-extension: setup browser
+	$(PY) -m pytest -p no:cacheprovider --no-cov extension/tests -q
+
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
@@ -82,7 +93,7 @@ bench-scale: setup
 	$(PY) bench/scale.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage dist
 
 .PHONY: bench-locomo
 # Evidence recall of /context on LoCoMo (data read from ../shared/data/locomo/); SPLIT=dev|heldout|all.
