@@ -27,7 +27,7 @@ Row = tuple[Any, ...]
 def zscore(wd: float, wk: float) -> Callable[[list[Row]], list[int]]:
     def rank(rows: list[Row]) -> list[int]:
         def score(r: Row) -> float:
-            cos, bm25, cm, cs, km, ks = (float(x) for x in r[9:])
+            cos, bm25, cm, cs, km, ks = (float(x) for x in r[9:15])
             return wd * (cos - cm) / max(cs, 1e-6) + (wk * (bm25 - km) / ks if ks else 0.0)
 
         return _best_memories(rows, score)

@@ -372,16 +372,26 @@ def _select(candidates: list[_Candidate], *, top_k: int, pin_threshold: float, s
 def _newer_first(chosen: list[_Candidate], signals: _Signals) -> list[_Candidate]:
     """Newer facts win: a later memory that matches the query about as well as an earlier one (within
     CONTEXT_SUPERSEDE_MARGIN of cosine) goes above it, as "we moved to Utrecht" must come before "we live in
-    Toronto". Not for "when did ..." or a named time, which ask about the old version too."""
+    Toronto". Not for "when did ..." or a named time, which ask about the old version too, and only between the
+    person's own words: a transcript of several speakers ("Caroline: ...", as an imported LoCoMo dialogue) tells
+    events, not one person's current facts (measured: reordering those cost LoCoMo recall@5 0.10)."""
     if signals.asks_when or signals.window is not None:
         return chosen
     out = list(chosen)
     margin = settings.CONTEXT_SUPERSEDE_MARGIN
+
+    def supersedes(newer: _Candidate, older: _Candidate) -> bool:
+        return (
+            newer.created_at > older.created_at
+            and newer.cosine >= older.cosine - margin
+            and not (older.pinned and not newer.pinned)
+            and not _SPEAKER_LABEL.match(newer.text)
+            and not _SPEAKER_LABEL.match(older.text)
+        )
+
     for i in range(1, len(out)):
         j = i
-        while j > 0 and out[j].created_at > out[j - 1].created_at and out[j].cosine >= out[j - 1].cosine - margin:
-            if out[j - 1].pinned and not out[j].pinned:
-                break
+        while j > 0 and supersedes(out[j], out[j - 1]):
             out[j - 1], out[j] = out[j], out[j - 1]
             j -= 1
     return out
