@@ -163,3 +163,22 @@ def test_a_full_buffer_is_due_before_its_time(settings):
     assert not buffer.due()
     buffer.add(endpoint="c", method="GET", status=200, latency_ms=1, user_id=None)
     assert buffer.due()
+
+
+def test_gunicorn_writes_a_workers_counts_when_it_exits(alice, settings):
+    import runpy
+
+    from config.tests.deploy_env import ROOT
+
+    settings.METRICS_FLUSH_SECONDS = 3600
+    services.buffer.add(endpoint="context", method="GET", status=200, latency_ms=3, user_id=alice.pk)
+    hooks = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+
+    class Server:
+        class log:
+            @staticmethod
+            def warning(*args):
+                raise AssertionError(args)
+
+    hooks["worker_exit"](Server(), object())
+    assert RequestMetric.objects.get().count == 1
