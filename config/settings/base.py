@@ -403,6 +403,9 @@ CONTEXT_PRIORITY_WEIGHT = 0.5
 CONTEXT_RECENCY_WEIGHT = env.float("CONTEXT_RECENCY_WEIGHT", default=0.25)
 CONTEXT_RECENCY_HALF_LIFE_DAYS = env.float("CONTEXT_RECENCY_HALF_LIFE_DAYS", default=30.0)
 CONTEXT_TIME_MATCH_WEIGHT = env.float("CONTEXT_TIME_MATCH_WEIGHT", default=1.0)
+# A query about the present ("... now?", "currently", "these days") adds weight * 0.5^(age / half-life) too.
+CONTEXT_CURRENT_WEIGHT = env.float("CONTEXT_CURRENT_WEIGHT", default=1.0)
+CONTEXT_CURRENT_HALF_LIFE_DAYS = env.float("CONTEXT_CURRENT_HALF_LIFE_DAYS", default=120.0)
 # Newer facts win: among the results, a later memory at most this much less similar (cosine) goes above an
 # earlier one ("we moved to Utrecht" above "we live in Toronto"), except for "when did ..." and named times.
 CONTEXT_SUPERSEDE_MARGIN = env.float("CONTEXT_SUPERSEDE_MARGIN", default=0.15)

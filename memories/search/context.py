@@ -35,6 +35,7 @@ from memories.search.budget import pack, query_terms, whole_sentences
 from memories.search.dense import dense_candidates, large_user
 from memories.search.query import (
     Window,
+    asks_current,
     asks_when,
     code_tokens,
     is_personal,
@@ -247,12 +248,13 @@ class _Signals:
     now: datetime
     window: Window | None
     asks_when: bool
+    asks_current: bool
     codes: tuple[str, ...]
 
 
 def _signals(query: str, now: datetime) -> _Signals:
     codes = tuple(code.lower() for code in code_tokens(query))
-    return _Signals(now, time_window(query, now), asks_when(query), codes)
+    return _Signals(now, time_window(query, now), asks_when(query), asks_current(query), codes)
 
 
 def _candidate(row: tuple[Any, ...], signals: _Signals) -> _Candidate:
@@ -270,6 +272,10 @@ def _candidate(row: tuple[Any, ...], signals: _Signals) -> _Candidate:
         # Newer statements of a fact win ("we moved to Utrecht" over "we live in Toronto"); "when did ..."
         # asks about every version, so there recency does not decide.
         rank_score += settings.CONTEXT_RECENCY_WEIGHT * _recency(created_at, signals.now)
+        if signals.asks_current:
+            # "... now?": the latest statement first, over months rather than weeks.
+            age_days = max((signals.now - created_at).total_seconds(), 0.0) / 86400
+            rank_score += settings.CONTEXT_CURRENT_WEIGHT * 0.5 ** (age_days / settings.CONTEXT_CURRENT_HALF_LIFE_DAYS)
     lowered = chunk_text.lower()
     code_match = any(code in lowered for code in signals.codes)
     return _Candidate(

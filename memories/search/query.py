@@ -62,6 +62,16 @@ def code_tokens(query: str) -> list[str]:
     return [t for t in _CODE.findall(query) if not t.isdigit() or len(t) >= 3]
 
 
+_CURRENT = re.compile(
+    r"\b(now|currently|current|these days|at the moment|nowadays|any ?more|latest|still|today)\b", re.IGNORECASE
+)
+
+
+def asks_current(query: str) -> bool:
+    """"Where do we live now?" asks for the latest version of a fact: recency counts for much more."""
+    return bool(_CURRENT.search(query))
+
+
 def asks_when(query: str) -> bool:
     """ "When did I …" asks for a date: every version of the fact matters, so recency must not decide."""
     return bool(_WHEN.search(query))

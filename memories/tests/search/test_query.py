@@ -72,6 +72,12 @@ def test_it_reads_relative_days_weeks_and_years():
     assert query.time_window("plan my dinners", ASKED) is None
 
 
+def test_questions_about_the_present_are_recognised():
+    assert query.asks_current("Where do we live now?")
+    assert query.asks_current("which car do I currently drive")
+    assert not query.asks_current("Where did we live in 2024?")
+
+
 def test_when_questions_are_recognised():
     assert query.asks_when("When did we move to Utrecht?")
     assert query.asks_when("what date is the race?")
