@@ -167,12 +167,11 @@ def test_a_full_buffer_is_due_before_its_time(settings):
 
 def test_gunicorn_writes_a_workers_counts_when_it_exits(alice, settings):
     import runpy
-
-    from config.tests.deploy_env import ROOT
+    from pathlib import Path
 
     settings.METRICS_FLUSH_SECONDS = 3600
     services.buffer.add(endpoint="context", method="GET", status=200, latency_ms=3, user_id=alice.pk)
-    hooks = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    hooks = runpy.run_path(str(Path(settings.BASE_DIR) / "gunicorn.conf.py"))
 
     class Server:
         class log:

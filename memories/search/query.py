@@ -68,7 +68,7 @@ _CURRENT = re.compile(
 
 
 def asks_current(query: str) -> bool:
-    """"Where do we live now?" asks for the latest version of a fact: recency counts for much more."""
+    """ "Where do we live now?" asks for the latest version of a fact: recency counts for much more."""
     return bool(_CURRENT.search(query))
 
 
