@@ -1,8 +1,16 @@
-"""The accounts API: registration, tokens and the caller's own account. Mounted at the root and under /api/v1/."""
+"""The accounts API: registration, tokens, the caller's own account and a web sign-in link. Mounted at the root
+and under /api/v1/."""
 
 from django.urls import path, re_path
 
-from accounts.api.views import MeView, RegisterView, TokenBlacklistView, TokenObtainPairView, TokenRefreshView
+from accounts.api.views import (
+    MeView,
+    RegisterView,
+    TokenBlacklistView,
+    TokenObtainPairView,
+    TokenRefreshView,
+    WebLoginLinkView,
+)
 
 urlpatterns = [
     re_path(r"^auth/register/?$", RegisterView.as_view(), name="register"),
@@ -10,4 +18,5 @@ urlpatterns = [
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
     path("auth/token/blacklist/", TokenBlacklistView.as_view(), name="token-blacklist"),
     re_path(r"^auth/me/?$", MeView.as_view(), name="me"),
+    re_path(r"^auth/web-login-link/?$", WebLoginLinkView.as_view(), name="web-login-link"),
 ]

@@ -53,3 +53,8 @@ class MeOutput(serializers.Serializer):
     email = serializers.EmailField()
     tier = serializers.CharField()
     usage = UsageOutput()
+
+
+class WebLoginLinkOutput(serializers.Serializer):
+    url = serializers.CharField(help_text="Open it in a browser (relative to this server) to sign in to /app/ once.")
+    expires_in = serializers.IntegerField(help_text="Seconds the link stays valid (WEB_LOGIN_LINK_SECONDS).")
