@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -136,6 +136,8 @@ def _home(request: HttpRequest, *, status: int = 200, **forms: Any) -> HttpRespo
             },
         ),
         "filters": filters,
+        # The preview form resubmits the list's filters: previewing keeps the list as it was.
+        "kept_filters": [(name, request.GET[name]) for name in filters.fields if request.GET.get(name)],
         "page": page,
         "preview_form": preview_form,
         "preview": preview,
@@ -221,7 +223,7 @@ def memory_delete_all(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-def memory_export(request: HttpRequest) -> HttpResponse:
+def memory_export(request: HttpRequest) -> HttpResponseBase:
     """The API's export (GET /memories/export), streamed the same way; ``?format=ndjson`` for one line each."""
     fmt = request.GET.get("format", "json")
     if fmt not in ("json", "ndjson"):
