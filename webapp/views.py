@@ -15,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -76,7 +77,7 @@ class PageLoginView(LoginView):
 def login_link(request: HttpRequest, token: str) -> HttpResponse:
     """Signs in the account the one-time link was made for (POST /auth/web-login-link), then goes home."""
     owner = login_links.login_link_owner(token=token)
-    if request.user.is_authenticated:
+    if request.user.is_authenticated and owner is not None:
         if owner == request.user.pk:
             return redirect("webapp:home")  # already in: the link stays unspent
         # Refused rather than switching accounts: a link someone else sends must not sign you in as them.
@@ -120,22 +121,14 @@ def _home(request: HttpRequest, *, status: int = 200, **forms: Any) -> HttpRespo
         "saves_total": sum(activity.saves),
         "calls_total": sum(activity.context_calls),
         "saves_chart": charts.stacked_bars(
-            "saves-per-day",
-            "Memories saved per day",
-            activity.days,
-            {
-                "saved": activity.saves,
-            },
+            "saves-per-day", "Memories saved per day", activity.days, {"saved": activity.saves}
         ),
         "calls_chart": charts.stacked_bars(
-            "context-calls-per-day",
-            "Context calls per day",
-            activity.days,
-            {
-                "context calls": activity.context_calls,
-            },
+            "context-calls-per-day", "Context calls per day", activity.days, {"context calls": activity.context_calls}
         ),
         "filters": filters,
+        # Where the memory forms come back to: this page, unless it is a refused POST's answer.
+        "here": request.get_full_path() if request.method == "GET" else reverse("webapp:home"),
         # The preview form resubmits the list's filters: previewing keeps the list as it was.
         "kept_filters": [(name, request.GET[name]) for name in filters.fields if request.GET.get(name)],
         "page": page,

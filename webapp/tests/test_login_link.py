@@ -171,6 +171,12 @@ def test_it_refuses_to_switch_accounts_when_someone_else_is_signed_in(client, al
     assert _signed_in(fresh) == alice
 
 
+def test_it_says_a_bad_link_is_bad_even_to_someone_signed_in(client, bob):
+    client.force_login(bob)
+    _refused(client.get("/app/login/link/garbage:abc:def"), "not valid")
+    assert _signed_in(client) == bob
+
+
 def test_it_just_goes_home_when_the_person_is_already_signed_in(client, alice):
     client.force_login(alice)  # a sign-in spends earlier links: this one is asked for afterwards
     url = _link(alice)

@@ -215,12 +215,12 @@ def test_it_pages_the_list_twenty_at_a_time_keeping_the_filters(web, alice):
     )
     first = web.get("/app/")
     assert len(first.context["page"]) == 20 and first.context["page"].paginator.num_pages == 3
-    assert 'href="?page=2#memories"' in _text(first)
+    assert 'href="/app/?page=2#memories"' in _text(first)
     third = web.get("/app/", {"page": "3"})
     assert [m.text for m in third.context["page"]] == [f"note {i}" for i in range(40, 45)]
     grok = web.get("/app/", {"provider": "grok", "page": "2"})
     assert [m.text for m in grok.context["page"]] == [f"note {i}" for i in range(40, 45, 2)]
-    assert 'href="?provider=grok&amp;page=1#memories"' in _text(grok)
+    assert 'href="/app/?provider=grok&amp;page=1#memories"' in _text(grok)
     past_the_end = web.get("/app/", {"page": "99"})
     assert past_the_end.status_code == 200 and past_the_end.context["page"].number == 3
 
@@ -257,6 +257,15 @@ def test_it_refuses_an_empty_or_too_long_prompt(web, prompt):
     response = web.get("/app/", {"prompt": prompt})
     assert response.status_code == 400
     assert response.context["preview"] is None
+
+
+def test_it_limits_previews_like_the_api(web, alice_memories, settings):
+    settings.RATELIMIT_API_RATE = "1/m"
+    assert web.get("/app/", {"prompt": "Where do I live?"}).status_code == 200
+    limited = web.get("/app/", {"prompt": "Where do I live?"})
+    assert limited.status_code == 429 and "Too many requests" in _text(limited)
+    assert limited.context["preview"] is None
+    assert web.get("/app/").status_code == 200  # the rest of the page is not limited
 
 
 # --- One memory: pin, priority, delete ----------------------------------------------------------------------
@@ -362,6 +371,12 @@ def test_it_deletes_nothing_without_the_typed_confirmation(web, alice_memories, 
     assert response.status_code == 400
     assert "Type DELETE" in _text(response)
     assert Memory.objects.filter(user=alice_memories[0].user).count() == 3
+
+
+def test_a_refused_form_answers_a_page_whose_forms_come_back_home(web, alice_memories):
+    page = _text(web.post("/app/memories/delete-all", {"confirm": "nope"}))
+    nexts = set(re.findall(r'name="next" value="([^"]*)"', page))
+    assert nexts == {"/app/"}  # not the POST-only URL the refused form was sent to
 
 
 def test_it_deletes_everything_of_the_person_and_nothing_of_anyone_else(web, alice, alice_memories, bob_memory):
