@@ -32,7 +32,7 @@ class BurstLimited(Limited):
     """Over a burst limit (django-ratelimit's window)."""
 
 
-def user_key(group: str, request: Request) -> str:
+def user_key(group: str, request: HttpRequest | Request) -> str:
     return str(request.user.pk)  # type: ignore[union-attr]
 
 
@@ -49,7 +49,7 @@ def forwarded_client_ip(request: HttpRequest | Request) -> str:
     return str(request.META.get("REMOTE_ADDR", ""))
 
 
-def burst_check(request: Request, *, group: str, key: str | Callable[[str, Request], str], rate: str) -> None:
+def burst_check(request: HttpRequest | Request, *, group: str, key: str | Callable[[str, Any], str], rate: str) -> None:
     """Count this request in ``group`` and raise :class:`BurstLimited` if it goes over ``rate``."""
     try:
         usage = get_usage(request, group=group, key=key, rate=rate, increment=True)

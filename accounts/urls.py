@@ -1,4 +1,5 @@
-"""The accounts API: registration, tokens and the caller's own account. Mounted at the root and under /api/v1/."""
+"""The accounts API: registration, tokens, the caller's own account and a web sign-in link. Mounted at the root
+and under /api/v1/."""
 
 from django.urls import path, re_path
 
@@ -9,6 +10,7 @@ from accounts.api.views import (
     TokenBlacklistView,
     TokenObtainPairView,
     TokenRefreshView,
+    WebLoginLinkView,
 )
 
 urlpatterns = [
@@ -18,4 +20,5 @@ urlpatterns = [
     path("auth/token/blacklist/", TokenBlacklistView.as_view(), name="token-blacklist"),
     re_path(r"^auth/me/?$", MeView.as_view(), name="me"),
     re_path(r"^me/settings/?$", PreferencesView.as_view(), name="me-settings"),
+    re_path(r"^auth/web-login-link/?$", WebLoginLinkView.as_view(), name="web-login-link"),
 ]

@@ -20,5 +20,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("admin/", admin.site.urls),
     path("dashboard/", include("dashboard.staff_urls")),
+    path("app/", include("webapp.urls")),  # the person's own page (session sign-in), not API traffic
     path("", include("dashboard.probe_urls")),  # /health and /ready: not API traffic, not versioned
 ]

@@ -27,6 +27,8 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?i)\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {REDACTED}"),
     # Anything shaped like a JWT (header.payload.signature, the header always starts with '{"' → eyJ).
     (re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), REDACTED),
+    # One-time web sign-in links (/app/login/link/<token>): valid for minutes, but a log line outlives that.
+    (re.compile(r"(/login/link/)[^\s\"'?#]+"), rf"\1{REDACTED}"),
     # key=value pairs in query strings, form bodies and repr()s.
     (re.compile(rf"(?i)\b({_SECRET_PARAMS})=[^&\s\"',;]+"), rf"\1={REDACTED}"),
     # Header-like "X-Admin-Key: value" / "'authorization': 'value'" (dict reprs, header dumps).

@@ -40,10 +40,10 @@ def _exempt(path: str) -> bool:
 class JsonErrorPageMiddleware:
     """With DEBUG on, Django answers unknown URLs and crashes with HTML pages; the API never does.
 
-    Staff HTML (the Django admin and the dashboard) keeps its pages.
+    HTML for people keeps its pages: the Django admin, the staff dashboard and the person's own page (/app/).
     """
 
-    html_prefixes = ("/admin/", "/dashboard/", "/static/")
+    html_prefixes = ("/admin/", "/dashboard/", "/app/", "/static/")
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response

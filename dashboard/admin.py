@@ -30,7 +30,7 @@ class RequestMetricAdmin(ReadOnlyAdmin):
 
 @admin.register(UserActivity)
 class UserActivityAdmin(ReadOnlyAdmin):
-    list_display = ("day", "user", "requests", "last_seen")
+    list_display = ("day", "user", "requests", "context_calls", "last_seen")
     list_select_related = ("user",)
     search_fields = ("user__username", "user__email", "=user__id")
     date_hierarchy = "day"

@@ -49,11 +49,14 @@ class RequestMetric(models.Model):
 
 
 class UserActivity(models.Model):
-    """How many API requests one user made on one UTC day, and when the last one was."""
+    """How many API requests one user made on one UTC day (and how many were successful /context calls), and
+    when the last one was."""
 
     day = models.DateField()
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     requests = models.PositiveIntegerField(default=0)
+    # The person's own page (/app/) charts it; no other table knows who called /context on which day.
+    context_calls = models.PositiveIntegerField(default=0, help_text="Successful (2xx) /context calls that day.")
     last_seen = models.DateTimeField()
 
     class Meta:

@@ -35,6 +35,8 @@ def bucket_index(latency_ms: float) -> int:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The URL name of GET /context/{user_id} (memories.urls), at the root and under /api/v1/ alike.
+CONTEXT_ENDPOINT = "context"
 MetricKey = tuple[datetime, str, str, str]  # (hour, endpoint, method, status class)
 
 
@@ -48,6 +50,7 @@ class _Counts:
 @dataclass
 class _Seen:
     requests: int = 0
+    context_calls: int = 0
     last_seen: datetime = _EPOCH
 
 
@@ -86,6 +89,7 @@ class MetricsBuffer:
             if user_id is not None:
                 seen = self._activity.setdefault((at.date(), user_id), _Seen())
                 seen.requests += 1
+                seen.context_calls += endpoint == CONTEXT_ENDPOINT and 200 <= status < 300
                 seen.last_seen = max(seen.last_seen, at)
 
     def due(self) -> bool:
@@ -143,15 +147,16 @@ def metrics_write(metrics: dict[MetricKey, _Counts], activity: dict[tuple[date, 
         params += [hour, endpoint, method, klass, counts.count, counts.total_ms, counts.buckets]
     if activity:
         people = connection.ops.quote_name(UserActivity._meta.db_table)
-        rows = ", ".join(["(%s, %s, %s, %s)"] * len(activity))
+        rows = ", ".join(["(%s, %s, %s, %s, %s)"] * len(activity))
         sql = (
             f"WITH metric AS ({sql} RETURNING 1) "  # noqa: S608 (table names from _meta, values are parameters)
-            f"INSERT INTO {people} AS a (day, user_id, requests, last_seen) VALUES {rows} "
+            f"INSERT INTO {people} AS a (day, user_id, requests, context_calls, last_seen) VALUES {rows} "
             "ON CONFLICT (day, user_id) DO UPDATE SET requests = a.requests + EXCLUDED.requests, "
+            "context_calls = a.context_calls + EXCLUDED.context_calls, "
             "last_seen = GREATEST(a.last_seen, EXCLUDED.last_seen)"
         )
         for (day, user_id), seen in activity.items():
-            params += [day, user_id, seen.requests, seen.last_seen]
+            params += [day, user_id, seen.requests, seen.context_calls, seen.last_seen]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 

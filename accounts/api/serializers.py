@@ -107,3 +107,8 @@ class PreferencesOutput(serializers.Serializer):
             "redact_pii": serializers.BooleanField(),
             "excluded_phrases": serializers.ListField(child=serializers.CharField()),
         }
+
+
+class WebLoginLinkOutput(serializers.Serializer):
+    url = serializers.CharField(help_text="Open it in a browser (relative to this server) to sign in to /app/ once.")
+    expires_in = serializers.IntegerField(help_text="Seconds the link stays valid (WEB_LOGIN_LINK_SECONDS).")

@@ -1,11 +1,13 @@
-"""POST /auth/register, the token endpoints (simplejwt's, behind a per-IP burst limit), GET /auth/me and
-GET/PATCH /me/settings."""
+"""POST /auth/register, the token endpoints (simplejwt's, behind a per-IP burst limit), GET /auth/me,
+GET/PATCH /me/settings and POST /auth/web-login-link."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from django.conf import settings
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -13,12 +15,19 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
 
-from accounts import selectors, services
-from accounts.api.serializers import MeOutput, PreferencesInput, PreferencesOutput, RegisterInput, UserOutput
+from accounts import login_links, selectors, services
+from accounts.api.serializers import (
+    MeOutput,
+    PreferencesInput,
+    PreferencesOutput,
+    RegisterInput,
+    UserOutput,
+    WebLoginLinkOutput,
+)
 from accounts.models import preferences_of
 from accounts.ratelimit import burst_check_user, burst_limited_by_ip
 from core.exceptions import InvalidInput
-from core.openapi import error_responses
+from core.openapi import ErrorEnvelope, error_responses
 
 
 class RegisterView(APIView):
@@ -67,6 +76,26 @@ class PreferencesView(APIView):
         serializer.is_valid(raise_exception=True)
         prefs = services.preferences_update(user=request.user, changes=dict(serializer.validated_data))  # type: ignore[arg-type]
         return Response(PreferencesOutput(prefs).data)
+
+
+class WebLoginLinkView(APIView):
+    """A one-time link that signs the token's user in to the web page (/app/): the way in for an account made
+    from a Supabase token, which has no password. The link is spent by its first use and expires."""
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: WebLoginLinkOutput,
+            403: OpenApiResponse(ErrorEnvelope, description="Staff accounts sign in with their password."),
+            **error_responses(429),
+        },
+        summary="A one-time sign-in link for the web page (/app/)",
+    )
+    def post(self, request: Request) -> Response:
+        burst_check_user(request)
+        token = login_links.login_link_token(user=request.user)  # type: ignore[arg-type]
+        url = reverse("webapp:login-link", kwargs={"token": token})
+        return Response(WebLoginLinkOutput({"url": url, "expires_in": settings.WEB_LOGIN_LINK_SECONDS}).data)
 
 
 class TokenObtainPairView(jwt_views.TokenObtainPairView):

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "accounts",
     "memories",
     "dashboard",
+    "webapp",
 ]
 
 MIDDLEWARE = [
@@ -252,6 +253,14 @@ else:
     # django-ratelimit refuses a per-process cache outright (E003, which aborts check/migrate/runserver);
     # accounts.E001 applies the production rule instead.
     SILENCED_SYSTEM_CHECKS += ["django_ratelimit.E003", "django_ratelimit.W001"]
+
+# --- The person's own web page (/app/, the webapp app; README: "Your memories page") -------------------
+# Session sign-in for people; staff keep the admin's own login page.
+LOGIN_URL = "webapp:login"
+LOGIN_REDIRECT_URL = "webapp:home"
+LOGOUT_REDIRECT_URL = "webapp:login"
+# POST /auth/web-login-link: how long the one-time sign-in link for a Supabase account (no password) is valid.
+WEB_LOGIN_LINK_SECONDS = env.int("WEB_LOGIN_LINK_SECONDS", default=300)
 
 # --- Memories -----------------------------------------------------------------------------------------
 MEMORY_PROVIDERS = env.list("MEMORY_PROVIDERS", default=["chatgpt", "claude", "gemini", "grok"])

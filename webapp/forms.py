@@ -1,0 +1,141 @@
+"""The page's forms: each validates one request's input and hands the service or selector plain values."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from django import forms
+from django.conf import settings
+
+from accounts.models import PROVIDERS, Preferences
+from memories.models import Kind, Priority
+
+ANY = [("", "any")]
+MAX_PHRASES = 100
+MAX_PHRASE_CHARS = 200
+DELETE_WORD = "DELETE"
+
+
+def _day_start(day: Any) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+class MemoryFilterForm(forms.Form):
+    """The list's filters (GET). Dates are whole UTC days, both ends included."""
+
+    q = forms.CharField(required=False, max_length=settings.MEMORY_MAX_QUERY_CHARS, label="Text")
+    provider = forms.ChoiceField(required=False, choices=ANY + [(p, p) for p in settings.MEMORY_PROVIDERS])
+    kind = forms.ChoiceField(required=False, choices=ANY + list(Kind.choices))
+    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            self.add_error("date_to", "must not be before From.")
+        return data
+
+    def selector_filters(self) -> dict[str, Any]:
+        """memories.selectors.memory_list's keywords for the valid form."""
+        data = self.cleaned_data
+        return {
+            "q": data["q"] or None,
+            "provider": data["provider"] or None,
+            "kind": data["kind"] or None,
+            "since": _day_start(data["date_from"]) if data["date_from"] else None,
+            "until": _day_start(data["date_to"]) + timedelta(days=1) if data["date_to"] else None,
+        }
+
+
+class PreviewForm(forms.Form):
+    prompt = forms.CharField(max_length=settings.MEMORY_MAX_QUERY_CHARS, label="Prompt")
+
+
+class PinForm(forms.Form):
+    pinned = forms.TypedChoiceField(choices=[("true", "pin"), ("false", "unpin")], coerce=lambda value: value == "true")
+
+
+class PriorityForm(forms.Form):
+    priority = forms.TypedChoiceField(
+        choices=[(label, label) for _, label in Priority.choices],
+        coerce=lambda label: {lbl: value for value, lbl in Priority.choices}[label],
+    )
+
+
+class DeleteAllForm(forms.Form):
+    confirm = forms.CharField(label=f"Type {DELETE_WORD} to confirm", max_length=20)
+
+    def clean_confirm(self) -> str:
+        value = self.cleaned_data["confirm"]
+        if value != DELETE_WORD:
+            raise forms.ValidationError(f"Type {DELETE_WORD} (in capitals) to delete every memory.")
+        return value
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label="Export file (JSON or NDJSON)")
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if upload.size is not None and upload.size > settings.MEMORY_IMPORT_MAX_BYTES:
+            raise forms.ValidationError(
+                f"The file is too large: the limit is {settings.MEMORY_IMPORT_MAX_BYTES // 1024} KB. "
+                "Split it and import the parts one after another."
+            )
+        return upload
+
+
+class SettingsForm(forms.Form):
+    """accounts.Preferences as a form: one checkbox per provider, excluded phrases one per line."""
+
+    capture = forms.BooleanField(required=False, label="Save my prompts and answers")
+    context = forms.BooleanField(required=False, label="Add relevant memories to my prompts (/context)")
+    redact_pii = forms.BooleanField(required=False, label="Also redact e-mail addresses and phone numbers")
+    excluded_phrases = forms.CharField(
+        required=False,
+        label="Never save a message containing (one phrase per line)",
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        for provider in PROVIDERS:
+            self.fields[f"provider_{provider}"] = forms.BooleanField(required=False, label=provider)
+
+    @classmethod
+    def initial_from(cls, prefs: Preferences) -> dict[str, Any]:
+        return {
+            "capture": prefs.capture,
+            "context": prefs.context,
+            "redact_pii": prefs.redact_pii,
+            "excluded_phrases": "\n".join(prefs.excluded_phrases),
+            **{f"provider_{p}": prefs.providers.get(p, True) for p in PROVIDERS},
+        }
+
+    def provider_fields(self) -> list[forms.BoundField]:
+        return [self[f"provider_{provider}"] for provider in PROVIDERS]
+
+    def clean_excluded_phrases(self) -> list[str]:
+        phrases: list[str] = []
+        for line in self.cleaned_data["excluded_phrases"].splitlines():
+            phrase = line.strip()
+            if phrase and phrase.casefold() not in {p.casefold() for p in phrases}:
+                phrases.append(phrase)
+        if len(phrases) > MAX_PHRASES:
+            raise forms.ValidationError(f"At most {MAX_PHRASES} phrases.")
+        too_long = [p for p in phrases if len(p) > MAX_PHRASE_CHARS]
+        if too_long:
+            raise forms.ValidationError(f"A phrase may be at most {MAX_PHRASE_CHARS} characters: {too_long[0][:40]}…")
+        return phrases
+
+    def changes(self) -> dict[str, Any]:
+        """accounts.services.preferences_update's ``changes`` for the valid form."""
+        data = self.cleaned_data
+        return {
+            "capture": data["capture"],
+            "context": data["context"],
+            "redact_pii": data["redact_pii"],
+            "excluded_phrases": data["excluded_phrases"],
+            "providers": {p: data[f"provider_{p}"] for p in PROVIDERS},
+        }

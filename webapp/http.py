@@ -1,0 +1,46 @@
+"""HTTP plumbing shared by the page's views: headers every personal page gets, safe redirects, error pages."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.utils.cache import add_never_cache_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+
+# Nothing but this site's own stylesheet and forms: no script at all, no inline style, no framing.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+
+View = Callable[..., HttpResponseBase]
+
+
+def personal(view: View) -> View:
+    """The page's headers: the CSP above, and never cached (the pages show a person's own memories)."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        response = view(request, *args, **kwargs)
+        response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        add_never_cache_headers(response)
+        return response
+
+    return wrapped
+
+
+def back(request: HttpRequest) -> HttpResponseRedirect:
+    """Back to the page the form was on (its ``next`` field), if that is a page of /app/ on this site."""
+    target = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False)
+    if safe and target.startswith("/app/"):
+        return HttpResponseRedirect(target)
+    return redirect("webapp:home")
+
+
+def error_page(request: HttpRequest, *, status: int, title: str, message: str) -> HttpResponse:
+    return render(request, "webapp/error.html", {"title": title, "message": message}, status=status)

@@ -1,0 +1,74 @@
+"""Reads for the person's own page: their activity per day, a page of their memories, and the /context preview."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from django.conf import settings
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, Sum
+
+from accounts.models import User, preferences_of
+from dashboard.models import UserActivity
+from dashboard.selectors import last_days
+from memories import selectors as memory_selectors
+from memories.models import Memory
+from memories.search import context
+
+MEMORIES_PER_PAGE = 20
+
+
+@dataclass(frozen=True)
+class Activity:
+    """One value per UTC day, oldest first: memories saved (by their date) and successful /context calls."""
+
+    days: list[date]
+    saves: list[int]
+    context_calls: list[int]
+
+
+def activity_per_day(*, user: User, days: int = 30) -> Activity:
+    span = last_days(days)
+    start = datetime.combine(span[0], time.min, tzinfo=UTC)
+    saved = dict(
+        Memory.objects.filter(user=user, created_at__gte=start)
+        .values_list("created_at__date")
+        .annotate(n=Count("id"))
+        .values_list("created_at__date", "n")
+    )
+    called = dict(
+        UserActivity.objects.filter(user=user, day__gte=span[0])
+        .values_list("day")
+        .annotate(n=Sum("context_calls"))
+        .values_list("day", "n")
+    )
+    return Activity(
+        days=span,
+        saves=[saved.get(day, 0) for day in span],
+        context_calls=[called.get(day) or 0 for day in span],
+    )
+
+
+def memory_page(*, user: User, filters: dict[str, Any], page: str | None) -> Page:
+    """One page (MEMORIES_PER_PAGE, newest first) of ``user``'s memories matching ``filters``
+    (memories.selectors.memory_list's keywords). A page number out of range or not a number gives the nearest
+    page: after deleting the last memory of the last page, the person lands on the page before it."""
+    memories = memory_selectors.memory_list(user=user, **filters)
+    return Paginator(memories, MEMORIES_PER_PAGE).get_page(page)
+
+
+@dataclass(frozen=True)
+class Preview:
+    prompt: str
+    contexts: list[str]
+    context_off: bool = False  # the person turned context off: /context adds nothing, whatever is stored
+
+
+def context_preview(*, user: User, prompt: str) -> Preview:
+    """What ``GET /context/{user_id}?query=<prompt>`` would inject with every other parameter left at its default."""
+    if not preferences_of(user).context:
+        return Preview(prompt=prompt, contexts=[], context_off=True)
+    results = context.context_search(user=user, query=prompt, top_k=settings.CONTEXT_TOP_K_DEFAULT)
+    return Preview(prompt=prompt, contexts=[result.text for result in results])

@@ -1,0 +1,149 @@
+"""The page in a real browser: headless Chromium (Debian's) driven by Playwright against pytest-django's live server.
+
+One person per screen size goes through the whole round: sign in through the form, filter the list, preview
+/context, pin, delete one memory, turn Grok off in the settings and find it still off after a reload. Screenshots
+land in test-artifacts/ (app-desktop.png, app-phone.png, and the settings page of each).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connections
+from django.utils import timezone
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from accounts.models import User, preferences_of
+from memories.models import Memory
+from memories.tests.factories import save
+from testkit import client_for, make_user
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.slow,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Chromium is not installed: run `make browser`"),
+]
+
+SCREENS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls between its calls are synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
+        yield chromium
+        chromium.close()
+        # While Playwright's loop runs, Django keeps the ORM's connections apart from the test's own; give them back
+        # to the pool, or the test database could not be dropped at the end.
+        connections.close_all()
+
+
+def _person(name: str) -> tuple[User, dict[str, Memory]]:
+    user = make_user(name)
+    now = timezone.now()
+    memories = {
+        "lyon": save(user, "I live in Lyon and cycle to work along the Rhône.", provider="claude", when=now),
+        "dough": save(
+            user,
+            "Use 00 flour and 65% hydration for the pizza dough.",
+            kind="response",
+            provider="chatgpt",
+            prompt="Best pizza dough?",
+            when=now - timedelta(days=2),
+        ),
+        "cello": save(
+            user, "I have played the cello since I was eight.", provider="grok", when=now - timedelta(days=5)
+        ),
+    }
+    # One call from "the extension": the page's second chart counts it.
+    assert client_for(user).get(f"/context/{user.pk}", {"query": "where do I live?"}).status_code == 200
+    return user, memories
+
+
+@pytest.mark.parametrize("screen", list(SCREENS))
+def test_it_works_in_a_real_browser(transactional_db, live_server, browser, screen):
+    user, memories = _person(f"person-{screen}")
+    context = browser.new_context(viewport=SCREENS[screen])  # type: ignore[arg-type]
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    base = live_server.url
+
+    # Signing in through the form.
+    page.goto(f"{base}/app/")
+    assert re.search(r"/app/login/\?next=/app/$", page.url)
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", f"pw-{user.username}")
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(f"{base}/app/")
+    assert page.locator("[data-memory]").count() == 3
+    assert page.locator("svg[data-chart='saves-per-day'] rect.bar").count() == 3  # one bar a day: 0, 2, 5 days ago
+    assert page.locator("svg[data-chart='context-calls-per-day'] rect.bar").count() == 1
+
+    # Searching the list, then previewing /context.
+    page.fill("input[name=q]", "Lyon")
+    page.click("button:has-text('Filter')")
+    page.wait_for_url(re.compile(r"q=Lyon"))
+    assert page.locator("[data-memory]").count() == 1
+    page.fill("input[name=prompt]", "Which city do I live in?")
+    page.click("button:has-text('Preview')")
+    preview = page.locator("[data-preview]")
+    preview.wait_for()
+    assert "Lyon" in preview.inner_text() and "Nothing would be added" not in preview.inner_text()
+
+    # Pinning: the page comes back with the filters, the memory marked pinned.
+    lyon = page.locator(f"[data-memory='{memories['lyon'].pk}']")
+    lyon.locator("button[name=pinned][value=true]").click()
+    page.wait_for_load_state()
+    assert "q=Lyon" in page.url
+    assert "Pinned." in page.locator(".messages").inner_text()
+    assert page.locator(f"[data-memory='{memories['lyon'].pk}'] .badge.pin").is_visible()
+    assert Memory.objects.get(pk=memories["lyon"].pk).pinned is True
+
+    # Deleting one memory.
+    page.click("a:has-text('Clear')")
+    page.wait_for_url(re.compile(r"/app/#memories$"))
+    page.locator(f"[data-memory='{memories['dough'].pk}'] button:has-text('Delete')").click()
+    page.wait_for_load_state()
+    assert "Deleted one memory." in page.locator(".messages").inner_text()
+    assert page.locator("[data-memory]").count() == 2
+    assert not Memory.objects.filter(pk=memories["dough"].pk).exists()
+    _fits(page, screen)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"app-{screen}.png"), full_page=True)
+
+    # Settings round trip: Grok off, saved, still off after a reload.
+    page.click("nav >> text=Settings")
+    page.wait_for_url(f"{base}/app/settings/")
+    assert page.is_checked("input[name=provider_grok]")
+    page.uncheck("input[name=provider_grok]")
+    page.click("button:has-text('Save settings')")
+    page.wait_for_url(f"{base}/app/settings/")
+    assert "Settings saved." in page.locator(".messages").inner_text()
+    page.reload()
+    assert not page.is_checked("input[name=provider_grok]")
+    assert page.is_checked("input[name=provider_claude]") and page.is_checked("input[name=capture]")
+    assert preferences_of(User.objects.get(pk=user.pk)).providers["grok"] is False
+    _fits(page, screen)
+    page.screenshot(path=str(ARTIFACTS / f"app-settings-{screen}.png"), full_page=True)
+
+    context.close()
+    assert problems == []  # no script error, no CSP violation
+
+
+def _fits(page: Page, screen: str) -> None:
+    """Nothing wider than the screen: no sideways scrolling on a phone."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= SCREENS[screen]["width"], f"{screen}: the page is {width}px wide"

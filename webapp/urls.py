@@ -1,0 +1,23 @@
+"""The person's own page, mounted at /app/ (session sign-in; not API traffic, not counted by the metrics)."""
+
+from django.contrib.auth.views import LogoutView
+from django.urls import path
+
+from webapp import views
+from webapp.http import personal
+
+app_name = "webapp"
+
+urlpatterns = [
+    path("", personal(views.home), name="home"),
+    path("login/", personal(views.PageLoginView.as_view()), name="login"),
+    path("logout/", personal(LogoutView.as_view()), name="logout"),  # POST only (Django 5)
+    path("login/link/<str:token>", personal(views.login_link), name="login-link"),
+    path("settings/", personal(views.capture_settings), name="settings"),
+    path("memories/<int:memory_id>/pin", personal(views.memory_pin), name="memory-pin"),
+    path("memories/<int:memory_id>/priority", personal(views.memory_priority), name="memory-priority"),
+    path("memories/<int:memory_id>/delete", personal(views.memory_delete), name="memory-delete"),
+    path("memories/delete-all", personal(views.memory_delete_all), name="memory-delete-all"),
+    path("export", personal(views.memory_export), name="export"),
+    path("import", personal(views.memory_import), name="import"),
+]

@@ -1,0 +1,272 @@
+"""The person's own page (/app/): thin views over the memories and accounts services and selectors.
+
+Every view that names a memory passes the signed-in user to the service, which finds only that user's memories:
+another person's id is "not found" (404), never told apart from an id that does not exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts import login_links
+from accounts import services as account_services
+from accounts.models import User, preferences_of
+from accounts.ratelimit import BurstLimited, burst_check, user_key
+from accounts.selectors import usage_today
+from core.errors import status_of
+from core.exceptions import ApplicationError, NotFound
+from dashboard import charts
+from memories import services as memory_services
+from memories.transfer import importers
+from webapp import selectors
+from webapp.forms import (
+    DeleteAllForm,
+    ImportForm,
+    MemoryFilterForm,
+    PinForm,
+    PreviewForm,
+    PriorityForm,
+    SettingsForm,
+)
+from webapp.http import back, error_page
+
+CHART_DAYS = 30
+
+
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]  # login_required: never anonymous here
+
+
+def _not_found(request: HttpRequest) -> HttpResponse:
+    return error_page(request, status=404, title="Not found", message="There is no such memory among yours.")
+
+
+def _bad_input(request: HttpRequest, form: Any) -> HttpResponse:
+    problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+    return error_page(request, status=400, title="Bad request", message=problems)
+
+
+# --- Signing in -------------------------------------------------------------------------------------------
+
+
+class PageLoginView(LoginView):
+    template_name = "webapp/login.html"
+    redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            burst_check(request, group="app-login", key="ip", rate=settings.RATELIMIT_AUTH_RATE)
+        except BurstLimited as exc:
+            form = self.get_form_class()(request)
+            return render(request, self.template_name, {"form": form, "limited": exc.message}, status=429)
+        return super().post(request, *args, **kwargs)
+
+
+@require_GET
+def login_link(request: HttpRequest, token: str) -> HttpResponse:
+    """Signs in the account the one-time link was made for (POST /auth/web-login-link), then goes home."""
+    owner = login_links.login_link_owner(token=token)
+    if request.user.is_authenticated and owner is not None:
+        if owner == request.user.pk:
+            return redirect("webapp:home")  # already in: the link stays unspent
+        # Refused rather than switching accounts: a link someone else sends must not sign you in as them.
+        return error_page(
+            request,
+            status=400,
+            title="Sign-in link refused",
+            message=f"You are signed in as {request.user.get_username()}. Sign out first, then open the link again.",
+        )
+    try:
+        user = login_links.login_link_redeem(token=token)
+    except login_links.LoginLinkInvalid as exc:
+        return error_page(request, status=400, title="Sign-in link refused", message=exc.message)
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    return redirect("webapp:home")
+
+
+# --- Home -------------------------------------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    return _home(request)
+
+
+def _home(request: HttpRequest, *, status: int = 200, **forms: Any) -> HttpResponse:
+    user = _user(request)
+    filters = MemoryFilterForm(request.GET)
+    if not filters.is_valid():
+        status = 400
+    page = selectors.memory_page(
+        user=user, filters=filters.selector_filters() if filters.is_valid() else {}, page=request.GET.get("page")
+    )
+    preview_form, preview, preview_status = _preview(request)
+    status = max(status, preview_status)
+    activity = selectors.activity_per_day(user=user, days=CHART_DAYS)
+    context = {
+        "usage": usage_today(user=user),
+        "days": CHART_DAYS,
+        "saves_total": sum(activity.saves),
+        "calls_total": sum(activity.context_calls),
+        "saves_chart": charts.stacked_bars(
+            "saves-per-day", "Memories saved per day", activity.days, {"saved": activity.saves}
+        ),
+        "calls_chart": charts.stacked_bars(
+            "context-calls-per-day", "Context calls per day", activity.days, {"context calls": activity.context_calls}
+        ),
+        "filters": filters,
+        # Where the memory forms come back to: this page, unless it is a refused POST's answer.
+        "here": request.get_full_path() if request.method == "GET" else reverse("webapp:home"),
+        # The preview form resubmits the list's filters: previewing keeps the list as it was.
+        "kept_filters": [(name, request.GET[name]) for name in filters.fields if request.GET.get(name)],
+        "page": page,
+        "preview_form": preview_form,
+        "preview": preview,
+        "delete_all_form": forms.get("delete_all_form") or DeleteAllForm(),
+        "import_form": forms.get("import_form") or ImportForm(),
+        "priorities": ["low", "normal", "high"],
+    }
+    return render(request, "webapp/home.html", context, status=status)
+
+
+def _preview(request: HttpRequest) -> tuple[PreviewForm, selectors.Preview | None, int]:
+    if "prompt" not in request.GET:
+        return PreviewForm(), None, 200
+    form = PreviewForm(request.GET)
+    if not form.is_valid():
+        return form, None, 400
+    try:
+        # Each preview embeds the prompt: the API's per-user burst limit applies here too.
+        burst_check(request, group="app-preview", key=user_key, rate=settings.RATELIMIT_API_RATE)
+    except BurstLimited as exc:
+        form.add_error(None, exc.message)
+        return form, None, 429
+    return form, selectors.context_preview(user=_user(request), prompt=form.cleaned_data["prompt"]), 200
+
+
+# --- Changing one memory ----------------------------------------------------------------------------------
+
+
+@require_POST
+@login_required
+def memory_pin(request: HttpRequest, memory_id: int) -> HttpResponse:
+    form = PinForm(request.POST)
+    if not form.is_valid():
+        return _bad_input(request, form)
+    try:
+        memory_services.memory_update(user=_user(request), memory_id=memory_id, pinned=form.cleaned_data["pinned"])
+    except NotFound:
+        return _not_found(request)
+    messages.success(request, "Pinned." if form.cleaned_data["pinned"] else "Unpinned.")
+    return back(request)
+
+
+@require_POST
+@login_required
+def memory_priority(request: HttpRequest, memory_id: int) -> HttpResponse:
+    form = PriorityForm(request.POST)
+    if not form.is_valid():
+        return _bad_input(request, form)
+    try:
+        memory = memory_services.memory_update(
+            user=_user(request), memory_id=memory_id, priority=form.cleaned_data["priority"]
+        )
+    except NotFound:
+        return _not_found(request)
+    messages.success(request, f"Priority set to {memory.get_priority_display()}.")
+    return back(request)
+
+
+@require_POST
+@login_required
+def memory_delete(request: HttpRequest, memory_id: int) -> HttpResponse:
+    try:
+        memory_services.memory_delete(user=_user(request), memory_id=memory_id)
+    except NotFound:
+        return _not_found(request)
+    messages.success(request, "Deleted one memory.")
+    return back(request)
+
+
+# --- Everything at once -----------------------------------------------------------------------------------
+
+
+@require_POST
+@login_required
+def memory_delete_all(request: HttpRequest) -> HttpResponse:
+    form = DeleteAllForm(request.POST)
+    if not form.is_valid():
+        return _home(request, status=400, delete_all_form=form)
+    deleted = memory_services.memory_delete_all(user=_user(request))
+    messages.success(request, f"Deleted all your memories ({deleted}).")
+    return redirect("webapp:home")
+
+
+@require_GET
+@login_required
+def memory_export(request: HttpRequest) -> HttpResponseBase:
+    """The API's export (GET /memories/export), streamed the same way; ``?format=ndjson`` for one line each."""
+    fmt = request.GET.get("format", "json")
+    if fmt not in ("json", "ndjson"):
+        return error_page(request, status=400, title="Bad request", message="format: use json or ndjson.")
+    rows = (importers.export_ndjson if fmt == "ndjson" else importers.export_json)(user=_user(request))
+    response = StreamingHttpResponse(
+        (piece.encode() for piece in rows),
+        content_type="application/x-ndjson; charset=utf-8" if fmt == "ndjson" else "application/json; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="memories-{timezone.now():%Y%m%d}.{fmt}"'
+    return response
+
+
+@require_POST
+@login_required
+def memory_import(request: HttpRequest) -> HttpResponse:
+    form = ImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _home(request, status=400, import_form=form)
+    try:
+        report = importers.memories_import(
+            user=_user(request),
+            payload=importers.parse_file(form.cleaned_data["file"].read()),
+            max_items=settings.MEMORY_IMPORT_MAX_ITEMS,
+        )
+    except ApplicationError as exc:  # not our export, not UTF-8, too many items
+        form.add_error("file", exc.message)
+        return _home(request, status=status_of(exc), import_form=form)
+    messages.success(
+        request,
+        f"Imported {report.imported} memories ({report.skipped} already stored, {report.failed} not valid).",
+    )
+    for problem in report.problems[:5]:
+        messages.warning(request, f"{problem['item']}: {problem['status']}, {problem['reason']}")
+    return redirect("webapp:home")
+
+
+# --- Settings ---------------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def capture_settings(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    if request.method == "GET":
+        form = SettingsForm(initial=SettingsForm.initial_from(preferences_of(user)))
+        return render(request, "webapp/settings.html", {"form": form})
+    form = SettingsForm(request.POST)
+    if not form.is_valid():
+        return render(request, "webapp/settings.html", {"form": form}, status=400)
+    account_services.preferences_update(user=user, changes=form.changes())
+    messages.success(request, "Settings saved.")
+    return redirect("webapp:settings")
