@@ -3,12 +3,13 @@
 - The assistants' sites are small fakes (tests/fakes/*.html) served over HTTPS from this process with a
   self-signed certificate made by the openssl CLI; Chromium reaches them under their real host names through
   --host-resolver-rules, so the manifest's content-script matches apply unchanged.
-- The Memory Layer server is pytest-django's live_server (the real API, embedded PostgreSQL, real embedding
-  model) behind a TCP gate this test can switch off, to play a server that is down.
+- The Memory Layer server is `make run` itself (gunicorn, the real API and the page at /app/, real embedding
+  model) on this session's test database, behind a TCP gate this test can switch off, to play a server that is
+  down.
 - The extension is configured the way a person does it: its options page, its popup (opened as a tab).
 
-The extension reaches the live server because the server allows its origin by CORS (CORS_ALLOWED_EXTENSION_IDS
-in production; here the setting is patched): a headless browser cannot answer the host-permission prompt.
+The extension reaches the server because the server allows its origin by CORS (CORS_ALLOWED_EXTENSION_IDS, as
+in production): a headless browser cannot answer the host-permission prompt.
 """
 
 from __future__ import annotations
@@ -19,15 +20,18 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
 import threading
 import time
+import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings as django_settings
@@ -297,12 +301,6 @@ def fake_sites(certificate: tuple[Path, Path]) -> Iterator[FakeSites]:
     server.close()
 
 
-@pytest.fixture(scope="module")
-def gate(live_server: Any) -> Iterator[Gate]:
-    host, port = live_server.thread.host, live_server.thread.port
-    gate = Gate((host, port))
-    yield gate
-    gate.close()
 
 
 @pytest.fixture(scope="module")
@@ -349,6 +347,79 @@ def browser(
         context.close()
 
 
+class MakeRun:
+    """`make run` (gunicorn with the project's gunicorn.conf.py, what a person starts) on a free port, against
+    this session's test database, so the test reads what it stored. It verifies this process's tokens (same
+    secret) and allows the extension's origin by CORS the way production does (CORS_ALLOWED_EXTENSION_IDS)."""
+
+    def __init__(self, extension_id: str, log_path: Path) -> None:
+        from django.db import connection
+
+        from config.tests.deploy_env import ROOT, clean_env, session_database_url
+
+        url = urlsplit(session_database_url())
+        database_url = urlunsplit(url._replace(path="/" + connection.settings_dict["NAME"]))
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        env = clean_env(
+            DATABASE_URL=database_url,
+            DJANGO_SECRET_KEY=django_settings.SECRET_KEY,
+            CORS_ALLOWED_EXTENSION_IDS=extension_id,
+            RATELIMIT_API_RATE="100000/m",
+            RATELIMIT_AUTH_RATE="1000/m",
+        )
+        with log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                ["make", "run", f"PORT={self.port}"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,  # make, its shell, gunicorn (and what it starts) stop together
+            )  # fmt: skip
+        deadline = time.monotonic() + 300
+        while True:
+            assert self.process.poll() is None, self.log()
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"{self.url}/ready", timeout=5) as answer:
+                    if answer.status == 200:
+                        return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"make run never became ready:\n{self.log()}")
+            time.sleep(0.5)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=30)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def served(
+    django_db_setup: None, browser: "Browser", tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MakeRun]:
+    server = MakeRun(browser.id, tmp_path_factory.mktemp("make-run") / "make-run.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def gate(served: MakeRun) -> Iterator[Gate]:
+    gate = Gate(("127.0.0.1", served.port))
+    yield gate
+    gate.close()
+
+
 @pytest.fixture(scope="module")
 def _model_loaded() -> None:
     """Loads the embedding model once, before the first timed request (the live server shares this process)."""
@@ -358,8 +429,7 @@ def _model_loaded() -> None:
 
 
 @pytest.fixture
-def env(browser: Browser, gate: Gate, settings: Any, _model_loaded: None, transactional_db: None) -> Iterator[Any]:
-    settings.CORS_ALLOWED_ORIGIN_REGEXES = [rf"^chrome-extension://{browser.id}$"]
+def env(browser: Browser, gate: Gate, _model_loaded: None, transactional_db: None) -> Iterator[Any]:
     gate.up, gate.delay = True, 0.0
     yield browser
     for page in list(browser.context.pages):
@@ -368,15 +438,25 @@ def env(browser: Browser, gate: Gate, settings: Any, _model_loaded: None, transa
 
 
 _users = iter(range(1, 10_000))
+PASSWORD = "violet-harbour-lantern-42"
 
 
 @pytest.fixture
-def person(env: Browser) -> Any:
-    return make_user(f"person{next(_users)}")
+def person(env: Browser, gate: Gate) -> Any:
+    """A new account made as a person makes one: POST /auth/register on the server (with PASSWORD)."""
+    from accounts.models import User
+
+    username = f"person{next(_users)}"
+    body = json.dumps({"username": username, "email": f"{username}@example.com", "password": PASSWORD})
+    request = urllib.request.Request(f"{gate.url}/auth/register", data=body.encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})  # fmt: skip
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert answer.status == 201
+    return User.objects.get(username=username)
 
 
 def signed_in(env: Browser, gate: Gate, person: Any, **options: Any) -> Browser:
-    env.sign_in(gate.url, person.username, f"pw-{person.username}", **options)
+    env.sign_in(gate.url, person.username, PASSWORD, **options)
     return env
 
 
@@ -432,7 +512,7 @@ def test_context_accepts_max_tokens() -> None:
 
 
 def test_sign_in_with_a_password_and_save_the_options(env: Browser, gate: Gate, person: Any) -> None:
-    env.sign_in(gate.url, person.username, f"pw-{person.username}")
+    env.sign_in(gate.url, person.username, PASSWORD)
     page = env.open(env.url("options.html"))
     page.wait_for_selector("body[data-ready=true]")
     assert person.username in page.text_content("#account-status")
@@ -542,6 +622,21 @@ def test_context_is_added_before_sending_and_the_chip_counts_it(env: Browser, ga
     assert not [m for m in memories_of(person) if "Memory Layer context" in m.text + m.prompt]
 
 
+def test_an_unrelated_prompt_goes_out_unchanged(env: Browser, gate: Gate, person: Any) -> None:
+    for text in ("My dog is a golden retriever called Max and he loves swimming in the lake.",
+                 "We agreed the kitchen tiles will be dark green, matte, 10 by 10 cm."):  # fmt: skip
+        assert client_for(person).post("/save-prompt", {"prompt": text}, format="json").status_code == 201
+    signed_in(env, gate, person, timeout_ms=3000)
+    page = chat(env, "chatgpt")
+    prompt = "Explain the difference between TCP and UDP in two sentences."
+    type_prompt(page, "chatgpt", prompt)
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => window.__sent.length === 1", timeout=6000)
+    assert sent(page) == [prompt]  # nothing of the dog or the tiles pasted into a networking question
+    saved = wait_for(lambda: [m for m in memories_of(person) if m.text == prompt], what="the saved prompt")
+    assert saved[0].kind == "prompt"
+
+
 def test_send_without_memories(env: Browser, gate: Gate, person: Any) -> None:
     remembered = "I am allergic to peanuts and cashews, so recipes must avoid them."
     assert client_for(person).post("/save-prompt", {"prompt": remembered}, format="json").status_code == 201
@@ -596,10 +691,16 @@ def test_server_down_sends_unchanged_and_queues_then_drains(env: Browser, gate: 
     ]
     popup.screenshot(path=str(ARTIFACTS / "extension-popup.png"))
 
-    # "Open my memories": this server has no /auth/web-login-link yet (404), so the web app's front page opens.
+    # "Open my memories": a one-time sign-in link (POST /auth/web-login-link) opens the person's page, signed in,
+    # with what the extension saved on it.
     with env.context.expect_page() as opened:
         popup.click("#open-memories")
-    assert opened.value.url.startswith(f"{gate.url}/app/")
+    mine = opened.value
+    mine.wait_for_load_state()
+    assert mine.url == f"{gate.url}/app/"
+    assert person.username in mine.text_content("header")
+    assert prompt in mine.text_content("body")
+    mine.screenshot(path=str(ARTIFACTS / "extension-open-my-memories.png"))
 
 
 def test_a_site_switched_off_saves_nothing(env: Browser, gate: Gate, person: Any) -> None:
@@ -660,16 +761,13 @@ def test_pause_and_server_settings_are_honoured(env: Browser, gate: Gate, person
     time.sleep(2.0)
     assert [m.text for m in memories_of(person)] == [remembered]
 
-    # The account's settings as /me/settings would give them (this server may not have the endpoint yet):
-    # context off and claude off. The prompt then goes out at once, untouched, and nothing is saved.
+    # The account's own settings (PATCH /me/settings, as on /app/settings/): context off and claude off. The
+    # prompt then goes out at once, untouched, and nothing is saved.
     popup.click("#resume")
-    popup.evaluate(
-        """async () => {
-            const {serverSettings} = await chrome.storage.local.get('serverSettings');
-            await chrome.storage.local.set({serverSettings: {...serverSettings, fetchedAt: Date.now(), value: {
-                capture: true, context: false, providers: {chatgpt: true, claude: false, gemini: true, grok: true}}}});
-        }"""
-    )
+    changed = client_for(person).patch("/me/settings", {"context": False, "providers": {"claude": False}},
+                                       format="json")  # fmt: skip
+    assert changed.status_code == 200, changed.content
+    popup.evaluate("chrome.runtime.sendMessage({type: 'refresh-settings'})")
     popup.reload()
     popup.wait_for_selector("body[data-ready=true]")
     assert "off in your account" in popup.text_content("#sites")
