@@ -301,8 +301,6 @@ def fake_sites(certificate: tuple[Path, Path]) -> Iterator[FakeSites]:
     server.close()
 
 
-
-
 @pytest.fixture(scope="module")
 def _sync_orm_beside_playwright() -> Iterator[None]:
     """Playwright's sync API keeps an event loop in this thread, which makes Django refuse ORM calls here (and in
@@ -377,10 +375,9 @@ class MakeRun:
         deadline = time.monotonic() + 300
         while True:
             assert self.process.poll() is None, self.log()
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(f"{self.url}/ready", timeout=5) as answer:
-                    if answer.status == 200:
-                        return
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"{self.url}/ready", timeout=5) as answer:
+                if answer.status == 200:
+                    return
             if time.monotonic() > deadline:
                 raise AssertionError(f"make run never became ready:\n{self.log()}")
             time.sleep(0.5)
@@ -405,9 +402,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def served(
-    django_db_setup: None, browser: "Browser", tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[MakeRun]:
+def served(django_db_setup: None, browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MakeRun]:
     server = MakeRun(browser.id, tmp_path_factory.mktemp("make-run") / "make-run.log")
     yield server
     server.stop()
