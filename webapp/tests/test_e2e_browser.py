@@ -1,12 +1,14 @@
 """The page in a real browser: headless Chromium (Debian's) driven by Playwright against pytest-django's live server.
 
 One person per screen size goes through the whole round: sign in through the form, filter the list, preview
-/context, pin, delete one memory, turn Grok off in the settings and find it still off after a reload. Screenshots
+/context, pin, delete one memory, export (secrets redacted), turn Grok off in the settings and find it still off
+after a reload (and a Grok save skipped). Screenshots
 land in test-artifacts/ (app-desktop.png, app-phone.png, and the settings page of each).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -124,6 +126,18 @@ def test_it_works_in_a_real_browser(transactional_db, live_server, browser, scre
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"app-{screen}.png"), full_page=True)
 
+    # Export: the download holds what is left, secrets already redacted when they were saved.
+    secret = "My OpenAI key is sk-proj-abcDEF1234567890abcdef1234567890XYZ and my card 4242 4242 4242 4242."
+    assert client_for(user).post("/save-prompt", {"prompt": secret}, format="json").status_code == 201
+    page.reload()
+    with page.expect_download() as download:
+        page.click("a[download]:has-text('JSON'):not(:has-text('NDJSON'))")
+    exported = json.loads(Path(download.value.path()).read_text())
+    texts = [m["text"] for m in exported["memories"]]
+    assert exported["count"] == 3 and memories["lyon"].text in texts and memories["dough"].text not in texts
+    assert "My OpenAI key is [REDACTED:openai_key] and my card [REDACTED:card_number]." in texts
+    assert "sk-proj" not in json.dumps(exported) and "4242" not in json.dumps(exported)
+
     # Settings round trip: Grok off, saved, still off after a reload.
     page.click("nav >> text=Settings")
     page.wait_for_url(f"{base}/app/settings/")
@@ -136,6 +150,11 @@ def test_it_works_in_a_real_browser(transactional_db, live_server, browser, scre
     assert not page.is_checked("input[name=provider_grok]")
     assert page.is_checked("input[name=provider_claude]") and page.is_checked("input[name=capture]")
     assert preferences_of(User.objects.get(pk=user.pk)).providers["grok"] is False
+    # ...and the server holds to it for any client: a Grok save stores nothing and says why.
+    skipped = client_for(user).post("/save-prompt", {"prompt": "Remember my Grok chat", "provider": "grok"},
+                                    format="json")  # fmt: skip
+    assert skipped.status_code == 200 and skipped.json()["skipped"] == "capture is off for grok"
+    assert not Memory.objects.filter(user=user, text="Remember my Grok chat").exists()
     _fits(page, screen)
     page.screenshot(path=str(ARTIFACTS / f"app-settings-{screen}.png"), full_page=True)
 
