@@ -2,8 +2,8 @@
 
 One person per screen size goes through the whole round: sign in through the form, filter the list, preview
 /context, pin, delete one memory, export (secrets redacted), turn Grok off in the settings and find it still off
-after a reload (and a Grok save skipped). Screenshots
-land in test-artifacts/ (app-desktop.png, app-phone.png, and the settings page of each).
+after a reload (and a Grok save skipped). Screenshots land in test-artifacts/ (app-desktop.png, app-phone.png,
+and the settings page of each).
 """
 
 from __future__ import annotations
