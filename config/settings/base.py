@@ -186,12 +186,18 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1_0
 
 # --- API ----------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    # Supabase access tokens first: that class passes locally issued tokens (they carry token_type) to simplejwt.
+    # Personal access tokens (mlk_...) first, then Supabase access tokens: that class passes locally issued tokens
+    # (they carry token_type) to simplejwt.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.PersonalTokenAuthentication",
         "accounts.authentication.SupabaseJWTAuthentication",
         "accounts.authentication.UserJWTAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # A read-only personal access token cannot use any method but GET, HEAD and OPTIONS.
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "accounts.permissions.TokenScopePermission",
+    ],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
