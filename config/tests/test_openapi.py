@@ -141,8 +141,9 @@ def test_the_swagger_assets_ship_with_the_sidecar_package():
     assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css")
 
 
-# Root routes that are not part of the versioned API: the health probes (Render calls /health; /ready).
-NOT_VERSIONED = {r"^health/?$", r"^ready/?$"}
+# Root routes that are not part of the versioned API: the health probes (Render calls /health; /ready) and the MCP
+# endpoint (JSON-RPC, versioned by its MCP-Protocol-Version header, not by the path).
+NOT_VERSIONED = {r"^health/?$", r"^ready/?$", r"^mcp/?$"}
 
 
 def test_no_root_api_route_is_missing_from_the_v1_tree():
