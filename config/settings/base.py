@@ -96,6 +96,8 @@ MIDDLEWARE = [
 ROOT_URLCONF = "config.urls"
 # Each app's JSON API routes, mounted by config.urls at the root and under /api/v1/ (and counted by the metrics).
 API_URLCONFS = ["accounts.urls", "memories.urls", "dashboard.urls"]
+# The routes the request metrics count (dashboard.middleware): the API's, and /mcp (mounted at the root only).
+METRICS_URLCONFS = [*API_URLCONFS, "mcp_server.urls"]
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [

@@ -87,3 +87,10 @@ def test_context_off_in_the_settings_means_no_memories(alice):
     services.preferences_update(user=alice, changes={"context": False})
     answer = rpc(client(alice), "tools/call", {"name": "search_memories", "arguments": {"query": "tea"}})
     assert "turned context off" in answer.json()["result"]["content"][0]["text"]
+
+
+def test_the_request_metrics_count_mcp_requests_as_the_mcp_endpoint(alice):
+    from dashboard.models import RequestMetric
+
+    assert rpc(client(alice), "ping").status_code == 200
+    assert RequestMetric.objects.filter(endpoint="mcp", method="POST", status_class="2xx").exists()
