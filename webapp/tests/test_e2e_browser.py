@@ -2,7 +2,8 @@
 
 One person per screen size goes through the whole round: sign in through the form, filter the list, preview
 /context, pin, delete one memory, turn Grok off in the settings and find it still off after a reload. Screenshots
-land in test-artifacts/ (app-desktop.png, app-phone.png, and the settings page of each).
+land in test-artifacts/ (app-desktop.png, app-phone.png, and the settings and tokens pages of each). Then make
+an access token and revoke it.
 """
 
 from __future__ import annotations
@@ -138,6 +139,22 @@ def test_it_works_in_a_real_browser(transactional_db, live_server, browser, scre
     assert preferences_of(User.objects.get(pk=user.pk)).providers["grok"] is False
     _fits(page, screen)
     page.screenshot(path=str(ARTIFACTS / f"app-settings-{screen}.png"), full_page=True)
+
+    # An access token: made (shown once), then revoked.
+    page.click("nav >> text=Access tokens")
+    page.wait_for_url(f"{base}/app/tokens/")
+    page.fill("#id_name", "Claude Desktop")
+    page.select_option("#id_scope", "write")
+    with page.expect_navigation():  # the answer is /app/tokens/ again: waiting for the URL would not wait
+        page.click("button:has-text('Make token')")
+    secret = page.input_value("#new-token")
+    assert secret.startswith("mlk_") and user.access_tokens.get().prefix == secret[:10]
+    _fits(page, screen)
+    page.screenshot(path=str(ARTIFACTS / f"app-tokens-{screen}.png"), full_page=True)
+    with page.expect_navigation():
+        page.click("button:has-text('Revoke')")
+    assert "Revoked “Claude Desktop”" in page.locator(".messages").inner_text()
+    assert user.access_tokens.get().revoked_at is not None
 
     context.close()
     assert problems == []  # no script error, no CSP violation
