@@ -155,7 +155,8 @@ def test_it_speaks_the_current_revision_without_a_handshake(alice, mcp_url):
     async def main():
         async with (
             http_client(token) as http,
-            Client(streamable_http_client(mcp_url, http_client=http), mode="2026-07-28") as client,
+            # "auto", the SDK client's default: server/discover first, the initialize handshake only if refused
+            Client(streamable_http_client(mcp_url, http_client=http), mode="auto") as client,
         ):
             listed = await client.list_tools()
             saved = await client.call_tool("save_memory", {"text": "I am allergic to peanuts."})
