@@ -2,8 +2,7 @@
 
 One person per screen size goes through the whole round: sign in through the form, filter the list, preview
 /context, pin, delete one memory, turn Grok off in the settings and find it still off after a reload. Screenshots
-land in test-artifacts/ (app-desktop.png, app-phone.png, and the settings and tokens pages of each). Then make
-an access token and revoke it.
+land in test-artifacts/ (app-desktop.png, app-phone.png, and the settings page of each).
 """
 
 from __future__ import annotations
@@ -140,7 +139,7 @@ def test_it_works_in_a_real_browser(transactional_db, live_server, browser, scre
     _fits(page, screen)
     page.screenshot(path=str(ARTIFACTS / f"app-settings-{screen}.png"), full_page=True)
 
-    # An access token: made (shown once), then revoked.
+    # An access token: made (shown once), then revoked; its page is screenshot as app-tokens-<screen>.png.
     page.click("nav >> text=Access tokens")
     page.wait_for_url(f"{base}/app/tokens/")
     page.fill("#id_name", "Claude Desktop")
