@@ -3,22 +3,55 @@ from __future__ import annotations
 from typing import Any
 
 import jwt
+from django.utils import timezone
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
-from accounts import services
-from accounts.models import User
+from accounts import selectors, services
+from accounts.models import ACCESS_TOKEN_PREFIX, PersonalAccessToken, User
 from accounts.supabase import SupabaseTokenError, supabase_enabled, supabase_token_verify
 
 
 def invalid_token(reason: str) -> AuthenticationFailed:
     # The same shape and code as simplejwt's own refusals, so both come out of the envelope handler alike.
     return AuthenticationFailed({"detail": f"Invalid token: {reason}", "code": "token_not_valid"})
+
+
+class PersonalTokenAuthentication(BaseAuthentication):
+    """``Authorization: Bearer mlk_...``: a personal access token (POST /me/tokens), with its scope.
+
+    Listed first: anything that is not a personal token (no ``mlk_`` prefix) is left to the JWT classes. A
+    revoked or expired token is refused at once (401): the token row is read on every request, by its hash.
+    ``request.auth`` is the token, which ``accounts.permissions.TokenScopePermission`` checks.
+    """
+
+    def authenticate(self, request: Request) -> tuple[User, PersonalAccessToken] | None:
+        parts = get_authorization_header(request).split()
+        if len(parts) != 2 or parts[0].lower() != b"bearer":
+            return None
+        secret = parts[1].decode("latin-1")
+        if not secret.startswith(ACCESS_TOKEN_PREFIX):
+            return None
+        token = selectors.access_token_find(secret=secret)
+        if token is None:
+            raise invalid_token("unknown personal access token")
+        if token.revoked_at is not None:
+            raise invalid_token("this personal access token was revoked")
+        if token.expires_at is not None and token.expires_at <= timezone.now():
+            raise invalid_token("this personal access token has expired")
+        if not token.user.is_active:
+            raise AuthenticationFailed({"detail": "User is inactive", "code": "user_inactive"})
+        services.access_token_touch(token=token)
+        return token.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'  # a 401, as for the JWT classes, when this class is listed first
 
 
 class SupabaseJWTAuthentication(JWTAuthentication):
@@ -89,3 +122,17 @@ class UserJWTScheme(SimpleJWTScheme):
     """OpenAPI: the same bearer JWT scheme as simplejwt's own class (``jwtAuth``)."""
 
     target_class = "accounts.authentication.UserJWTAuthentication"
+
+
+class PersonalTokenScheme(OpenApiAuthenticationExtension):
+    """OpenAPI: personal access tokens (``mlk_...``) travel as bearer tokens too."""
+
+    target_class = "accounts.authentication.PersonalTokenAuthentication"
+    name = "personalToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A personal access token from POST /me/tokens (mlk_...); a read token cannot write.",
+        }

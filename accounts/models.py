@@ -87,3 +87,48 @@ def preferences_of(user: User) -> Preferences:
         return user.preferences
     except Preferences.DoesNotExist:
         return Preferences(user=user)
+
+
+class TokenScope(models.TextChoices):
+    READ = "read", "Read"  # search and list: GET requests, the MCP read tools
+    WRITE = "write", "Read and write"  # also save, change and delete
+
+
+# Every personal access token starts with this, so a leaked one is recognizable (secret scanners, logs).
+ACCESS_TOKEN_PREFIX = "mlk_"
+
+
+class PersonalAccessToken(models.Model):
+    """A long-lived bearer token a person makes for an MCP client or a script (POST /me/tokens, /app/tokens/).
+
+    Only the SHA-256 of the token is stored: the token is 32 random bytes, so a plain hash cannot be reversed
+    or guessed, and a database leak does not leak usable tokens. ``prefix`` (the first characters) tells the
+    person which token is which.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="access_tokens")
+    name = models.CharField(max_length=100)
+    scope = models.CharField(max_length=8, choices=TokenScope.choices, default=TokenScope.READ)
+    token_hash = models.CharField(max_length=64, help_text="SHA-256 (hex) of the token.")
+    prefix = models.CharField(max_length=16, help_text="The token's first characters, to recognize it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Refused from then on; empty: never.")
+    last_used_at = models.DateTimeField(null=True, blank=True, help_text="Updated at most once a minute.")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # a person's tokens, newest first (GET /me/tokens, the /app/ tokens page)
+            models.Index(fields=["user", "-created_at"], name="pat_user_created_idx"),
+        ]
+        constraints = [
+            # the lookup of every request that presents a token (accounts.authentication)
+            models.UniqueConstraint(fields=["token_hash"], name="pat_token_hash_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name}) of {self.user_id}"
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope == TokenScope.WRITE

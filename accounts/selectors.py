@@ -1,11 +1,13 @@
-"""Reads: a user's profile and today's quota usage (GET /auth/me)."""
+"""Reads: a user's profile and today's quota usage (GET /auth/me), and personal access tokens."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from accounts.models import DailyUsage, User
-from accounts.services import UsageStatus, daily_limit
+from django.db.models import QuerySet
+
+from accounts.models import ACCESS_TOKEN_PREFIX, DailyUsage, PersonalAccessToken, User
+from accounts.services import UsageStatus, access_token_hash, daily_limit
 from core.dates import utc_today
 
 
@@ -30,3 +32,22 @@ def user_profile(*, user: User) -> dict[str, Any]:
             "reset_at": usage.reset_at,
         },
     }
+
+
+def access_token_list(*, user: User) -> QuerySet[PersonalAccessToken]:
+    """``user``'s tokens, revoked ones included (they say when), newest first."""
+    return PersonalAccessToken.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+def access_token_find(*, secret: str) -> PersonalAccessToken | None:
+    """The token whose SHA-256 matches ``secret``, with its user and their preferences (one query), or None.
+
+    Revoked and expired tokens are returned too: the caller says why they are refused.
+    """
+    if not secret.startswith(ACCESS_TOKEN_PREFIX):
+        return None
+    return (
+        PersonalAccessToken.objects.select_related("user", "user__preferences")
+        .filter(token_hash=access_token_hash(secret))
+        .first()
+    )

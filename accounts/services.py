@@ -1,7 +1,10 @@
-"""Writes: registration, provisioning from Supabase tokens, tier changes and the daily quota counter."""
+"""Writes: registration, provisioning from Supabase tokens, tier changes, the daily quota counter and personal
+access tokens."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -12,10 +15,20 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
-from accounts.models import DailyUsage, Preferences, Tier, User, preferences_of
+from accounts.models import (
+    ACCESS_TOKEN_PREFIX,
+    DailyUsage,
+    PersonalAccessToken,
+    Preferences,
+    Tier,
+    TokenScope,
+    User,
+    preferences_of,
+)
 from core.dates import utc_today
-from core.exceptions import Conflict, InvalidInput
+from core.exceptions import Conflict, InvalidInput, NotFound
 
 # --- Users --------------------------------------------------------------------------------------------------
 
@@ -167,3 +180,66 @@ def preferences_update(*, user: User, changes: dict[str, Any]) -> Preferences:
     prefs.save()
     user.preferences = prefs
     return prefs
+
+
+# --- Personal access tokens ---------------------------------------------------------------------------------
+
+# A person's live (not revoked) tokens at most: each is a standing credential, and a list without end helps nobody.
+MAX_ACCESS_TOKENS = 50
+# last_used_at is written when it is at least this old: one UPDATE a minute per token, not one per request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def access_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class CreatedToken:
+    token: PersonalAccessToken
+    secret: str  # the token itself: shown once, in the answer that creates it, never stored
+
+
+def access_token_create(
+    *, user: User, name: str, scope: str = TokenScope.READ, expires_at: datetime | None = None
+) -> CreatedToken:
+    """A new personal access token for ``user``: ``mlk_`` and 32 random bytes; only its SHA-256 is kept."""
+    if scope not in TokenScope.values:
+        raise InvalidInput(f"scope: use one of {', '.join(TokenScope.values)}")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise InvalidInput("expires_at: must be in the future")
+    if PersonalAccessToken.objects.filter(user=user, revoked_at__isnull=True).count() >= MAX_ACCESS_TOKENS:
+        raise InvalidInput(f"You have {MAX_ACCESS_TOKENS} tokens already: revoke one first")
+    secret = ACCESS_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = PersonalAccessToken.objects.create(
+        user=user,
+        name=name,
+        scope=scope,
+        token_hash=access_token_hash(secret),
+        prefix=secret[: len(ACCESS_TOKEN_PREFIX) + 6],
+        expires_at=expires_at,
+    )
+    return CreatedToken(token=token, secret=secret)
+
+
+def access_token_revoke(*, user: User, token_id: int) -> PersonalAccessToken:
+    """Revoke one of ``user``'s tokens; refused from the next request on. Another person's id is not found.
+
+    Revoking a token already revoked changes nothing (and answers it as it is).
+    """
+    token = PersonalAccessToken.objects.filter(user=user, pk=token_id).first()
+    if token is None:
+        raise NotFound("Token not found")
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return token
+
+
+def access_token_touch(*, token: PersonalAccessToken, now: datetime | None = None) -> None:
+    """Record that ``token`` was used, at most once per LAST_USED_RESOLUTION (no write otherwise)."""
+    now = now or timezone.now()
+    if token.last_used_at is not None and now - token.last_used_at < LAST_USED_RESOLUTION:
+        return
+    PersonalAccessToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    token.last_used_at = now

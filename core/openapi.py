@@ -19,7 +19,7 @@ API_V1_PREFIX = "/api/v1/"
 ERROR_DESCRIPTIONS = {
     400: "Invalid input: the message names the field and the problem; nothing was stored.",
     401: "Missing, expired or invalid bearer token.",
-    403: "The user_id in the request is not the token's user.",
+    403: "Not allowed: a user_id that is not the token's user, or a read-only access token sending a write.",
     404: "Not found, or not yours.",
     405: "Method not allowed.",
     413: "Request body too large: the message gives the limit.",
@@ -61,6 +61,9 @@ class EnvelopeAutoSchema(AutoSchema):
     def _implied_error_codes(self, operation: dict[str, Any]) -> list[int]:
         places = {p.get("in") for p in operation.get("parameters", [])}
         codes = [401, 500, 503]
+        token_auth = any("personalToken" in scheme for scheme in operation.get("security", []))
+        if token_auth and self.method not in ("GET", "HEAD", "OPTIONS"):
+            codes.append(403)  # a read-only personal access token (accounts.permissions.TokenScopePermission)
         if "requestBody" in operation:
             codes += [400, 413, 415]
         elif "query" in places:

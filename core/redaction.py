@@ -258,6 +258,14 @@ _DETECTORS: tuple[_Detector, ...] = (
         markers=("github_pat_",),
         not_after=_TOKEN_CHARS,
     ),
+    # Own regex: Memory Layer's own personal access tokens (accounts.models.ACCESS_TOKEN_PREFIX), mlk_ + 43 of
+    # token_urlsafe(32): a person pasting theirs into a chat must not find it in their memories.
+    _Detector(
+        "memory_layer_token",
+        re.compile(rf"mlk_[A-Za-z0-9_-]{{43}}{_TOKEN_REST}{_TOKEN_END}"),
+        markers=("mlk_",),
+        not_after=_TOKEN_CHARS,
+    ),
     # SlackDetector: xoxb-/xoxp-/xoxa-/xoxr-/xoxs-/xoxo- tokens, and incoming-webhook URLs.
     _Detector(
         "slack_token",

@@ -27,8 +27,8 @@ _last_prune: dict[str, object] = {"day": None}
 
 @lru_cache(maxsize=1)
 def api_route_names() -> frozenset[str]:
-    """URL names of the JSON API (the apps' URLconfs in settings.API_URLCONFS): the endpoints worth counting."""
-    patterns = [p for urlconf in settings.API_URLCONFS for p in import_module(urlconf).urlpatterns]
+    """URL names of the JSON API and /mcp (settings.METRICS_URLCONFS): the endpoints worth counting."""
+    patterns = [p for urlconf in settings.METRICS_URLCONFS for p in import_module(urlconf).urlpatterns]
     return frozenset(str(p.name) for p in patterns if getattr(p, "name", None))
 
 

@@ -15,7 +15,8 @@ from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from accounts.models import DailyUsage, User
+from accounts import services as account_services
+from accounts.models import DailyUsage, PersonalAccessToken, User
 from core.dates import utc_today
 from dashboard.models import UserActivity
 from memories import services
@@ -125,3 +126,30 @@ class DailyUsageAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+@admin.register(PersonalAccessToken)
+class PersonalAccessTokenAdmin(admin.ModelAdmin):
+    """People's personal access tokens: listed and revoked, never made or changed here. The hash is not shown."""
+
+    list_display = ("prefix", "name", "user", "scope", "created_at", "last_used_at", "expires_at", "revoked_at")
+    list_filter = ("scope", ("revoked_at", admin.EmptyFieldListFilter))
+    list_select_related = ("user",)
+    search_fields = ("user__username", "user__email", "=user__id", "prefix", "name")
+    date_hierarchy = "created_at"
+    fields = ("user", "name", "scope", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at")
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected tokens (refused from the next request on)")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[PersonalAccessToken]) -> None:
+        tokens = list(queryset.filter(revoked_at__isnull=True).select_related("user"))
+        for token in tokens:
+            account_services.access_token_revoke(user=token.user, token_id=token.pk)
+        self.message_user(request, f"Revoked {len(tokens)} token(s).", messages.SUCCESS)

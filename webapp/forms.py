@@ -7,8 +7,9 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.utils import timezone
 
-from accounts.models import PROVIDERS, Preferences
+from accounts.models import PROVIDERS, Preferences, TokenScope
 from memories.models import Kind, Priority
 
 ANY = [("", "any")]
@@ -138,4 +139,34 @@ class SettingsForm(forms.Form):
             "redact_pii": data["redact_pii"],
             "excluded_phrases": data["excluded_phrases"],
             "providers": {p: data[f"provider_{p}"] for p in PROVIDERS},
+        }
+
+
+EXPIRY_CHOICES = [("", "never"), ("7", "in 7 days"), ("30", "in 30 days"), ("90", "in 90 days"), ("365", "in a year")]
+
+
+class AccessTokenForm(forms.Form):
+    """A new personal access token: what it is for, read or write, and when it stops working."""
+
+    name = forms.CharField(max_length=100, label="Name", help_text="What it is for, e.g. “Claude Desktop at home”.")
+    scope = forms.ChoiceField(
+        choices=[(TokenScope.READ, "read: search and list"), (TokenScope.WRITE, "write: also save and forget")],
+        initial=TokenScope.READ,
+        label="Scope",
+    )
+    expires = forms.ChoiceField(choices=EXPIRY_CHOICES, required=False, label="Expires")
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError("This field is required.")
+        return name
+
+    def service_arguments(self) -> dict[str, Any]:
+        """accounts.services.access_token_create's keywords for the valid form."""
+        days = self.cleaned_data["expires"]
+        return {
+            "name": self.cleaned_data["name"],
+            "scope": self.cleaned_data["scope"],
+            "expires_at": timezone.now() + timedelta(days=int(days)) if days else None,
         }

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import login_links
+from accounts import selectors as account_selectors
 from accounts import services as account_services
 from accounts.models import User, preferences_of
 from accounts.ratelimit import BurstLimited, burst_check, user_key
@@ -31,6 +32,7 @@ from memories import services as memory_services
 from memories.transfer import importers
 from webapp import selectors
 from webapp.forms import (
+    AccessTokenForm,
     DeleteAllForm,
     ImportForm,
     MemoryFilterForm,
@@ -270,3 +272,47 @@ def capture_settings(request: HttpRequest) -> HttpResponse:
     account_services.preferences_update(user=user, changes=form.changes())
     messages.success(request, "Settings saved.")
     return redirect("webapp:settings")
+
+
+# --- Personal access tokens (for MCP clients and scripts) ---------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def access_tokens(request: HttpRequest) -> HttpResponse:
+    """The person's tokens; a POST makes one and shows it on the answer's page, the only time it is shown."""
+    if request.method == "GET":
+        return _tokens_page(request, form=AccessTokenForm())
+    form = AccessTokenForm(request.POST)
+    if not form.is_valid():
+        return _tokens_page(request, form=form, status=400)
+    try:
+        created = account_services.access_token_create(user=_user(request), **form.service_arguments())
+    except ApplicationError as exc:  # too many tokens
+        form.add_error(None, exc.message)
+        return _tokens_page(request, form=form, status=status_of(exc))
+    return _tokens_page(request, form=AccessTokenForm(), created=created)
+
+
+def _tokens_page(
+    request: HttpRequest, *, form: AccessTokenForm, created: Any = None, status: int = 200
+) -> HttpResponse:
+    context = {
+        "form": form,
+        "created": created,
+        "tokens": account_selectors.access_token_list(user=_user(request)),
+        "now": timezone.now(),
+        "mcp_url": request.build_absolute_uri("/mcp"),
+    }
+    return render(request, "webapp/tokens.html", context, status=status)
+
+
+@require_POST
+@login_required
+def access_token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    try:
+        token = account_services.access_token_revoke(user=_user(request), token_id=token_id)
+    except NotFound:
+        return error_page(request, status=404, title="Not found", message="There is no such token among yours.")
+    messages.success(request, f"Revoked “{token.name}” ({token.prefix}…): it is refused from now on.")
+    return redirect("webapp:tokens")

@@ -7,7 +7,7 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from accounts.models import PROVIDERS, User
+from accounts.models import PROVIDERS, TokenScope, User
 from core.fields import StrictBooleanField, StrictCharField, StrictEmailField
 
 
@@ -112,3 +112,37 @@ class PreferencesOutput(serializers.Serializer):
 class WebLoginLinkOutput(serializers.Serializer):
     url = serializers.CharField(help_text="Open it in a browser (relative to this server) to sign in to /app/ once.")
     expires_in = serializers.IntegerField(help_text="Seconds the link stays valid (WEB_LOGIN_LINK_SECONDS).")
+
+
+class AccessTokenInput(serializers.Serializer):
+    """POST /me/tokens: a name to recognize the token by, its scope and, optionally, when it stops working."""
+
+    name = StrictCharField(max_length=100, help_text="What the token is for, e.g. 'Claude Desktop on my laptop'.")
+    scope = serializers.ChoiceField(
+        choices=TokenScope.values,
+        default=TokenScope.READ,
+        help_text="read: search and list only; write: also save, change and delete.",
+    )
+    expires_at = serializers.DateTimeField(
+        required=False, allow_null=True, default=None, help_text="Refused from this time on; null: never expires."
+    )
+
+    def validate_name(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("This field may not be blank.")
+        return value.strip()
+
+
+class AccessTokenOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    scope = serializers.CharField()
+    prefix = serializers.CharField(help_text="The token's first characters, to tell tokens apart.")
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    last_used_at = serializers.DateTimeField(allow_null=True, help_text="To the minute.")
+    revoked_at = serializers.DateTimeField(allow_null=True)
+
+
+class CreatedAccessTokenOutput(AccessTokenOutput):
+    token = serializers.CharField(help_text="The token itself: shown in this answer only, never again.")

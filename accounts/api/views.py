@@ -1,5 +1,5 @@
 """POST /auth/register, the token endpoints (simplejwt's, behind a per-IP burst limit), GET /auth/me,
-GET/PATCH /me/settings and POST /auth/web-login-link."""
+GET/PATCH /me/settings, POST /auth/web-login-link and the personal access tokens (/me/tokens)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.permissions import AllowAny
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,6 +18,9 @@ from rest_framework_simplejwt import views as jwt_views
 
 from accounts import login_links, selectors, services
 from accounts.api.serializers import (
+    AccessTokenInput,
+    AccessTokenOutput,
+    CreatedAccessTokenOutput,
     MeOutput,
     PreferencesInput,
     PreferencesOutput,
@@ -24,7 +28,9 @@ from accounts.api.serializers import (
     UserOutput,
     WebLoginLinkOutput,
 )
+from accounts.authentication import PersonalTokenAuthentication, SupabaseJWTAuthentication, UserJWTAuthentication
 from accounts.models import preferences_of
+from accounts.permissions import NoAccessToken
 from accounts.ratelimit import burst_check_user, burst_limited_by_ip
 from core.exceptions import InvalidInput
 from core.openapi import ErrorEnvelope, error_responses
@@ -80,13 +86,18 @@ class PreferencesView(APIView):
 
 class WebLoginLinkView(APIView):
     """A one-time link that signs the token's user in to the web page (/app/): the way in for an account made
-    from a Supabase token, which has no password. The link is spent by its first use and expires."""
+    from a Supabase token, which has no password. The link is spent by its first use and expires. Not with a
+    personal access token (403): such a token must not open the page where tokens are made."""
+
+    permission_classes = [IsAuthenticated, NoAccessToken]
 
     @extend_schema(
         request=None,
         responses={
             200: WebLoginLinkOutput,
-            403: OpenApiResponse(ErrorEnvelope, description="Staff accounts sign in with their password."),
+            403: OpenApiResponse(
+                ErrorEnvelope, description="Staff accounts sign in with their password; not with an access token."
+            ),
             **error_responses(429),
         },
         summary="A one-time sign-in link for the web page (/app/)",
@@ -96,6 +107,63 @@ class WebLoginLinkView(APIView):
         token = login_links.login_link_token(user=request.user)  # type: ignore[arg-type]
         url = reverse("webapp:login-link", kwargs={"token": token})
         return Response(WebLoginLinkOutput({"url": url, "expires_in": settings.WEB_LOGIN_LINK_SECONDS}).data)
+
+
+_NO_ACCESS_TOKEN = OpenApiResponse(ErrorEnvelope, description="Sent with a personal access token (not allowed here).")
+
+
+class AccessTokensView(APIView):
+    """GET and POST /me/tokens: the person's personal access tokens. With a JWT or the /app/ session (its CSRF
+    token on POST), never with a personal access token."""
+
+    authentication_classes = [
+        PersonalTokenAuthentication,  # recognized, to be refused with a clear 403 rather than "invalid JWT"
+        SupabaseJWTAuthentication,
+        UserJWTAuthentication,
+        SessionAuthentication,  # the /app/ session: DRF enforces Django's CSRF check on POST and DELETE
+    ]
+    permission_classes = [IsAuthenticated, NoAccessToken]
+
+    @extend_schema(
+        responses={200: AccessTokenOutput(many=True), 403: _NO_ACCESS_TOKEN, **error_responses(429)},
+        summary="My personal access tokens (revoked ones too), newest first",
+    )
+    def get(self, request: Request) -> Response:
+        burst_check_user(request)
+        tokens = selectors.access_token_list(user=request.user)  # type: ignore[arg-type]
+        return Response(AccessTokenOutput(tokens, many=True).data)
+
+    @extend_schema(
+        request=AccessTokenInput,
+        responses={201: CreatedAccessTokenOutput, 403: _NO_ACCESS_TOKEN, **error_responses(429)},
+        summary="Make a personal access token (for an MCP client or a script); the answer shows it once",
+    )
+    def post(self, request: Request) -> Response:
+        burst_check_user(request)
+        if not isinstance(request.data, dict):
+            raise InvalidInput("Request body must be a JSON object")
+        serializer = AccessTokenInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        created = services.access_token_create(user=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        body = {**AccessTokenOutput(created.token).data, "token": created.secret}
+        return Response(CreatedAccessTokenOutput(body).data, status=status.HTTP_201_CREATED)
+
+
+class AccessTokenView(APIView):
+    """DELETE /me/tokens/{token_id}: revoke one of my tokens (refused from the next request on)."""
+
+    authentication_classes = AccessTokensView.authentication_classes
+    permission_classes = AccessTokensView.permission_classes
+
+    @extend_schema(
+        request=None,
+        responses={200: AccessTokenOutput, 403: _NO_ACCESS_TOKEN, **error_responses(429)},
+        summary="Revoke one of my personal access tokens",
+    )
+    def delete(self, request: Request, token_id: str) -> Response:
+        burst_check_user(request)
+        token = services.access_token_revoke(user=request.user, token_id=int(token_id))  # type: ignore[arg-type]
+        return Response(AccessTokenOutput(token).data)
 
 
 class TokenObtainPairView(jwt_views.TokenObtainPairView):

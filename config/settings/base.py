@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "memories",
     "dashboard",
     "webapp",
+    "mcp_server",
 ]
 
 MIDDLEWARE = [
@@ -95,6 +96,8 @@ MIDDLEWARE = [
 ROOT_URLCONF = "config.urls"
 # Each app's JSON API routes, mounted by config.urls at the root and under /api/v1/ (and counted by the metrics).
 API_URLCONFS = ["accounts.urls", "memories.urls", "dashboard.urls"]
+# The routes the request metrics count (dashboard.middleware): the API's, and /mcp (mounted at the root only).
+METRICS_URLCONFS = [*API_URLCONFS, "mcp_server.urls"]
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
@@ -186,12 +189,18 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1_0
 
 # --- API ----------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    # Supabase access tokens first: that class passes locally issued tokens (they carry token_type) to simplejwt.
+    # Personal access tokens (mlk_...) first, then Supabase access tokens: that class passes locally issued tokens
+    # (they carry token_type) to simplejwt.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.PersonalTokenAuthentication",
         "accounts.authentication.SupabaseJWTAuthentication",
         "accounts.authentication.UserJWTAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # A read-only personal access token cannot use any method but GET, HEAD and OPTIONS.
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "accounts.permissions.TokenScopePermission",
+    ],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
@@ -263,7 +272,8 @@ LOGOUT_REDIRECT_URL = "webapp:login"
 WEB_LOGIN_LINK_SECONDS = env.int("WEB_LOGIN_LINK_SECONDS", default=300)
 
 # --- Memories -----------------------------------------------------------------------------------------
-MEMORY_PROVIDERS = env.list("MEMORY_PROVIDERS", default=["chatgpt", "claude", "gemini", "grok"])
+# "mcp": what MCP clients save (save_memory's default provider).
+MEMORY_PROVIDERS = env.list("MEMORY_PROVIDERS", default=["chatgpt", "claude", "gemini", "grok", "mcp"])
 MEMORY_MAX_TEXT_CHARS = env.int("MEMORY_MAX_TEXT_CHARS", default=50_000)
 MEMORY_MAX_QUERY_CHARS = env.int("MEMORY_MAX_QUERY_CHARS", default=2_000)
 CONTEXT_TOP_K_DEFAULT = 5
@@ -307,6 +317,8 @@ LOGGING = {
         # Django's default handlers would print unfiltered copies; runserver's request lines carry query strings.
         "django": {"handlers": [], "level": "INFO"},
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # The MCP SDK logs each stateless request's start and end at INFO: two lines per /mcp call.
+        "mcp": {"level": "WARNING"},
     },
 }
 

@@ -9,7 +9,7 @@ import pytest
 
 from config.tests.deploy_env import PYTHON, ROOT, clean_env
 
-PACKAGES = ("config", "core", "accounts", "memories", "dashboard", "webapp")
+PACKAGES = ("config", "core", "accounts", "memories", "dashboard", "webapp", "mcp_server")
 
 
 def test_it_has_no_import_cycle_anywhere_in_the_project() -> None:
@@ -42,3 +42,30 @@ def test_it_starts_no_database_when_the_settings_are_imported(tmp_path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "core.embedded_postgres"
     assert not pgdata.exists()  # never initialised, never started
+
+
+def test_every_view_that_takes_a_personal_token_enforces_its_scope() -> None:
+    """A view that sets its own permission_classes drops the default TokenScopePermission: it must then say how a
+    read-only personal access token is held back (the scope check, or no personal token at all)."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    from accounts.authentication import PersonalTokenAuthentication
+    from accounts.permissions import NoAccessToken, TokenScopePermission
+    from mcp_server.views import McpView
+
+    def views(patterns):
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                yield from views(p.url_patterns)
+            elif isinstance(p, URLPattern) and hasattr(p.callback, "cls"):
+                yield p.callback.cls
+
+    checked = 0
+    for view in set(views(get_resolver().url_patterns)):
+        if PersonalTokenAuthentication not in {type(a) for a in view().get_authenticators()}:
+            continue
+        checked += 1
+        permissions = {type(p) for p in view().get_permissions()}
+        # /mcp: every message is a POST, so its tools check the scope (mcp_server.tools._require_write)
+        assert view is McpView or permissions & {TokenScopePermission, NoAccessToken}, view
+    assert checked >= 8

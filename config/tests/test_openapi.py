@@ -79,6 +79,8 @@ def test_every_operation_uses_bearer_auth_except_getting_a_token_or_registering(
             assert operation.get("security") in (None, [], [{}]), path
             continue
         assert {"jwtAuth": []} in operation["security"] and {"supabaseAuth": []} in operation["security"], path
+        # Personal access tokens (mlk_...) work everywhere but on the staff dashboard's API.
+        assert ({"personalToken": []} in operation["security"]) != ("admin/dashboard" in path), path
 
 
 def test_every_error_status_of_every_operation_is_the_envelope(schema):
@@ -98,10 +100,12 @@ def test_every_error_status_of_every_operation_is_the_envelope(schema):
         ("/save-prompt", "post", {200, 201, 400, 401, 403, 413, 415, 422, 429, 500, 503}),
         ("/context/{user_id}", "get", {200, 400, 401, 403, 404, 429, 500, 503}),
         ("/api/v1/memories", "get", {200, 400, 401, 404, 500, 503}),
-        ("/api/v1/memories", "delete", {200, 400, 401, 500, 503}),
+        ("/api/v1/memories", "delete", {200, 400, 401, 403, 500, 503}),
         ("/auth/token/", "post", {200, 400, 401, 413, 415, 429, 500, 503}),
-        ("/api/v1/memories/{id}", "patch", {200, 400, 401, 404, 413, 415, 500, 503}),
-        ("/api/v1/memories/import", "post", {200, 400, 401, 413, 415, 500, 503}),
+        ("/api/v1/memories/{id}", "patch", {200, 400, 401, 403, 404, 413, 415, 500, 503}),
+        ("/api/v1/memories/import", "post", {200, 400, 401, 403, 413, 415, 500, 503}),
+        ("/me/tokens", "post", {201, 400, 401, 403, 413, 415, 429, 500, 503}),
+        ("/api/v1/me/tokens/{token_id}", "delete", {200, 401, 403, 404, 429, 500, 503}),
     ],
 )
 def test_each_endpoint_declares_its_statuses(schema, path, method, codes):
@@ -137,8 +141,9 @@ def test_the_swagger_assets_ship_with_the_sidecar_package():
     assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css")
 
 
-# Root routes that are not part of the versioned API: the health probes (Render calls /health; /ready).
-NOT_VERSIONED = {r"^health/?$", r"^ready/?$"}
+# Root routes that are not part of the versioned API: the health probes (Render calls /health; /ready) and the MCP
+# endpoint (JSON-RPC, versioned by its MCP-Protocol-Version header, not by the path).
+NOT_VERSIONED = {r"^health/?$", r"^ready/?$", r"^mcp/?$"}
 
 
 def test_no_root_api_route_is_missing_from_the_v1_tree():

@@ -21,6 +21,7 @@ AWS_ID = "AKIAIOSFODNN7EXAMPLE"  # AWS's own documentation example
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # idem
 GITHUB_CLASSIC = "ghp_" + "tfjgVvVqE1SkHbn88HxjSI6bWHtP3fS2qHx6"
 GITHUB_FINE = "github_pat_" + "11ABCDEFG0kwXoIIXGvOoN_ZomHFwUbbYrEqmSM9wCZ7Uw9xfogoEmvnEN5N1aE6PwZPf1Qh6yYTWmE4lB"
+MEMORY_LAYER = "mlk_" + "Xq3vN8RbT2kLmP9sWdY4zA7cE1fH6jG0uI5oK-_rBnM"
 SLACK_BOT = "xoxb-" + "123456789012-1234567890123-YOvfZ8UzDzV8fUkkibjL5DZP"
 SLACK_WEBHOOK = "https://hooks.slack.com/services/" + "T0123ABCD/B0456EFGH/jN0MEQ7wjJJibaZUPgHV7iB3"
 STRIPE_LIVE = "sk_" + "live_51YOvfZ8UzDzV8fUkkibjL5DZPjN0MEQ7wjJJibaZUPgHV7iB3m03nbqnsGpWLuqIA1id6Vw5DQ"
@@ -104,6 +105,7 @@ def r(kind: str) -> str:
             None,
         ),
         (f"token: {GITHUB_FINE} (fine-grained)", f"token: {r('github_token')} (fine-grained)", None),
+        (f"my MCP token is {MEMORY_LAYER}, keep it", f"my MCP token is {r('memory_layer_token')}, keep it", None),
         (f"SLACK_BOT_TOKEN={SLACK_BOT} in .env", f"SLACK_BOT_TOKEN={r('slack_token')} in .env", None),
         (f"post to {SLACK_WEBHOOK} on deploy", f"post to {r('slack_token')} on deploy", None),
         (f"stripe.api_key = '{STRIPE_LIVE}'", f"stripe.api_key = '{r('stripe_key')}'", None),
@@ -209,6 +211,7 @@ def test_without_pii_emails_and_phone_numbers_stay():
         "send a Bearer token, e.g. Authorization: Bearer YOUR_ACCESS_TOKEN_HERE",
         "version 1.2.3 on 10.0.0.1:8080, pip install numpy==1.26.4",
         "AKIA is a prefix; AKIAIOSFODNN7EXAMPLEXYZ is too long to be an id",
+        "tokens start with mlk_ and the page shows mlk_Xq3vN8… as their prefix",
         "-----BEGIN CERTIFICATE-----\n"
         "MIIDdzCCAl+gAwIBAgIEAgAAuTANBgkqhkiG9w0BAQUFADBaMQswCQYDVQQGEwJJ\n"
         "-----END CERTIFICATE-----\n",

@@ -20,6 +20,7 @@ ADMIN_PAGES = [
     "/admin/accounts/user/",
     "/admin/memories/memory/",
     "/admin/accounts/dailyusage/",
+    "/admin/accounts/personalaccesstoken/",
     "/admin/dashboard/requestmetric/",
     "/admin/dashboard/useractivity/",
 ]
@@ -158,3 +159,23 @@ def test_deleting_a_memory_in_the_admin_removes_its_chunks(staff_client, seeded)
     response = staff_client.post(f"/admin/memories/memory/{memory.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     assert not Memory.objects.filter(pk=memory.pk).exists() and not Chunk.objects.filter(memory_id=memory.pk).exists()
+
+
+def test_staff_list_and_revoke_tokens_and_never_see_their_hash(staff_client, alice):
+    from accounts.models import PersonalAccessToken
+    from accounts.services import access_token_create
+
+    created = access_token_create(user=alice, name="Claude Desktop", scope="write")
+    page = staff_client.get("/admin/accounts/personalaccesstoken/")
+    assert created.token.prefix in page.content.decode() and created.token.token_hash not in page.content.decode()
+    detail = staff_client.get(f"/admin/accounts/personalaccesstoken/{created.token.pk}/change/").content.decode()
+    assert created.token.token_hash not in detail and created.secret not in detail
+
+    answer = staff_client.post(
+        "/admin/accounts/personalaccesstoken/",
+        {"action": "revoke", "_selected_action": [created.token.pk]},
+        follow=True,
+    )
+
+    assert answer.status_code == 200 and "Revoked 1 token(s)." in answer.content.decode()
+    assert PersonalAccessToken.objects.get().revoked_at is not None

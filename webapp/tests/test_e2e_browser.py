@@ -158,6 +158,22 @@ def test_it_works_in_a_real_browser(transactional_db, live_server, browser, scre
     _fits(page, screen)
     page.screenshot(path=str(ARTIFACTS / f"app-settings-{screen}.png"), full_page=True)
 
+    # An access token: made (shown once), then revoked; its page is screenshot as app-tokens-<screen>.png.
+    page.click("nav >> text=Access tokens")
+    page.wait_for_url(f"{base}/app/tokens/")
+    page.fill("#id_name", "Claude Desktop")
+    page.select_option("#id_scope", "write")
+    with page.expect_navigation():  # the answer is /app/tokens/ again: waiting for the URL would not wait
+        page.click("button:has-text('Make token')")
+    secret = page.input_value("#new-token")
+    assert secret.startswith("mlk_") and user.access_tokens.get().prefix == secret[:10]
+    _fits(page, screen)
+    page.screenshot(path=str(ARTIFACTS / f"app-tokens-{screen}.png"), full_page=True)
+    with page.expect_navigation():
+        page.click("button:has-text('Revoke')")
+    assert "Revoked “Claude Desktop”" in page.locator(".messages").inner_text()
+    assert user.access_tokens.get().revoked_at is not None
+
     context.close()
     assert problems == []  # no script error, no CSP violation
 

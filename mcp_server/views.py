@@ -1,0 +1,36 @@
+"""POST /mcp: the MCP endpoint (Streamable HTTP, JSON-RPC 2.0), for a personal access token or a JWT."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from accounts.authentication import PersonalTokenAuthentication, SupabaseJWTAuthentication, UserJWTAuthentication
+from accounts.permissions import access_token_of
+from accounts.ratelimit import burst_check_user
+from mcp_server import bridge
+from mcp_server.server import CALLER_SCOPE_KEY, server
+from mcp_server.tools import Caller
+
+
+class McpView(APIView):
+    """Authentication and the per-user burst limit are the API's (401 and 429 in the envelope); the JSON-RPC
+    exchange is the SDK's. The token's scope is checked by each tool (a read token lists and searches but
+    cannot save or forget), not on the HTTP method: every MCP message is a POST. Only POST: in stateless mode
+    there is no server-to-client stream to GET and no session to DELETE (405, as the transport allows)."""
+
+    authentication_classes = [PersonalTokenAuthentication, SupabaseJWTAuthentication, UserJWTAuthentication]
+    permission_classes = [IsAuthenticated]
+    parser_classes: list[Any] = []  # the SDK reads the raw body
+
+    @extend_schema(exclude=True)  # JSON-RPC, documented in the README, not an OpenAPI operation
+    def post(self, request: Request) -> HttpResponse:
+        burst_check_user(request)
+        token = access_token_of(request)
+        caller = Caller(user=request.user, can_write=token is None or token.can_write)  # type: ignore[arg-type]
+        return bridge.respond(server, request._request, scope_extra={CALLER_SCOPE_KEY: caller})
