@@ -3,7 +3,7 @@ metrics middleware), for the person alone."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from django.utils import timezone
@@ -17,16 +17,18 @@ from webapp import selectors
 pytestmark = pytest.mark.django_db
 
 
-def test_it_counts_the_persons_saves_per_utc_day_over_thirty_days(alice, bob, recent):
+def test_it_counts_the_persons_saves_per_utc_day_over_thirty_days(alice, bob):
     today = utc_today()
-    save(alice, "I live in Lyon.", when=recent)
-    save(alice, "I cycle to work.", when=recent)
-    save(alice, "My sister is Inès.", when=recent - timedelta(days=29))
-    save(alice, "Too old to be charted.", when=recent - timedelta(days=45))
-    save(bob, "Bob's memory.", when=recent)
+    # times fixed to the first minute of each UTC day, so the test holds at any hour (also just after midnight)
+    first_minute = datetime.combine(today, time(0, 0, 1), tzinfo=UTC)
+    save(alice, "I live in Lyon.", when=first_minute)
+    save(alice, "I cycle to work.", when=first_minute)
+    save(alice, "My sister is Inès.", when=first_minute - timedelta(days=29))
+    save(alice, "Too old to be charted.", when=first_minute - timedelta(days=30))
+    save(bob, "Bob's memory.", when=first_minute)
     activity = selectors.activity_per_day(user=alice, days=30)
     assert len(activity.days) == 30 and activity.days[-1] == today
-    assert dict(zip(activity.days, activity.saves, strict=True))[recent.date()] == 2
+    assert dict(zip(activity.days, activity.saves, strict=True))[today] == 2
     assert sum(activity.saves) == 3
 
 
