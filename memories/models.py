@@ -66,7 +66,8 @@ class Chunk(models.Model):
     # What the chunk is found by: its text plus the context it was embedded with (an answer's prompt, the
     # tail of the conversation's previous message). The displayed text stays ``text``.
     search_text = models.TextField(default="")
-    embedding = VectorField(dimensions=EMBEDDING_DIMENSION)
+    # NULL until the queue's worker has embedded it (memories.embedding.pending); found by keywords meanwhile.
+    embedding = VectorField(dimensions=EMBEDDING_DIMENSION, null=True)
     search_vector = models.GeneratedField(
         expression=SearchVector("search_text", config="english"),
         output_field=SearchVectorField(),
@@ -89,6 +90,8 @@ class Chunk(models.Model):
                 ef_construction=64,
                 opclasses=["vector_cosine_ops"],
             ),
+            # the worker's batch: chunks still waiting for a vector, oldest first
+            models.Index(fields=["id"], name="chunk_pending_idx", condition=models.Q(embedding__isnull=True)),
             # the keyword half of /context: a user's chunks matching any of the query's lexemes
             GinIndex(fields=["search_vector"], name="chunk_search_vector_gin"),
         ]

@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "corsheaders",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # The task queue: jobs live in PostgreSQL beside our data (migrations, read-only admin, `procrastinate worker`).
+    "procrastinate.contrib.django",
     "accounts",
     "memories",
     "dashboard",
@@ -319,6 +321,8 @@ LOGGING = {
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # The MCP SDK logs each stateless request's start and end at INFO: two lines per /mcp call.
         "mcp": {"level": "WARNING"},
+        # procrastinate logs every deferred job at INFO: one line per save. The worker's own lines stay.
+        "procrastinate.jobs": {"level": "WARNING"},
     },
 }
 
@@ -448,6 +452,18 @@ CONTEXT_MAX_TOKENS = env.int("CONTEXT_MAX_TOKENS", default=600)
 CONTEXT_MAX_TOKENS_LIMIT = 8000
 # A prompt is embedded and indexed together with the tail of the same user's previous message from the same
 # provider when that message is at most this many minutes older (0 turns it off); see memories/services.py.
+# --- The task queue (procrastinate, on the same PostgreSQL) --------------------------------------------------
+# Saves store text and keyword index at once and defer an embedding job in the same transaction; a worker
+# (`manage.py procrastinate worker`, started by `make run` and by Render's worker service) embeds pending chunks.
+# MEMORY_EMBED_INLINE=1 makes the saving process run that job's work itself right after storing (one process,
+# no worker: the test suite, or a deployment that prefers slower saves to a second process).
+MEMORY_EMBED_INLINE = env.bool("MEMORY_EMBED_INLINE", default=False)
+# Chunks per model call in the worker, across as many saves as are waiting.
+MEMORY_EMBED_BATCH = env.int("MEMORY_EMBED_BATCH", default=64)
+# A job whose worker stopped sending heartbeats this long ago (killed, machine lost) is retried.
+QUEUE_STALLED_SECONDS = env.int("QUEUE_STALLED_SECONDS", default=30)
+PROCRASTINATE_WORKER_DEFAULTS = {"concurrency": env.int("QUEUE_WORKER_CONCURRENCY", default=1)}
+
 MEMORY_CONVERSATION_WINDOW_MINUTES = env.int("MEMORY_CONVERSATION_WINDOW_MINUTES", default=30)
 MEMORY_CONVERSATION_WINDOW_TOKENS = 48
 # Whether that tail also goes into the embedding (True) or only into the keyword index (False).

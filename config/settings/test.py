@@ -20,3 +20,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast has
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# Saves embed in the request (the worker's own function, run inline), so a test can search right after saving;
+# the queue's tests turn this off and run a real worker (memories/tests/queue/).
+MEMORY_EMBED_INLINE = True

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -79,36 +76,12 @@ def _load_onnx() -> Any:
 
 def embed(texts: list[str]) -> np.ndarray:
     """Unit-length embeddings for ``texts``, in one batch call."""
-    batch = _precomputed.get()
-    if batch is not None and texts and all(text in batch for text in texts):
-        import numpy
-
-        return numpy.stack([batch[text] for text in texts])
     model = get_model()
     # One encode at a time: torch (or ONNX Runtime) already uses every core, and concurrent calls only contend.
     with phase("embed"), _encode_lock:
         return model.encode(
             texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
-
-
-_precomputed: ContextVar[dict[str, Any] | None] = ContextVar("precomputed_embeddings", default=None)
-
-
-@contextmanager
-def precomputed(texts: list[str]) -> Iterator[None]:
-    """Embed ``texts`` in one batch now; inside the block, ``embed`` answers those texts from that batch.
-
-    Saving many memories one call at a time (an import) then costs one model call per batch instead of one
-    per memory: measured about 7x faster on two cores, as each model call has a large fixed cost.
-    """
-    unique = list(dict.fromkeys(texts))
-    vectors: Any = embed(unique) if unique else []
-    token = _precomputed.set(dict(zip(unique, vectors, strict=True)))
-    try:
-        yield
-    finally:
-        _precomputed.reset(token)
 
 
 @lru_cache(maxsize=1)

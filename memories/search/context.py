@@ -91,6 +91,9 @@ class _Candidate:
     cosine: float = 0.0
     standing: bool = False
     code_match: bool = False
+    # Stored, matched by keywords, its vector not written yet (the queue's worker is on it): kept as evidence
+    # like an exact code match, so a memory is found right after its save.
+    pending: bool = False
 
 
 # Both halves read only the user's own chunks (``mine``); the z-score statistics are taken over the same set.
@@ -131,7 +134,7 @@ kw_stats AS (
     FROM keyword CROSS JOIN stats s GROUP BY s.n
 ),
 candidates AS (
-    (SELECT id FROM mine ORDER BY distance LIMIT %(limit)s)
+    (SELECT id FROM mine WHERE distance IS NOT NULL ORDER BY distance LIMIT %(limit)s)
     UNION
     (SELECT id FROM keyword ORDER BY bm25 DESC LIMIT %(limit)s)
     UNION
@@ -259,9 +262,11 @@ def _signals(query: str, now: datetime) -> _Signals:
 
 def _candidate(row: tuple[Any, ...], signals: _Signals) -> _Candidate:
     (chunk_text, memory_id, kind, provider, text, prompt, priority, pinned, created_at) = row[:9]
-    cosine, bm25, cos_mean, cos_std, kw_mean, kw_std = (float(x) for x in row[9:15])
+    # A chunk still waiting for its vector has no cosine (NULL): no dense evidence either way.
+    pending = row[9] is None
+    cosine, bm25, cos_mean, cos_std, kw_mean, kw_std = (float(x or 0) for x in row[9:15])
     standing = bool(row[15])
-    relevance = settings.CONTEXT_DENSE_WEIGHT * (cosine - cos_mean) / max(cos_std, _MIN_STD)
+    relevance = 0.0 if pending else settings.CONTEXT_DENSE_WEIGHT * (cosine - cos_mean) / max(cos_std, _MIN_STD)
     relevance += settings.CONTEXT_KEYWORD_WEIGHT * (bm25 - kw_mean) / max(kw_std, _MIN_STD) if kw_std else 0.0
     rank_score = relevance + settings.CONTEXT_PRIORITY_WEIGHT * (priority - Priority.NORMAL)
     if signals.window is not None:
@@ -293,6 +298,7 @@ def _candidate(row: tuple[Any, ...], signals: _Signals) -> _Candidate:
         cosine=cosine,
         standing=standing,
         code_match=code_match,
+        pending=pending and bm25 > 0,
     )
 
 
@@ -323,6 +329,7 @@ def _merge(candidates: list[_Candidate]) -> list[_Candidate]:
         # Whichever chunk stands for the exchange, it carries the exchange's best evidence.
         kept.cosine = cand.cosine = max(kept.cosine, cand.cosine)
         kept.code_match = cand.code_match = kept.code_match or cand.code_match
+        kept.pending = cand.pending = kept.pending or cand.pending
         if kept.kind == Kind.PROMPT and cand.kind == Kind.RESPONSE:
             cand.relevance, cand.rank_score = kept.relevance, kept.rank_score
             cand.pinned = cand.pinned or kept.pinned
@@ -337,11 +344,12 @@ def _answerable(candidates: list[_Candidate], query: str) -> bool:
     The floor is on raw cosine similarity, which means the same thing for every person and every history,
     unlike the z-scores used for ordering. A prompt about the person ("my accountant", "what did you
     suggest") presupposes a memory and gets the lower floor; a general question needs a closer match. An exact
-    match on a code-like token (an order number, a ticket id) is evidence on its own.
+    match on a code-like token (an order number, a ticket id) is evidence on its own, and so is a keyword match
+    on a chunk the worker has not embedded yet.
     """
     personal = is_personal(query) or _names_known(names(query), candidates)
     floor = settings.CONTEXT_MIN_COSINE_PERSONAL if personal else settings.CONTEXT_MIN_COSINE_GENERAL
-    return any(c.cosine >= floor or c.code_match for c in candidates)
+    return any(c.cosine >= floor or c.code_match or c.pending for c in candidates)
 
 
 def _names_known(found: tuple[str, ...], candidates: list[_Candidate]) -> bool:
@@ -453,7 +461,7 @@ def context_search(
         if not _answerable(candidates, query):
             return []
         floor = settings.CONTEXT_MIN_COSINE_RESULT
-        candidates = [c for c in candidates if c.cosine >= floor or c.code_match or c.standing]
+        candidates = [c for c in candidates if c.cosine >= floor or c.code_match or c.pending or c.standing]
     pin_threshold = filters.min_score if filters.min_score is not None else settings.CONTEXT_PIN_MIN_SCORE
     chosen = _newer_first(_select(candidates, top_k=top_k, pin_threshold=pin_threshold, standing=abstain), signals)
     budget = settings.CONTEXT_MAX_TOKENS if max_tokens is None else max_tokens

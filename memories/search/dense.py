@@ -123,7 +123,8 @@ def large_user(user: User) -> bool:
 
 
 def _user_chunks(user: User, filters: Q | None) -> QuerySet[Chunk]:
-    chunks = Chunk.objects.filter(user=user)
+    # chunks still waiting for their vector (the queue's worker is on them) are the keyword half's alone
+    chunks = Chunk.objects.filter(user=user, embedding__isnull=False)
     return chunks.filter(filters) if filters is not None else chunks
 
 

@@ -52,10 +52,16 @@ def _snapshot_max_id() -> int:
     INSERT draws ids from the sequence) and is released at once; later inserts get higher ids, which the
     search then reads exactly from PostgreSQL. Without it an id drawn before the build but committed after
     would be neither in the index nor above its highest id: lost to FAISS searches until the next rebuild.
+    It also stops below the oldest chunk still waiting for its vector (the queue's worker writes it later),
+    so that chunk is read from PostgreSQL once it has one.
     """
+    table = Chunk._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"LOCK TABLE {Chunk._meta.db_table} IN SHARE MODE")
-        return search_index.highest_chunk_id()
+        cursor.execute(f"LOCK TABLE {table} IN SHARE MODE")
+        highest = search_index.highest_chunk_id()
+        cursor.execute(f"SELECT min(id) FROM {table} WHERE embedding IS NULL")  # noqa: S608 - our own table name
+        first_pending = cursor.fetchone()[0]
+        return highest if first_pending is None else min(highest, int(first_pending) - 1)
 
 
 def _vector_batches(

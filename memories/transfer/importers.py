@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -32,9 +33,9 @@ from core.errors import flatten_errors
 from core.exceptions import InvalidInput, TooLarge
 from core.redaction import redact
 from memories import selectors, services
-from memories.embedding import embeddings
+from memories.embedding import pending
 from memories.fields import PriorityField, ProviderField
-from memories.models import Kind, Memory, Priority
+from memories.models import Kind, Priority
 
 EXPORT_FORMAT = "memorylayer.export"
 EXPORT_VERSION = 1
@@ -300,9 +301,15 @@ def memories_import(
         batch = found[start : start + EMBED_BATCH_ITEMS]
         valid = [(candidate, _validated(candidate, report, pii=prefs.redact_pii)) for candidate in batch]
         to_save = [(candidate, v) for candidate, v in valid if v is not None]
-        with embeddings.precomputed(_new_embedding_inputs(user, [v for _, v in to_save])):
-            for candidate, v in to_save:
-                _save(user, candidate, v, report, prefs)
+        # One transaction and one embedding job per batch (each save a savepoint within it); the worker embeds
+        # the batch's chunks together, or this process does right after with MEMORY_EMBED_INLINE.
+        with transaction.atomic():
+            stored = [_save(user, candidate, v, report, prefs) for candidate, v in to_save]
+            new_ids = [memory_id for memory_id in stored if memory_id is not None]
+            if new_ids:
+                pending.embedding_deferred()
+        if new_ids and settings.MEMORY_EMBED_INLINE:
+            pending.chunks_embed_pending(memory_ids=new_ids)
         if progress is not None:
             progress(start + len(batch), len(found))
     report.problems.sort(key=lambda problem: found_order[problem["item"]])
@@ -325,21 +332,8 @@ def _validated(candidate: Candidate, report: ImportReport, *, pii: bool) -> dict
     return v
 
 
-def _new_embedding_inputs(user: User, items: list[dict[str, Any]]) -> list[str]:
-    """What the model must embed for the items not stored yet (duplicates cost nothing)."""
-    hashes = {id(v): services.content_hash(kind=v["kind"], text=v["text"], prompt=v["prompt"]) for v in items}
-    stored = set(
-        Memory.objects.filter(user=user, content_hash__in=hashes.values()).values_list("content_hash", flat=True)
-    )
-    inputs: list[str] = []
-    for v in items:
-        if hashes[id(v)] not in stored:
-            pieces = services.chunk_texts(kind=v["kind"], text=v["text"], prompt=v["prompt"])
-            inputs += [services.embedding_input(kind=v["kind"], chunk_text=p, prompt=v["prompt"]) for p in pieces]
-    return inputs
-
-
-def _save(user: User, candidate: Candidate, v: dict[str, Any], report: ImportReport, prefs: Preferences) -> None:
+def _save(user: User, candidate: Candidate, v: dict[str, Any], report: ImportReport, prefs: Preferences) -> int | None:
+    """Store one item without its vectors (the caller queues them); the new memory's id, if one was stored."""
     result = services.memory_save(
         user=user,
         kind=v["kind"],
@@ -351,6 +345,8 @@ def _save(user: User, candidate: Candidate, v: dict[str, Any], report: ImportRep
         created_at=v["created_at"],
         preferences=prefs,
         capture_rules=False,  # an import is the person's own explicit act: only excluded phrases apply
+        embed_inline=False,
+        defer_embedding=False,
     )
     if result.memory is None:
         report.note("skipped", candidate.ref, str(result.skipped))
@@ -358,3 +354,5 @@ def _save(user: User, candidate: Candidate, v: dict[str, Any], report: ImportRep
         report.note("skipped", candidate.ref, f"already stored as memory {result.memory.pk}")
     else:
         report.imported += 1
+        return int(result.memory.pk)
+    return None

@@ -49,6 +49,9 @@ def _name(sql: str) -> str:
         (r"^SELECT \(SELECT id FROM memories_memory", "look"),
         (r"^WITH memory AS \( ?INSERT", "store"),
         (r"^INSERT INTO memories_idempotencykey", "claim"),
+        (r"procrastinate_defer_jobs", "defer"),
+        (r"^SELECT c\.id, c\.text, c\.search_text", "take pending"),
+        (r"^UPDATE memories_chunk c SET embedding", "write vectors"),
         (r'^UPDATE "memories_idempotencykey"', "remember response"),
         (r'^SELECT .* FROM "memories_idempotencykey"', "replay"),
         (r'^SELECT .* FROM "memories_memory"', "existing memory"),
@@ -72,18 +75,32 @@ def test_context_with_filters_is_still_one_search(alice):
     assert sql == ["user", "quota", "search"]
 
 
-def test_a_new_prompt_is_four_statements(alice):
+# What a save costs with the queue (production): the look, then the memory, its chunks and its embedding job in
+# one transaction. The model does not run in the request.
+QUEUED_SAVE = ["user", "quota", "look", "BEGIN", "store", "defer", "COMMIT"]
+
+
+def test_a_new_prompt_is_the_look_and_one_transaction_storing_it_and_its_job(alice, settings):
+    settings.MEMORY_EMBED_INLINE = False
     body = {"prompt": "My cat is called Miso."}
     response, sql = statements(lambda: client_for(alice).post("/save-prompt", body, format="json"))
     assert response.status_code == 201
-    assert sql == ["user", "quota", "look", "store"]
+    assert sql == QUEUED_SAVE
 
 
-def test_a_long_answer_is_four_statements_whatever_its_chunk_count(alice):
+def test_a_long_answer_costs_the_same_statements_whatever_its_chunk_count(alice, settings):
+    settings.MEMORY_EMBED_INLINE = False
     body = {"prompt": "How do I look after tomatoes?", "response": ANSWER * 4}
     response, sql = statements(lambda: client_for(alice).post("/save-response", body, format="json"))
     assert response.status_code == 201 and response.json()["chunks_stored"] > 1
-    assert sql == ["user", "quota", "look", "store"]
+    assert sql == QUEUED_SAVE
+
+
+def test_embedding_inline_adds_one_batch_take_and_write_for_all_the_chunks(alice):
+    body = {"prompt": "How do I look after tomatoes?", "response": ANSWER * 4}
+    response, sql = statements(lambda: client_for(alice).post("/save-response", body, format="json"))
+    assert response.status_code == 201 and response.json()["chunks_stored"] > 1
+    assert sql == [*QUEUED_SAVE, "BEGIN", "take pending", "write vectors", "COMMIT"]
 
 
 def test_a_duplicate_is_four_statements_and_never_embeds(alice, monkeypatch):
@@ -96,12 +113,25 @@ def test_a_duplicate_is_four_statements_and_never_embeds(alice, monkeypatch):
     assert sql == ["user", "quota", "look", "existing memory"]
 
 
-def test_an_idempotent_save_adds_its_claim_and_its_recorded_answer(alice):
+def test_an_idempotent_save_adds_its_claim_and_its_recorded_answer(alice, settings):
+    settings.MEMORY_EMBED_INLINE = False
     client = client_for(alice)
     post = lambda: client.post("/save-prompt", {"prompt": "Cat: Miso."}, format="json", HTTP_IDEMPOTENCY_KEY="k-1")  # noqa: E731
     response, sql = statements(post)
     assert response.status_code == 201
-    assert sql == ["user", "quota", "BEGIN", "claim", "look", "store", "remember response", "COMMIT"]
+    assert sql == [
+        "user",
+        "quota",
+        "BEGIN",
+        "claim",
+        "look",
+        "BEGIN",
+        "store",
+        "defer",
+        "COMMIT",
+        "remember response",
+        "COMMIT",
+    ]
 
     response, sql = statements(post)
     assert response.status_code == 201 and response["Idempotent-Replayed"] == "true"

@@ -1,0 +1,41 @@
+"""The queue's jobs (procrastinate, on our PostgreSQL; discovered by procrastinate.contrib.django).
+
+``embed_pending`` is deferred by every save in the transaction that stores the chunks, so a stored memory always
+has its job and a failed defer stores nothing. ``retry_stalled`` runs every minute and puts back to the queue the
+jobs of a worker that stopped sending heartbeats (killed with SIGKILL, machine lost).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from procrastinate import JobContext, RetryStrategy
+from procrastinate.contrib.django import app
+
+from memories.embedding import pending
+
+logger = logging.getLogger(__name__)
+
+MAINTENANCE_QUEUE = "maintenance"
+
+
+@app.task(name=pending.EMBED_TASK, queue=pending.EMBED_QUEUE, retry=RetryStrategy(max_attempts=10, exponential_wait=2))
+def embed_pending() -> int:
+    """Embed every chunk waiting for a vector, in batches across saves; returns how many were written."""
+    report = pending.chunks_embed_pending()
+    if report.chunks:
+        logger.info("embedded %s chunks in %s model calls", report.chunks, report.batches)
+    return report.chunks
+
+
+@app.periodic(cron="* * * * *", periodic_id="retry-stalled")
+@app.task(name="memories.retry_stalled", queue=MAINTENANCE_QUEUE, pass_context=True)
+async def retry_stalled(context: JobContext, timestamp: int) -> int:
+    """Retry the jobs of workers silent for QUEUE_STALLED_SECONDS (their heartbeat stopped)."""
+    manager = context.app.job_manager
+    stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=settings.QUEUE_STALLED_SECONDS))
+    for job in stalled:
+        logger.warning("retrying job %s (%s): its worker stopped", job.id, job.task_name)
+        await manager.retry_job(job)
+    return len(stalled)
