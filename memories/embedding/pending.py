@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
-
 from procrastinate.contrib.django import app
 
 from memories.embedding import embeddings
