@@ -30,14 +30,15 @@ onnx-model: $(VENV)/.installed
 
 setup: $(VENV)/.installed var/secret_key onnx-model
 
-# What a user runs is what Render runs: gunicorn (gunicorn.conf.py, 2 workers x 4 threads) on the embedded
-# PostgreSQL, with DEBUG on for readable error pages and static files served from the apps by whitenoise.
+# What a user runs is what Render runs: gunicorn (gunicorn.conf.py, 2 workers x 4 threads) and the task queue's
+# worker (procrastinate: embeddings, imports), both from the Procfile through honcho, on the embedded PostgreSQL,
+# with DEBUG on for readable error pages and static files served from the apps by whitenoise.
 RUN_ENV = DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$$(cat var/secret_key)} DJANGO_DEBUG=$${DJANGO_DEBUG:-1} \
 	GUNICORN_BIND=$${GUNICORN_BIND:-127.0.0.1:$(PORT)}
 
 run: setup
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
-	$(RUN_ENV) exec $(VENV)/bin/gunicorn -c gunicorn.conf.py
+	$(RUN_ENV) exec $(VENV)/bin/honcho start -f Procfile
 
 # Django's auto-reloading development server, for editing code.
 dev: setup

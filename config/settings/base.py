@@ -323,6 +323,9 @@ LOGGING = {
         "mcp": {"level": "WARNING"},
         # procrastinate logs every deferred job at INFO: one line per save. The worker's own lines stay.
         "procrastinate.jobs": {"level": "WARNING"},
+        # ... and its task registration at start-up in every process, and each minute's periodic deferral.
+        "procrastinate.blueprints": {"level": "WARNING"},
+        "procrastinate.periodic": {"level": "WARNING"},
     },
 }
 
