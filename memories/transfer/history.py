@@ -359,7 +359,8 @@ def _layout(stream: _Stream) -> str:
                 "conversations.json (or the export .zip) or a Memory Layer export."
             )
     if first not in b"[{":
-        shown = head[:16].decode("utf-8", "replace") if head[:16].isascii() else head[:8].hex(" ")
+        text = head[:16].decode("ascii", "replace")
+        shown = text if text.isprintable() else head[:8].hex(" ")
         raise InvalidInput(
             f"The file is not JSON: it starts with {shown!r}. Upload the conversations.json (or the export .zip) "
             "or a Memory Layer export."
