@@ -21,7 +21,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 import ijson
 from django.conf import settings
@@ -195,7 +195,7 @@ def _chatgpt_conversation(number: int, conversation: Any) -> dict[str, Any]:
 class CountingReader(io.RawIOBase):
     """Reads ``raw`` and counts the bytes; past ``limit`` (when given) it stops with ``TooLarge``."""
 
-    def __init__(self, raw: BinaryIO, limit: int | None = None):
+    def __init__(self, raw: IO[bytes], limit: int | None = None):
         super().__init__()
         self.raw = raw
         self.limit = limit
@@ -205,11 +205,12 @@ class CountingReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer: Any) -> int:
-        size = self.raw.readinto(buffer)  # type: ignore[attr-defined]
-        self.count += size or 0
+        data = self.raw.read(len(buffer))
+        memoryview(buffer).cast("B")[: len(data)] = data
+        self.count += len(data)
         if self.limit is not None and self.count > self.limit:
             raise TooLarge(_unpacked_too_big(f"it unpacks past {self.limit} bytes"))
-        return size or 0
+        return len(data)
 
 
 def _unpacked_too_big(why: str) -> str:

@@ -18,6 +18,7 @@ from memories.transfer.history import (
     iter_candidates,
     open_history,
 )
+from memories.transfer.importers import Candidate
 from testkit.chat_exports import write_chatgpt_export, write_claude_export
 
 MEMORY = {"kind": "prompt", "provider": "claude", "text": "I row on Sundays."}
@@ -62,7 +63,7 @@ def test_a_chatgpt_export_streams_the_same_memories_as_the_whole_file_import(tmp
 def test_branches_off_the_current_path_system_and_tool_messages_are_left_out(tmp_path):
     path = tmp_path / "conversations.json"
     write_chatgpt_export(path, 600, seed=1)
-    left_out = {"system": set(), "tool": set(), "tool call": set(), "off path": set()}
+    left_out: dict[str, set[str]] = {"system": set(), "tool": set(), "tool call": set(), "off path": set()}
     for conversation in json.loads(path.read_bytes()):
         mapping, on_path, node = conversation["mapping"], set(), conversation["current_node"]
         while node:
@@ -225,7 +226,7 @@ def test_ndjson_is_read_line_by_line(tmp_path):
 
 
 def test_a_single_memory_object_is_one_memory(tmp_path):
-    history, found = streamed(write(tmp_path, "one.json", json.dumps(MEMORY, indent=2)))
+    found = streamed(write(tmp_path, "one.json", json.dumps(MEMORY, indent=2)))[1]
 
     assert [candidate.data for candidate in found] == [MEMORY]
 
@@ -281,7 +282,7 @@ def test_a_truncated_export_fails_where_it_stops(tmp_path):
     size = write_chatgpt_export(path, 300, seed=7)
     path.write_bytes(path.read_bytes()[: size // 2])
     history = open_history(path)
-    found = []
+    found: list[Candidate] = []
 
     with pytest.raises(InvalidInput) as caught:
         found.extend(iter_candidates(history))
