@@ -284,7 +284,7 @@ def _json_error(exc: Exception, stream: _Stream, where: str = "") -> InvalidInpu
     reason = exc.args[0] if exc.args else ""
     if isinstance(reason, bytes):
         reason = reason.decode("utf-8", "replace")
-    reason = str(reason).strip().splitlines()[0] if str(reason).strip() else "invalid JSON"
+    reason = str(reason).strip().splitlines()[0].rstrip(".") if str(reason).strip() else "invalid JSON"
     if "UTF8" in reason:
         return InvalidInput(
             f"The file is not UTF-8 text (invalid bytes near byte {stream.position}{where}): save or export it as UTF-8"

@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import struct
 import tracemalloc
 import zipfile
 from datetime import UTC, datetime
@@ -141,6 +142,8 @@ def test_claude_answers_are_paired_with_the_message_before_and_keep_their_times(
         answer,
         {"uuid": "m3", "sender": "human", "text": "Thanks!", "content": [], "created_at": None},
         claude_message("m4", "assistant", "", "2024-05-01T08:01:00Z"),  # nothing said: left out
+        claude_message("m4b", "system", "A note from the app", "2024-05-01T08:01:00Z"),  # not the person's
+        "not a message",
         claude_message("m5", "assistant", "You're welcome.", "yesterday"),
     ]
     conversation = {"uuid": "c1", "name": "Rowing", "created_at": "2024-05-01T07:59:00Z", "chat_messages": messages}
@@ -225,6 +228,13 @@ def test_ndjson_is_read_line_by_line(tmp_path):
     assert [(c.ref, c.data["text"]) for c in found] == [("line 1", MEMORY["text"]), ("line 3", "b")]
 
 
+def test_an_overlong_ndjson_line_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr("memories.transfer.history.MAX_NDJSON_LINE_BYTES", 100)
+    path = write(tmp_path, "export.ndjson", json.dumps(MEMORY) + "\n" + json.dumps({**MEMORY, "text": "x" * 100}))
+
+    assert refused(path) == "Line 2 is longer than 100 bytes: NDJSON holds one memory a line"
+
+
 def test_a_single_memory_object_is_one_memory(tmp_path):
     found = streamed(write(tmp_path, "one.json", json.dumps(MEMORY, indent=2)))[1]
 
@@ -259,6 +269,7 @@ def test_empty_and_unrecognised_objects_are_refused(tmp_path, content, fragment)
         ("", "The file is not JSON: it is empty"),
         (" \n\t ", "The file is not JSON: it is empty"),
         ("Dear diary,", "The file is not JSON: it starts with 'Dear diary,'"),
+        ("nothing here", "The file is not JSON: it starts with 'nothing here'"),
         (bytes(range(256)), "The file is not JSON: it starts with '00 01 02"),
         (b"\x89PNG\r\n\x1a\n" + bytes(64), "The file is not JSON"),
         ("42", "a single JSON number"),
@@ -314,6 +325,23 @@ def test_a_damaged_zip_is_refused(tmp_path):
     damaged = write(tmp_path, "damaged.zip", path.read_bytes()[:-2000])
 
     assert "The zip cannot be read" in refused(damaged)
+
+
+def test_a_zip_whose_data_is_damaged_is_refused_while_reading(tmp_path):
+    path = tmp_path / "export.zip"
+    write_chatgpt_export(path, 400, zipped=True)
+    with zipfile.ZipFile(path) as archive:
+        offset = archive.getinfo("conversations.json").header_offset
+    raw = bytearray(path.read_bytes())
+    name_length, extra_length = struct.unpack("<HH", raw[offset + 26 : offset + 30])
+    data = offset + 30 + name_length + extra_length
+    raw[data : data + 64] = b"\xff" * 64  # deflate blocks of a type that does not exist
+    path.write_bytes(raw)
+
+    message = refused(path)
+
+    assert "The zip's conversations.json cannot be unpacked" in message
+    assert "upload the .zip exactly as it was downloaded" in message
 
 
 def test_a_zip_bomb_is_refused_before_reading(tmp_path, settings):
