@@ -338,6 +338,9 @@ MEMORY_LIST_MAX_PAGE_SIZE = env.int("MEMORY_LIST_MAX_PAGE_SIZE", default=100)
 # are capped (413 past either). Measured on 2 shared cores: 200 ChatGPT messages (156 KB) take ~30 s under
 # heavy load. Larger histories: `manage.py import_memories`, or split the file.
 MEMORY_IMPORT_MAX_BYTES = env.int("MEMORY_IMPORT_MAX_BYTES", default=256 * 1024)
+# A chat-history .zip is refused when its conversations.json would unpack past this many bytes (or is packed
+# more than 200 to 1); reading stops there too, whatever sizes the zip declares.
+MEMORY_IMPORT_MAX_UNCOMPRESSED_BYTES = env.int("MEMORY_IMPORT_MAX_UNCOMPRESSED_BYTES", default=2 * 1024**3)
 # Paths whose views check their own body cap instead of DATA_UPLOAD_MAX_MEMORY_SIZE (core.middleware).
 REQUEST_SIZE_LIMIT_EXEMPT_PATHS = [r"/memories/import/?$"]
 MEMORY_IMPORT_MAX_ITEMS = env.int("MEMORY_IMPORT_MAX_ITEMS", default=300)

@@ -206,22 +206,29 @@ def _timestamp(message: dict[str, Any], conversation: dict[str, Any]) -> datetim
 def chatgpt_candidates(conversations: Iterable[dict[str, Any]]) -> list[Candidate]:
     found: list[Candidate] = []
     for number, conversation in enumerate(conversations):
-        title = str(conversation.get("title") or "untitled")[:60]
-        last_prompt = ""
-        for node in _thread(conversation):
-            message = node.get("message") if isinstance(node.get("message"), dict) else None
-            if message is None:
-                continue
-            role, text = _message_role(message), _message_text(message)
-            if role not in ("user", "assistant") or not text:
-                continue
-            data = {"provider": CHATGPT, "text": text, "created_at": _timestamp(message, conversation)}
-            if role == "user":
-                last_prompt = text
-                data["kind"] = Kind.PROMPT
-            else:
-                data.update(kind=Kind.RESPONSE, prompt=last_prompt)
-            found.append(Candidate(ref=f"conversation {number} ({title!r}) message {node['id']}", data=data))
+        found.extend(chatgpt_conversation_candidates(number, conversation))
+    return found
+
+
+def chatgpt_conversation_candidates(number: int, conversation: dict[str, Any]) -> list[Candidate]:
+    """The memories in one conversation, the ``number``-th (from 0) of its file."""
+    found: list[Candidate] = []
+    title = str(conversation.get("title") or "untitled")[:60]
+    last_prompt = ""
+    for node in _thread(conversation):
+        message = node.get("message") if isinstance(node.get("message"), dict) else None
+        if message is None:
+            continue
+        role, text = _message_role(message), _message_text(message)
+        if role not in ("user", "assistant") or not text:
+            continue
+        data = {"provider": CHATGPT, "text": text, "created_at": _timestamp(message, conversation)}
+        if role == "user":
+            last_prompt = text
+            data["kind"] = Kind.PROMPT
+        else:
+            data.update(kind=Kind.RESPONSE, prompt=last_prompt)
+        found.append(Candidate(ref=f"conversation {number} ({title!r}) message {node['id']}", data=data))
     return found
 
 
