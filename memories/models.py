@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
@@ -166,3 +168,56 @@ class SearchIndexSnapshotPart(models.Model):
 
     def __str__(self) -> str:
         return f"part {self.position} of snapshot {self.snapshot_id}"
+
+
+class ImportStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ImportJob(models.Model):
+    """A whole chat history uploaded with ``POST /memories/import`` (multipart), imported by the queue's worker.
+
+    The upload is kept in ImportUploadPart rows until the job ends, so a worker on another machine (Render's worker
+    service) reads it from the database we already share; the counts move after every batch and are what
+    ``GET /memories/import/<id>`` shows its owner.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="import_jobs")
+    status = models.CharField(max_length=16, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
+    format = models.CharField(max_length=32, help_text="chatgpt, claude or memorylayer.export.")
+    filename = models.CharField(max_length=255, blank=True, default="")
+    size = models.BigIntegerField(help_text="Bytes uploaded.")
+    total = models.PositiveIntegerField(default=0, help_text="Messages found in the file (known once counted).")
+    done = models.PositiveIntegerField(default=0, help_text="Messages handled so far.")
+    imported = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0, help_text="Already stored: nothing new was written.")
+    skipped = models.PositiveIntegerField(default=0, help_text="Left out by the person's excluded phrases.")
+    failed = models.PositiveIntegerField(default=0, help_text="Invalid messages; nothing of them was stored.")
+    errors = models.JSONField(default=list, blank=True, help_text="Why messages failed (the first 100).")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-created_at"], name="importjob_user_created_idx")]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} ({self.status}, {self.done}/{self.total})"
+
+
+class ImportUploadPart(models.Model):
+    """A consecutive slice of an import's uploaded file (memories.transfer.jobs.UPLOAD_PART_BYTES)."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="parts")
+    position = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "position"], name="import_part_position_uniq")]
+
+    def __str__(self) -> str:
+        return f"part {self.position} of import {self.job_id}"

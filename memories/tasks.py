@@ -14,6 +14,7 @@ from procrastinate import JobContext, RetryStrategy
 from procrastinate.contrib.django import app
 
 from memories.embedding import pending
+from memories.transfer import jobs
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +28,12 @@ def embed_pending() -> int:
     if report.chunks:
         logger.info("embedded %s chunks in %s model calls", report.chunks, report.batches)
     return report.chunks
+
+
+@app.task(name=jobs.IMPORT_TASK, queue=jobs.IMPORT_QUEUE)
+def import_history(job_id: str) -> str:
+    """Import an uploaded chat history (memories.transfer.jobs); its progress is on the ImportJob row."""
+    return str(jobs.import_job_run(job_id))
 
 
 @app.periodic(cron="* * * * *", periodic_id="retry-stalled")

@@ -4,7 +4,7 @@ from django.urls import re_path
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 
-from memories.api.views import ContextViewSet, MemoryViewSet, NDJSONParser, NDJSONRenderer, SaveViewSet
+from memories.api.views import ContextViewSet, ImportViewSet, MemoryViewSet, NDJSONParser, NDJSONRenderer, SaveViewSet
 
 urlpatterns = [
     re_path(r"^save-prompt/?$", SaveViewSet.as_view({"post": "save_prompt"}), name="save-prompt"),
@@ -18,8 +18,11 @@ urlpatterns = [
     ),
     re_path(
         r"^memories/import/?$",
-        MemoryViewSet.as_view({"post": "import_memories"}, parser_classes=[JSONParser, NDJSONParser, MultiPartParser]),
+        ImportViewSet.as_view({"post": "create"}, parser_classes=[JSONParser, NDJSONParser, MultiPartParser]),
         name="memory-import",
+    ),
+    re_path(
+        r"^memories/import/(?P<job_id>[^/]+)/?$", ImportViewSet.as_view({"get": "retrieve"}), name="memory-import-job"
     ),
     re_path(
         r"^memories/(?P<pk>[0-9]+)/?$",

@@ -3,6 +3,7 @@ released together for race tests. The fixtures themselves are in the root confte
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -51,3 +52,29 @@ def concurrently(count: int, request: Callable[[int], T], *, timeout: float = 30
 
     with ThreadPoolExecutor(max_workers=count) as pool:
         return list(pool.map(one, range(count)))
+
+
+def run_queued_jobs(task_name: str | None = None) -> int:
+    """Run the queue's waiting jobs here, in the test's transaction, with the task functions the worker runs.
+
+    The worker itself (its own connections, fetching, retries, a SIGKILL mid-batch) is tested against committed
+    data in memories/tests/queue/; this is for API tests that only need a job's effect.
+    """
+    from procrastinate.contrib.django import app
+
+    ran = 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, task_name, args FROM procrastinate_jobs WHERE status = 'todo'"
+            + (" AND task_name = %s" if task_name else "")
+            + " ORDER BY id",
+            [task_name] if task_name else [],
+        )
+        waiting = cursor.fetchall()
+    app.perform_import_paths()
+    for job_id, name, args in waiting:
+        app.tasks[name](**(json.loads(args) if isinstance(args, str) else args))
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE procrastinate_jobs SET status = 'succeeded' WHERE id = %s", [job_id])
+        ran += 1
+    return ran

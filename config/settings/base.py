@@ -334,10 +334,12 @@ LOGGING = {
 # GET /memories/: page size (?page_size=, at most the max).
 MEMORY_LIST_PAGE_SIZE = env.int("MEMORY_LIST_PAGE_SIZE", default=20)
 MEMORY_LIST_MAX_PAGE_SIZE = env.int("MEMORY_LIST_MAX_PAGE_SIZE", default=100)
-# POST /memories/import embeds every new memory within the request, so the body and the number of memories
-# are capped (413 past either). Measured on 2 shared cores: 200 ChatGPT messages (156 KB) take ~30 s under
-# heavy load. Larger histories: `manage.py import_memories`, or split the file.
+# POST /memories/import with a JSON or NDJSON body imports within the request, so the body and the number of
+# memories are capped (413 past either). A whole history is uploaded as a file instead (below).
 MEMORY_IMPORT_MAX_BYTES = env.int("MEMORY_IMPORT_MAX_BYTES", default=256 * 1024)
+# POST /memories/import with a file (multipart, field "file"): a whole chat history, kept in PostgreSQL and imported
+# by the queue's worker (202 and a job to follow). At least 200 MB: real ChatGPT exports are hundreds of MB.
+MEMORY_IMPORT_MAX_FILE_BYTES = env.int("MEMORY_IMPORT_MAX_FILE_BYTES", default=256 * 1024 * 1024)
 # A chat-history .zip is refused when its conversations.json would unpack past this many bytes (or is packed
 # more than 200 to 1); reading stops there too, whatever sizes the zip declares.
 MEMORY_IMPORT_MAX_UNCOMPRESSED_BYTES = env.int("MEMORY_IMPORT_MAX_UNCOMPRESSED_BYTES", default=2 * 1024**3)

@@ -199,7 +199,10 @@ class DeletedOutput(serializers.Serializer):
 
 
 class ImportUploadInput(serializers.Serializer):
-    file = serializers.FileField(help_text="A Memory Layer export (JSON or NDJSON) or ChatGPT's conversations.json.")
+    file = serializers.FileField(
+        help_text="ChatGPT's conversations.json or export .zip, claude.ai's conversations.json, or a Memory Layer "
+        "export (JSON or NDJSON)."
+    )
 
 
 class ImportProblemOutput(serializers.Serializer):
@@ -215,3 +218,34 @@ class ImportOutput(serializers.Serializer):
     skipped = serializers.IntegerField(help_text="Already stored (same kind, prompt and text).")
     failed = serializers.IntegerField(help_text="Invalid items; nothing of them was stored.")
     problems = ImportProblemOutput(many=True, help_text="Why items were skipped or failed (the first 100).")
+
+
+class ImportQueuedOutput(serializers.Serializer):
+    success = serializers.BooleanField(default=True)
+    job_id = serializers.UUIDField()
+    status = serializers.CharField(help_text="queued")
+    status_url = serializers.CharField(help_text="GET it for the import's progress.")
+
+
+class ImportJobOutput(serializers.Serializer):
+    job_id = serializers.UUIDField(source="pk")
+    status = serializers.ChoiceField(choices=["queued", "running", "done", "failed"])
+    format = serializers.CharField(help_text="chatgpt, claude or memorylayer.export.")
+    filename = serializers.CharField()
+    total = serializers.IntegerField(help_text="Messages in the file (0 until the worker has counted them).")
+    done = serializers.IntegerField(help_text="Messages handled so far.")
+    imported = serializers.IntegerField()
+    duplicates = serializers.IntegerField(help_text="Already stored: nothing new written.")
+    skipped = serializers.IntegerField(help_text="Left out by the person's excluded phrases.")
+    failed = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # "errors" is the contract's name, and also Serializer's own attribute: declared here instead.
+        fields = super().get_fields()
+        fields["errors"] = serializers.ListField(
+            child=serializers.DictField(), help_text="Why messages failed, or the file did (the first 100)."
+        )
+        return fields

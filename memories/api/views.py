@@ -36,7 +36,9 @@ from memories.api.serializers import (
     ContextQueryInput,
     DeleteAllInput,
     DeletedOutput,
+    ImportJobOutput,
     ImportOutput,
+    ImportQueuedOutput,
     ImportUploadInput,
     MemoryListQuery,
     MemoryOutput,
@@ -48,7 +50,10 @@ from memories.api.serializers import (
 )
 from memories.models import Kind
 from memories.search import context
-from memories.transfer import importers
+from memories.transfer import importers, jobs
+
+# Room for the multipart boundaries and headers around the file itself.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 
 def ensure_own_user_id(request: Request, user_id: Any) -> None:
@@ -298,14 +303,25 @@ class MemoryViewSet(viewsets.GenericViewSet):
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
 
+
+class ImportViewSet(DailyQuotaMixin, viewsets.ViewSet):
+    """POST /memories/import (one request of the daily quota, whatever the file holds) and
+    GET /memories/import/<job_id> (its progress; not counted)."""
+
     @extend_schema(
         request={
             "multipart/form-data": ImportUploadInput,
             "application/json": OpenApiTypes.OBJECT,
             NDJSON: OpenApiTypes.STR,
         },
-        responses={200: ImportOutput},
-        summary="Import a Memory Layer export or ChatGPT's conversations.json",
+        responses={200: ImportOutput, 202: ImportQueuedOutput, **error_responses(413)},
+        summary="Import a chat history: a file (202, imported by the worker) or a small JSON/NDJSON body (200)",
+        description=(
+            "A file in the multipart field `file` (ChatGPT's conversations.json or its export .zip, claude.ai's "
+            "conversations.json, a Memory Layer export as JSON or NDJSON; up to MEMORY_IMPORT_MAX_FILE_BYTES) is "
+            "checked, kept and imported by the queue's worker: the answer is 202 with the job to follow. A JSON or "
+            "NDJSON body (up to MEMORY_IMPORT_MAX_BYTES and MEMORY_IMPORT_MAX_ITEMS) is imported within the request."
+        ),
         examples=[
             OpenApiExample(
                 "A Memory Layer export",
@@ -323,13 +339,18 @@ class MemoryViewSet(viewsets.GenericViewSet):
             )
         ],
     )
-    def import_memories(self, request: Request) -> Response:
+    def create(self, request: Request) -> Response:
         # core.middleware exempts this path from the general cap, after refusing a malformed Content-Length.
-        if int(request.META.get("CONTENT_LENGTH") or 0) > settings.MEMORY_IMPORT_MAX_BYTES:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if request.content_type.startswith("multipart/form-data"):
+            if length > settings.MEMORY_IMPORT_MAX_FILE_BYTES + MULTIPART_OVERHEAD_BYTES:
+                raise TooLarge(jobs.file_too_big_message())
+            return self._queue_file(request)
+        if length > settings.MEMORY_IMPORT_MAX_BYTES:
             raise TooLarge(importers.too_big_message())
         report = importers.memories_import(
             user=request.user,  # type: ignore[arg-type]
-            payload=self._import_payload(request),
+            payload=request.data,
             max_items=settings.MEMORY_IMPORT_MAX_ITEMS,
         )
         body = {
@@ -341,12 +362,15 @@ class MemoryViewSet(viewsets.GenericViewSet):
         }
         return Response(ImportOutput(body).data, status=status.HTTP_200_OK)
 
-    def _import_payload(self, request: Request) -> Any:
-        if not request.content_type.startswith("multipart/form-data"):
-            return request.data
+    def _queue_file(self, request: Request) -> Response:
         upload = request.FILES.get("file")
         if upload is None:
             raise InvalidInput("Send the file in a multipart form field named 'file'")
-        if upload.size is not None and upload.size > settings.MEMORY_IMPORT_MAX_BYTES:
-            raise TooLarge(importers.too_big_message())
-        return importers.parse_file(upload.read())
+        job = jobs.import_job_create(user=request.user, upload=upload)  # type: ignore[arg-type]
+        body = {"job_id": job.pk, "status": job.status, "status_url": f"{request.path.rstrip('/')}/{job.pk}"}
+        return Response(ImportQueuedOutput(body).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses={200: ImportJobOutput, **error_responses(404)}, summary="An import's progress")
+    def retrieve(self, request: Request, job_id: str) -> Response:
+        job = jobs.import_job_of(user=request.user, job_id=job_id)  # type: ignore[arg-type]
+        return Response(ImportJobOutput(job).data)

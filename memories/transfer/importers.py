@@ -17,6 +17,7 @@ prompt memory and every assistant answer a response memory paired with the user 
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -266,8 +267,10 @@ class ImportItemInput(serializers.Serializer):
 class ImportReport:
     format: str
     imported: int = 0
-    skipped: int = 0
+    skipped: int = 0  # duplicates included
     failed: int = 0
+    duplicates: int = 0
+    done: int = 0  # items handled
     problems: list[dict[str, str]] = field(default_factory=list)
 
     def note(self, outcome: str, ref: str, reason: str) -> None:
@@ -303,24 +306,47 @@ def memories_import(
             "Split the file and import the parts one after another."
         )
     report = ImportReport(format=fmt)
+    import_candidates(
+        user=user,
+        found=found,
+        report=report,
+        embed_now=settings.MEMORY_EMBED_INLINE,
+        progress=None if progress is None else lambda r: progress(r.done, len(found)),
+    )
+    report.problems.sort(key=lambda problem: found_order[problem["item"]])
+    return report
+
+
+def import_candidates(
+    *,
+    user: User,
+    found: Iterable[Candidate],
+    report: ImportReport,
+    embed_now: bool,
+    progress: Callable[[ImportReport], None] | None = None,
+) -> None:
+    """Validate and store ``found`` (read lazily, EMBED_BATCH_ITEMS at a time) into ``report``'s counts.
+
+    Each batch is one transaction with one embedding job; ``embed_now`` embeds the batch's chunks right after
+    it commits (the import's worker, so that "done" means searchable). ``progress`` is called after each batch.
+    """
     prefs = preferences_of(user)
-    for start in range(0, len(found), EMBED_BATCH_ITEMS):
-        batch = found[start : start + EMBED_BATCH_ITEMS]
+    items = iter(found)
+    while batch := list(itertools.islice(items, EMBED_BATCH_ITEMS)):
         valid = [(candidate, _validated(candidate, report, pii=prefs.redact_pii)) for candidate in batch]
         to_save = [(candidate, v) for candidate, v in valid if v is not None]
         # One transaction and one embedding job per batch (each save a savepoint within it); the worker embeds
-        # the batch's chunks together, or this process does right after with MEMORY_EMBED_INLINE.
+        # the batch's chunks together, or this process does right after.
         with transaction.atomic():
             stored = [_save(user, candidate, v, report, prefs) for candidate, v in to_save]
             new_ids = [memory_id for memory_id in stored if memory_id is not None]
             if new_ids:
                 pending.embedding_deferred()
-        if new_ids and settings.MEMORY_EMBED_INLINE:
+        if new_ids and embed_now:
             pending.chunks_embed_pending(memory_ids=new_ids)
+        report.done += len(batch)
         if progress is not None:
-            progress(start + len(batch), len(found))
-    report.problems.sort(key=lambda problem: found_order[problem["item"]])
-    return report
+            progress(report)
 
 
 def _validated(candidate: Candidate, report: ImportReport, *, pii: bool) -> dict[str, Any] | None:
@@ -358,6 +384,7 @@ def _save(user: User, candidate: Candidate, v: dict[str, Any], report: ImportRep
     if result.memory is None:
         report.note("skipped", candidate.ref, str(result.skipped))
     elif result.duplicate:
+        report.duplicates += 1
         report.note("skipped", candidate.ref, f"already stored as memory {result.memory.pk}")
     else:
         report.imported += 1

@@ -10,9 +10,9 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from memories.models import Chunk, Memory
+from memories.models import Chunk, ImportJob, Memory
 from memories.tests.factories import save, three_memories
-from testkit import assert_error
+from testkit import assert_error, run_queued_jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -192,9 +192,16 @@ def test_it_imports_a_chatgpt_export_so_that_context_finds_it(alice, alice_clien
 
     response = alice_client.post("/memories/import", {"file": upload}, format="multipart")
 
-    assert response.status_code == 200, response.content
-    body = response.json()
-    assert (body["format"], body["imported"], body["skipped"], body["failed"]) == ("chatgpt", 4, 0, 0)
+    assert response.status_code == 202, response.content
+    assert run_queued_jobs("memories.import_history") == 1
+    body = alice_client.get(response.json()["status_url"]).json()
+    assert (body["format"], body["status"], body["imported"], body["duplicates"], body["failed"]) == (
+        "chatgpt",
+        "done",
+        4,
+        0,
+        0,
+    )
     rows = list(Memory.objects.filter(user=alice).order_by("created_at").values_list("kind", "prompt", "text"))
     assert rows == [
         ("prompt", "", "My cat Pixel only eats salmon pâté."),
@@ -239,8 +246,10 @@ def test_it_imports_ndjson_from_a_body_or_a_file(alice, alice_client):
     upload = SimpleUploadedFile(
         "memories.ndjson", (lines + '\n{"kind": "prompt", "provider": "grok", "text": "Hi"}').encode()
     )
-    body = alice_client.post("/memories/import", {"file": upload}, format="multipart").json()
-    assert (body["imported"], body["skipped"]) == (1, 2)
+    status_url = alice_client.post("/memories/import", {"file": upload}, format="multipart").json()["status_url"]
+    run_queued_jobs()
+    body = alice_client.get(status_url).json()
+    assert (body["imported"], body["duplicates"]) == (1, 2)
 
 
 @pytest.mark.parametrize(
@@ -259,9 +268,7 @@ def test_it_refuses_what_it_cannot_read_with_400(alice, alice_client, payload, f
 
 def test_it_refuses_unreadable_uploads_with_400(alice_client):
     not_utf8 = SimpleUploadedFile("c.json", "é".encode("latin-1"))
-    assert_error(alice_client.post("/memories/import", {"file": not_utf8}, format="multipart"), 400, "not utf-8")
-    broken = SimpleUploadedFile("c.json", b'{"memories": [')
-    assert_error(alice_client.post("/memories/import", {"file": broken}, format="multipart"), 400, "line 1")
+    assert_error(alice_client.post("/memories/import", {"file": not_utf8}, format="multipart"), 400, "not json")
     assert_error(alice_client.post("/memories/import", {"other": "x"}, format="multipart"), 400, "field named 'file'")
     assert_error(alice_client.post("/memories/import", "{nope}\n", content_type="application/x-ndjson"), 400, "line 1")
     assert not Memory.objects.exists()
@@ -272,9 +279,15 @@ def test_it_answers_413_to_an_import_over_the_byte_limit(alice_client):
     items = [{"kind": "prompt", "provider": "claude", "text": "x" * 400}]
 
     assert_error(alice_client.post("/memories/import", items, format="json"), 413, "the limit is 300 bytes")
+    assert not Memory.objects.exists()
+
+
+@override_settings(MEMORY_IMPORT_MAX_FILE_BYTES=300)
+def test_it_answers_413_to_a_file_over_the_file_limit_and_keeps_nothing(alice_client):
+    items = [{"kind": "prompt", "provider": "claude", "text": "x" * 400}]
     upload = SimpleUploadedFile("big.json", json.dumps(items).encode())
     assert_error(alice_client.post("/memories/import", {"file": upload}, format="multipart"), 413, "limit is 300")
-    assert not Memory.objects.exists()
+    assert not ImportJob.objects.exists() and not Memory.objects.exists()
 
 
 @override_settings(MEMORY_IMPORT_MAX_BYTES=10_000, DATA_UPLOAD_MAX_MEMORY_SIZE=100)
@@ -325,9 +338,11 @@ def test_it_imports_a_chatgpt_export_split_into_one_conversation_per_line(alice,
     lines = "\n".join(json.dumps(c) for c in (conversation, other))  # what `jq -c '.[]'` writes
     upload = SimpleUploadedFile("part-aa", lines.encode())
 
-    body = alice_client.post("/memories/import", {"file": upload}, format="multipart").json()
+    status_url = alice_client.post("/memories/import", {"file": upload}, format="multipart").json()["status_url"]
+    run_queued_jobs()
 
-    assert (body["format"], body["imported"], body["skipped"]) == ("chatgpt", 4, 2)
+    body = alice_client.get(status_url).json()
+    assert (body["format"], body["imported"], body["duplicates"]) == ("chatgpt", 4, 2)
 
 
 def test_it_answers_an_unauthenticated_ndjson_export_with_the_envelope(anon_client):
