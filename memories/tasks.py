@@ -12,6 +12,7 @@ import logging
 from django.conf import settings
 from procrastinate import JobContext, RetryStrategy
 from procrastinate.contrib.django import app
+from procrastinate.manager import JobManager
 
 from memories.embedding import pending
 from memories.transfer import jobs
@@ -40,8 +41,12 @@ def import_history(job_id: str) -> str:
 @app.task(name="memories.retry_stalled", queue=MAINTENANCE_QUEUE, pass_context=True)
 async def retry_stalled(context: JobContext, timestamp: int) -> int:
     """Retry the jobs of workers silent for QUEUE_STALLED_SECONDS (their heartbeat stopped)."""
-    manager = context.app.job_manager
-    stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=settings.QUEUE_STALLED_SECONDS))
+    return await stalled_jobs_retried(context.app.job_manager, seconds=settings.QUEUE_STALLED_SECONDS)
+
+
+async def stalled_jobs_retried(manager: JobManager, *, seconds: float) -> int:
+    """Put back to the queue the running jobs of workers without a heartbeat for ``seconds``; how many."""
+    stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=seconds))
     for job in stalled:
         logger.warning("retrying job %s (%s): its worker stopped", job.id, job.task_name)
         await manager.retry_job(job)

@@ -1,0 +1,193 @@
+"""The task queue for real: committed data, the worker in its own process, a SIGKILL mid-batch.
+
+These tests use ``transactional_db`` (the worker's connections must see what the test committed) and run saves
+without MEMORY_EMBED_INLINE, as production does.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.db import connection
+from procrastinate.contrib.django import app
+
+from config.tests.deploy_env import PYTHON, ROOT, clean_env, session_database_url
+from memories import services, tasks
+from memories.embedding import pending
+from memories.models import Chunk, Memory
+from testkit import client_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ANSWER = " ".join(
+    f"Point {i}: keep the sourdough starter at room temperature and feed it flour and water daily."
+    for i in range(1, 30)
+)
+
+
+@pytest.fixture(autouse=True)
+def _queued(settings):
+    settings.MEMORY_EMBED_INLINE = False
+    # procrastinate's tables are not Django models the test flush knows: start each test with an empty queue.
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE procrastinate_jobs, procrastinate_workers CASCADE")
+
+
+def jobs(status: str | None = None, task: str = pending.EMBED_TASK) -> list[tuple[int, str, int]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, status, attempts FROM procrastinate_jobs WHERE task_name = %s"
+            + (" AND status = %s" if status else "")
+            + " ORDER BY id",
+            [task, status] if status else [task],
+        )
+        return list(cursor.fetchall())
+
+
+def worker_env(**extra: str) -> dict[str, str]:
+    url = urlsplit(session_database_url())
+    return clean_env(
+        DATABASE_URL=urlunsplit(url._replace(path="/" + connection.settings_dict["NAME"])),
+        DJANGO_SECRET_KEY="queue-test",
+        DJANGO_DEBUG="1",  # as `make run` starts it
+        **extra,
+    )
+
+
+WORKER_LOG = ROOT / "test-artifacts" / "queue-worker.log"
+
+
+def start_worker(**extra: str) -> subprocess.Popen[bytes]:
+    WORKER_LOG.parent.mkdir(exist_ok=True)
+    with WORKER_LOG.open("ab") as log:
+        return subprocess.Popen(
+            [PYTHON, "manage.py", "procrastinate", "worker", "--queues", pending.EMBED_QUEUE],
+            cwd=ROOT,
+            env=worker_env(**extra),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+@pytest.fixture
+def worker() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=60)
+
+
+def wait_for(condition, *, limit: float = 120, what: str = "") -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    log = WORKER_LOG.read_text(errors="replace")[-3000:] if WORKER_LOG.exists() else ""
+    raise AssertionError(f"timed out waiting for {what}; the worker's log ends:\n{log}")
+
+
+def test_a_save_stores_its_chunks_without_vectors_and_its_job_in_the_same_transaction(alice):
+    response = client_for(alice).post("/save-response", {"prompt": "Bread?", "response": ANSWER}, format="json")
+
+    assert response.status_code == 201
+    stored = response.json()["chunks_stored"]
+    assert stored == Chunk.objects.filter(user=alice, embedding__isnull=True).count() > 1
+    assert [status for _, status, _ in jobs()] == ["todo"]
+
+
+def test_a_failed_defer_stores_nothing(alice, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise RuntimeError("the queue is unreachable")
+
+    monkeypatch.setattr(pending, "embedding_deferred", refuse)
+
+    with pytest.raises(RuntimeError):
+        services.memory_save(user=alice, kind="prompt", provider="claude", text="My locker code is in my notes.")
+    assert not Memory.objects.exists() and not Chunk.objects.exists() and not jobs()
+
+
+def test_a_memory_is_found_by_keywords_at_once_and_by_meaning_once_embedded(alice):
+    client = client_for(alice)
+    client.post(
+        "/save-response",
+        {"prompt": "What is my sister's job?", "response": "Your sister Ines works as a marine biologist in Porto."},
+        format="json",
+    )
+    paraphrase = {"query": "occupation of my sibling?"}
+
+    keyword = client.get(f"/context/{alice.pk}", {"query": "Ines marine biologist"}).json()
+    assert keyword["count"] == 1 and "Ines" in keyword["contexts"][0]
+    assert client.get(f"/context/{alice.pk}", paraphrase).json()["count"] == 0  # no shared word, no vector yet
+
+    report = pending.chunks_embed_pending()
+
+    assert report.chunks == 1 and not pending.pending_chunks()
+    found = client.get(f"/context/{alice.pk}", paraphrase).json()
+    assert found["count"] == 1 and "Ines" in found["contexts"][0]
+    again = client.get(f"/context/{alice.pk}", {"query": "Ines marine biologist"}).json()
+    assert again["count"] == 1  # never shown twice, before or after its vector
+
+
+def test_a_chunk_waiting_for_its_vector_never_reaches_the_dense_engines(alice):
+    from memories.embedding import embeddings
+    from memories.search import dense
+
+    services.memory_save(user=alice, kind="prompt", provider="claude", text="I keep bees on the roof.")
+    vector = embeddings.embed(["bees"])[0]
+
+    assert dense.pgvector_search(user=alice, vector=vector, limit=5).candidates == []
+
+
+def test_the_worker_embeds_batches_across_saves_in_its_own_process(alice, worker):
+    for n in range(5):
+        services.memory_save(
+            user=alice, kind="response", provider="chatgpt", prompt=f"Bread {n}?", text=ANSWER + f" {n}"
+        )
+    waiting = pending.pending_chunks()
+    assert waiting >= 10 and len(jobs("todo")) == 5
+
+    worker.append(start_worker(MEMORY_EMBED_BATCH="64"))
+    wait_for(lambda: not pending.pending_chunks() and len(jobs("succeeded")) == 5, what="the worker")
+
+    # one job embedded them all in one model call; the four others found nothing left
+    assert Chunk.objects.filter(user=alice, embedding__isnull=True).count() == 0
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_batch_commits_nothing_and_the_retried_job_writes_each_vector_once(alice, worker):
+    for n in range(40):
+        services.memory_save(
+            user=alice, kind="response", provider="chatgpt", prompt=f"Loaf {n}?", text=ANSWER + f" {n}"
+        )
+    total = pending.pending_chunks()
+    # One batch for everything, on one slow thread: the kill lands while the model works on it.
+    first = start_worker(MEMORY_EMBED_BATCH=str(total), EMBEDDING_TORCH_THREADS="1")
+    worker.append(first)
+    wait_for(lambda: any(status == "doing" for _, status, _ in jobs()), what="the job to start")
+    time.sleep(1.0)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait(timeout=30)
+
+    assert pending.pending_chunks() == total  # the batch's transaction died with it
+    assert any(status == "doing" for _, status, _ in jobs())  # the job is stuck with its dead worker...
+    with connection.cursor() as cursor:  # ... whose heartbeat stops (a real one ages 30 s, QUEUE_STALLED_SECONDS)
+        cursor.execute("UPDATE procrastinate_workers SET last_heartbeat = now() - interval '1 hour'")
+
+    retried = async_to_sync(tasks.stalled_jobs_retried)(app.job_manager, seconds=30)
+
+    assert retried == 1
+    worker.append(start_worker())
+    wait_for(lambda: not pending.pending_chunks() and not jobs("todo") and not jobs("doing"), what="the retry")
+    assert Chunk.objects.filter(user=alice).count() == total
+    assert max(attempts for _, _, attempts in jobs()) >= 1
