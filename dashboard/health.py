@@ -1,7 +1,8 @@
 """Liveness: ``GET /health`` answers ``{"status": "ok"}`` while the process can serve a request.
 
 No authentication, no database, no model, no counts (a public endpoint must not leak figures). Readiness
-(database and model) is ``GET /ready``: 200 ``{"status": "ready", ...}`` or 503 with the error envelope.
+(database and model) is ``GET /ready``: 200 ``{"status": "ready", ..., "queue": {...}}`` (the task queue's backlog:
+aggregate figures, nobody's data) or 503 with the error envelope.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dashboard.selectors import database_reachable, model_loaded
 from memories.embedding import embeddings
 from memories.search.dense import dense_engine
 from memories.search.search_index import index_status
+from memories.selectors import queue_status
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +55,9 @@ def readiness(request: HttpRequest) -> JsonResponse:
             body["search_index"] = index
         # A broken FAISS index degrades search to pgvector but does not take the instance out of rotation.
         status = "ready" if index in (None, "ok") else "degraded"
-        return JsonResponse({"status": status, "checks": body}, headers=headers)
+        # The queue's backlog: a growing wait means the worker is down or behind (saves still answer; their
+        # memories are found by keywords until it catches up), so it is shown, not a reason for 503.
+        return JsonResponse({"status": status, "checks": body, "queue": queue_status()}, headers=headers)
     failing = ", ".join(check.name for check in checks if not check.ok)
     return JsonResponse(
         error_body(f"Not ready: {failing}", checks=body), status=503, headers={**headers, "Retry-After": "5"}

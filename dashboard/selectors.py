@@ -17,6 +17,7 @@ from dashboard.models import LATENCY_BUCKETS_MS, RequestMetric, StatusClass, Use
 from memories.embedding import embeddings
 from memories.models import Memory
 from memories.search.search_index import index_status
+from memories.selectors import queue_status
 
 # --- Search index -------------------------------------------------------------------------------------------
 
@@ -205,6 +206,7 @@ def dashboard_stats() -> dict[str, Any]:
         "users_per_tier": users_per_tier(),
         "memories_per_provider": memories_per_provider(),
         "search_index": index_status,
+        "queue": queue_status(),
         "timestamp": timezone.now(),
     }
 

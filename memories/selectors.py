@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from accounts.models import User
@@ -52,3 +53,30 @@ def memory_export_rows(*, user: User, chunk_size: int = 500) -> Iterator[dict[st
     """Every memory of ``user``, oldest first, as plain dicts, fetched ``chunk_size`` rows at a time."""
     rows = Memory.objects.filter(user=user).order_by("created_at", "id").values(*EXPORT_FIELDS)
     return rows.iterator(chunk_size=chunk_size)
+
+
+_QUEUE_SQL = """
+SELECT count(*) FILTER (WHERE j.status = 'todo'),
+       count(*) FILTER (WHERE j.status = 'doing'),
+       extract(epoch FROM now() - min(e.at) FILTER (WHERE j.status = 'todo'))::float8,
+       (SELECT count(*) FROM memories_chunk WHERE embedding IS NULL)
+FROM procrastinate_jobs j
+LEFT JOIN LATERAL (
+    SELECT at FROM procrastinate_events WHERE job_id = j.id AND type = 'deferred' ORDER BY at LIMIT 1
+) e ON true
+WHERE j.status IN ('todo', 'doing')
+"""
+
+
+def queue_status() -> dict[str, Any]:
+    """The task queue at a glance (/ready, the staff dashboard): jobs waiting and running, how long the oldest
+    waiting job has waited (seconds, 0 when none), and chunks stored but not embedded yet."""
+    with connection.cursor() as cursor:
+        cursor.execute(_QUEUE_SQL)
+        waiting, running, oldest, pending = cursor.fetchone()
+    return {
+        "waiting": int(waiting),
+        "running": int(running),
+        "oldest_waiting_seconds": round(float(oldest or 0.0), 1),
+        "pending_chunks": int(pending),
+    }

@@ -65,10 +65,9 @@ def run_queued_jobs(task_name: str | None = None) -> int:
     ran = 0
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id, task_name, args FROM procrastinate_jobs WHERE status = 'todo'"
-            + (" AND task_name = %s" if task_name else "")
-            + " ORDER BY id",
-            [task_name] if task_name else [],
+            "SELECT id, task_name, args FROM procrastinate_jobs"
+            " WHERE status = 'todo' AND (%s::text IS NULL OR task_name = %s) ORDER BY id",
+            [task_name, task_name],
         )
         waiting = cursor.fetchall()
     app.perform_import_paths()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.test import override_settings
 from django.utils import timezone
 
@@ -89,8 +89,24 @@ def test_an_unreachable_database_fails_its_check(monkeypatch):
 def test_ready_answers_200_when_the_database_and_model_are_there(client, model_loaded):
     response = client.get("/ready")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "checks": {"database": "ok", "embedding_model": "ok"}}
+    body = response.json()
+    assert (body["status"], body["checks"]) == ("ready", {"database": "ok", "embedding_model": "ok"})
+    assert body["queue"] == {"waiting": 0, "running": 0, "oldest_waiting_seconds": 0.0, "pending_chunks": 0}
     assert response["Cache-Control"] == "no-store"
+
+
+def test_ready_shows_the_queues_backlog_and_its_oldest_wait(client, model_loaded, alice, settings):
+    from memories import services
+
+    settings.MEMORY_EMBED_INLINE = False
+    services.memory_save(user=alice, kind="prompt", provider="claude", text="I keep bees.")
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE procrastinate_events SET at = now() - interval '90 seconds' WHERE type = 'deferred'")
+
+    queue = client.get("/ready").json()["queue"]
+
+    assert (queue["waiting"], queue["running"], queue["pending_chunks"]) == (1, 0, 1)
+    assert 89 <= queue["oldest_waiting_seconds"] < 200
 
 
 def test_ready_answers_503_while_the_model_loads_in_the_background(client, monkeypatch):
