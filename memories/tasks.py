@@ -8,6 +8,7 @@ jobs of a worker that stopped sending heartbeats (killed with SIGKILL, machine l
 from __future__ import annotations
 
 import logging
+from uuid import UUID
 
 from django.conf import settings
 from procrastinate import JobContext, RetryStrategy
@@ -15,6 +16,7 @@ from procrastinate.contrib.django import app
 from procrastinate.manager import JobManager
 
 from memories.embedding import pending
+from memories.search import indexing
 from memories.transfer import jobs
 
 logger = logging.getLogger(__name__)
@@ -29,6 +31,14 @@ def embed_pending() -> int:
     if report.chunks:
         logger.info("embedded %s chunks in %s model calls", report.chunks, report.batches)
     return report.chunks
+
+
+@app.task(name="memories.reembed", queue=pending.EMBED_QUEUE)
+def reembed(batch_size: int, user_id: str | None, restart: bool) -> int:
+    """``manage.py reembed --queue``: every stored chunk embedded again, resumable like the command itself."""
+    return indexing.chunks_reembed(
+        batch_size=batch_size, user_id=UUID(user_id) if user_id else None, restart=restart
+    ).chunks
 
 
 @app.task(name=jobs.IMPORT_TASK, queue=jobs.IMPORT_QUEUE)

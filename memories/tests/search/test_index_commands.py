@@ -14,6 +14,7 @@ from memories.models import Chunk
 from memories.search import indexing
 from memories.services import embedding_input, memory_save
 from memories.tests.factories import add_chunks, unit_vectors
+from testkit import run_queued_jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -147,3 +148,14 @@ def test_it_refuses_to_verify_without_an_index(index_file):
         run("verify_index")
     with pytest.raises(CommandError, match="at least 1"):
         run("verify_index", "--sample", "0")
+
+
+def test_reembed_queue_hands_the_run_to_the_worker(saved, index_file):
+    scramble(saved)
+
+    out, _ = run("reembed", "--queue", "--batch-size", "3")
+
+    assert "Queued re-embedding as job" in out
+    assert run_queued_jobs("memories.reembed") == 1
+    for chunk in saved:
+        assert float(stored(chunk) @ model_vector(chunk)) > 0.999
