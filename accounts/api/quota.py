@@ -51,11 +51,13 @@ class DailyQuotaMixin:
     """List first among a viewset's bases: ``class SaveViewSet(DailyQuotaMixin, viewsets.ViewSet)``."""
 
     daily_quota = True  # read by core.openapi: 429 is a documented answer
+    # Actions that are not requests of the quota (following an import's progress).
+    uncounted_actions: frozenset[str] = frozenset()
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         with phase("auth"):
             super().initial(request, *args, **kwargs)  # type: ignore[misc]
-        if request.method in UNCOUNTED_METHODS:
+        if request.method in UNCOUNTED_METHODS or getattr(self, "action", None) in self.uncounted_actions:
             return
         with phase("quota"):
             burst_check_user(request)

@@ -308,6 +308,8 @@ class ImportViewSet(DailyQuotaMixin, viewsets.ViewSet):
     """POST /memories/import (one request of the daily quota, whatever the file holds) and
     GET /memories/import/<job_id> (its progress; not counted)."""
 
+    uncounted_actions = frozenset({"retrieve"})
+
     @extend_schema(
         request={
             "multipart/form-data": ImportUploadInput,

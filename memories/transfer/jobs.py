@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
@@ -87,7 +88,7 @@ def import_job_of(*, user: User, job_id: Any) -> ImportJob:
     """The person's own job; another person's id, or none, is NotFound alike."""
     try:
         return ImportJob.objects.get(pk=job_id, user=user)
-    except (ImportJob.DoesNotExist, ValueError, TypeError) as exc:
+    except (ImportJob.DoesNotExist, ValidationError, ValueError, TypeError) as exc:
         raise NotFound("No such import") from exc
 
 
