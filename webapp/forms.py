@@ -75,13 +75,13 @@ class DeleteAllForm(forms.Form):
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(label="Export file (JSON or NDJSON)")
+    file = forms.FileField(label="Export file: ours (JSON or NDJSON), ChatGPT's (.json or .zip) or Claude's")
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
-        if upload.size is not None and upload.size > settings.MEMORY_IMPORT_MAX_BYTES:
+        if upload.size is not None and upload.size > settings.MEMORY_IMPORT_MAX_FILE_BYTES:
             raise forms.ValidationError(
-                f"The file is too large: the limit is {settings.MEMORY_IMPORT_MAX_BYTES // 1024} KB. "
+                f"The file is too large: the limit is {settings.MEMORY_IMPORT_MAX_FILE_BYTES // 2**20} MB. "
                 "Split it and import the parts one after another."
             )
         return upload

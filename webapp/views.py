@@ -29,7 +29,7 @@ from core.errors import status_of
 from core.exceptions import ApplicationError, NotFound
 from dashboard import charts
 from memories import services as memory_services
-from memories.transfer import importers
+from memories.transfer import importers, jobs
 from webapp import selectors
 from webapp.forms import (
     AccessTokenForm,
@@ -138,6 +138,7 @@ def _home(request: HttpRequest, *, status: int = 200, **forms: Any) -> HttpRespo
         "preview": preview,
         "delete_all_form": forms.get("delete_all_form") or DeleteAllForm(),
         "import_form": forms.get("import_form") or ImportForm(),
+        "imports": jobs.import_jobs_recent(user=user),
         "priorities": ["low", "normal", "high"],
     }
     return render(request, "webapp/home.html", context, status=status)
@@ -238,10 +239,16 @@ def memory_import(request: HttpRequest) -> HttpResponse:
     form = ImportForm(request.POST, request.FILES)
     if not form.is_valid():
         return _home(request, status=400, import_form=form)
+    upload = form.cleaned_data["file"]
     try:
+        if upload.size is not None and upload.size > settings.MEMORY_IMPORT_MAX_BYTES:
+            # A whole history: checked now, imported by the queue's worker; its progress is listed on the page.
+            job = jobs.import_job_create(user=_user(request), upload=upload)
+            messages.success(request, f"Import of {job.filename} queued: its progress is shown under Import.")
+            return redirect("webapp:home")
         report = importers.memories_import(
             user=_user(request),
-            payload=importers.parse_file(form.cleaned_data["file"].read()),
+            payload=importers.parse_file(upload.read()),
             max_items=settings.MEMORY_IMPORT_MAX_ITEMS,
         )
     except ApplicationError as exc:  # not our export, not UTF-8, too many items

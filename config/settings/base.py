@@ -344,7 +344,7 @@ MEMORY_IMPORT_MAX_FILE_BYTES = env.int("MEMORY_IMPORT_MAX_FILE_BYTES", default=2
 # more than 200 to 1); reading stops there too, whatever sizes the zip declares.
 MEMORY_IMPORT_MAX_UNCOMPRESSED_BYTES = env.int("MEMORY_IMPORT_MAX_UNCOMPRESSED_BYTES", default=2 * 1024**3)
 # Paths whose views check their own body cap instead of DATA_UPLOAD_MAX_MEMORY_SIZE (core.middleware).
-REQUEST_SIZE_LIMIT_EXEMPT_PATHS = [r"/memories/import/?$"]
+REQUEST_SIZE_LIMIT_EXEMPT_PATHS = [r"/memories/import/?$", r"^/app/import/?$"]
 MEMORY_IMPORT_MAX_ITEMS = env.int("MEMORY_IMPORT_MAX_ITEMS", default=300)
 # Idempotency-Key on /save-prompt and /save-response: how long a key replays its first response.
 IDEMPOTENCY_KEY_TTL = timedelta(hours=env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24))

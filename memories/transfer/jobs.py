@@ -92,6 +92,11 @@ def import_job_of(*, user: User, job_id: Any) -> ImportJob:
         raise NotFound("No such import") from exc
 
 
+def import_jobs_recent(*, user: User, limit: int = 5) -> list[ImportJob]:
+    """The person's latest imports, newest first (the /app/ page lists their progress)."""
+    return list(ImportJob.objects.filter(user=user).order_by("-created_at")[:limit])
+
+
 def import_job_run(job_id: str) -> ImportStatus:
     """The worker's side: import the job's file, unless it already ended; returns the job's final status."""
     job = ImportJob.objects.select_related("user").filter(pk=job_id).first()

@@ -456,11 +456,40 @@ def test_it_refuses_an_import_over_the_limits(web, alice, settings):
     upload.name = "x.json"
     too_many = web.post("/app/import", {"file": upload})
     assert too_many.status_code == 413 and "Too many memories in one import" in _text(too_many)
-    settings.MEMORY_IMPORT_MAX_BYTES = 10
+    settings.MEMORY_IMPORT_MAX_FILE_BYTES = 10
     upload.seek(0)
     too_big = web.post("/app/import", {"file": upload})
     assert too_big.status_code == 400 and "The file is too large" in _text(too_big)
     assert web.post("/app/import", {}).status_code == 400  # no file at all
+    assert not Memory.objects.filter(user=alice).exists()
+
+
+def test_a_whole_history_is_queued_and_its_progress_listed(web, alice, settings, tmp_path):
+    from testkit import run_queued_jobs
+    from testkit.chat_exports import write_chatgpt_export
+
+    settings.MEMORY_IMPORT_MAX_BYTES = 1000  # past it, a file goes to the worker
+    path = tmp_path / "conversations.json"
+    write_chatgpt_export(path, 40)
+    with path.open("rb") as upload:
+        response = web.post("/app/import", {"file": upload})
+    assert response.status_code == 302
+    assert "Import of conversations.json queued" in _messages(web.get("/app/"))[0]
+    assert "queued" in _text(web.get("/app/"))
+
+    run_queued_jobs()
+
+    page = _text(web.get("/app/"))
+    assert "done" in page and "40 of 40" in page
+    assert Memory.objects.filter(user=alice).count() == 40
+
+
+def test_a_bad_history_is_refused_at_once(web, alice, settings):
+    settings.MEMORY_IMPORT_MAX_BYTES = 5
+    upload = io.BytesIO(b"PK\x03\x04 not really a zip at all")
+    upload.name = "export.zip"
+    response = web.post("/app/import", {"file": upload})
+    assert response.status_code == 400
     assert not Memory.objects.filter(user=alice).exists()
 
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """The save path with the task queue, measured over HTTP against `make run` (gunicorn + the worker), in one run.
 
-    python bench/queue.py                       # 200 saves, 30 save-to-found probes, a 20,000-message import
-    python bench/queue.py --messages 5000 --saves 100
+    python bench/task_queue.py                       # 200 saves, 30 save-to-found probes, a 20,000-message import
+    python bench/task_queue.py --messages 5000 --saves 100
 
 Against one `make run` on a throwaway embedded PostgreSQL (DATABASE_URL), side by side:
 - POST /save-response with a ~300-word answer, one at a time, and GET /auth/me the same way: p50/p95 and the ratio
@@ -30,11 +30,24 @@ from typing import Any
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _common import Client, machine, percentiles
 from serving import Database, MakeRun, users
 
-from testkit.chat_exports import write_chatgpt_export
+
+def _chat_exports() -> Any:
+    """testkit/chat_exports.py alone (the testkit package itself needs Django's settings)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "chat_exports", Path(__file__).resolve().parent.parent / "testkit" / "chat_exports.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+write_chatgpt_export = _chat_exports().write_chatgpt_export
 
 ANSWER = " ".join(
     f"Step {i}: water the tomatoes early, mulch the beds, check the soil moisture and note the harvest."
@@ -47,7 +60,7 @@ FACTS = [
     ("I adopted a kitten called {n} from the shelter.", "what pet did we get recently?"),
     ("Our landlord {n} raised the rent by twelve percent.", "how much more will housing cost us?"),
     ("I was diagnosed with celiac disease by Dr {n}.", "what can't I eat because of my illness?"),
-    ("My manager {n} moved me onto the payments team.", "which group do I work in now?"),
+    ("My manager {n} moved me onto the payments team.", "which department did my boss transfer me to?"),
     ("We booked flights to Reykjavik with {n} for February.", "where are we travelling this winter?"),
 ]
 
@@ -76,7 +89,7 @@ def save_latency(server: MakeRun, user: tuple[str, str], n: int) -> dict[str, An
 def save_to_found(server: MakeRun, user: tuple[str, str], n: int) -> dict[str, Any]:
     client = Client(server.url)
     user_id, token = user
-    waits = []
+    waits, missed = [], 0
     for i in range(n):
         fact, question = FACTS[i % len(FACTS)]
         name = f"Zq{secrets.token_hex(3)}"
@@ -87,11 +100,14 @@ def save_to_found(server: MakeRun, user: tuple[str, str], n: int) -> dict[str, A
             status, answer, _ = client.request("GET", f"/context/{user_id}", token=token, query={"query": question})
             if status == 200 and any(name in c for c in answer["contexts"]):
                 break
-            if time.perf_counter() - saved > 60:
-                raise SystemExit(f"not found within 60 s: {fact}")
+            if time.perf_counter() - saved > 20:
+                break
             time.sleep(0.02)
-        waits.append((time.perf_counter() - saved) * 1000)
-    return {"samples": n, **percentiles(waits)}
+        else:
+            waits.append((time.perf_counter() - saved) * 1000)
+            continue
+        missed += 1  # the ranking did not bring it back for that paraphrase: not a queue delay
+    return {"samples": n, "not_found_within_20_s": missed, **(percentiles(waits) if waits else {})}
 
 
 def worker_process(server: MakeRun) -> psutil.Process:
