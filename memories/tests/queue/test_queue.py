@@ -9,16 +9,19 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.db import connection
 from procrastinate.contrib.django import app
 
-from config.tests.deploy_env import PYTHON, ROOT, clean_env, session_database_url
+from core.embedded_db import embedded_database_url
 from memories import services, tasks
 from memories.embedding import pending
 from memories.models import Chunk, Memory
@@ -51,14 +54,27 @@ def jobs(status: str | None = None, task: str = pending.EMBED_TASK) -> list[tupl
         return list(cursor.fetchall())
 
 
+ROOT = Path(settings.BASE_DIR)
+PYTHON = sys.executable
+
+
 def worker_env(**extra: str) -> dict[str, str]:
-    url = urlsplit(session_database_url())
-    return clean_env(
-        DATABASE_URL=urlunsplit(url._replace(path="/" + connection.settings_dict["NAME"])),
+    """The environment `make run` gives its worker, pointed at this session's test database."""
+    if os.environ.get("DATABASE_URL"):
+        url = urlsplit(os.environ["DATABASE_URL"])
+    else:
+        embedded = settings.DATABASES["default"]["EMBEDDED"]
+        url = urlsplit(embedded_database_url(embedded["pgdata"], cleanup=embedded["cleanup"]))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "EMBEDDED_"))}
+    env.update(
+        DATABASE_URL=urlunsplit(url._replace(scheme="postgres", path="/" + connection.settings_dict["NAME"])),
         DJANGO_SECRET_KEY="queue-test",
         DJANGO_DEBUG="1",  # as `make run` starts it
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
         **extra,
     )
+    return env
 
 
 WORKER_LOG = ROOT / "test-artifacts" / "queue-worker.log"
