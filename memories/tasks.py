@@ -61,3 +61,10 @@ async def stalled_jobs_retried(manager: JobManager, *, seconds: float) -> int:
         logger.warning("retrying job %s (%s): its worker stopped", job.id, job.task_name)
         await manager.retry_job(job)
     return len(stalled)
+
+
+@app.periodic(cron="17 * * * *", periodic_id="remove-old-jobs")
+@app.task(name="memories.remove_old_jobs", queue=MAINTENANCE_QUEUE, pass_context=True)
+async def remove_old_jobs(context: JobContext, timestamp: int) -> None:
+    """Every hour: forget the jobs that succeeded more than QUEUE_KEEP_SUCCEEDED_HOURS ago (one per save)."""
+    await context.app.job_manager.delete_old_jobs(nb_hours=settings.QUEUE_KEEP_SUCCEEDED_HOURS)

@@ -470,6 +470,8 @@ MEMORY_EMBED_INLINE = env.bool("MEMORY_EMBED_INLINE", default=False)
 MEMORY_EMBED_BATCH = env.int("MEMORY_EMBED_BATCH", default=64)
 # A job whose worker stopped sending heartbeats this long ago (killed, machine lost) is retried.
 QUEUE_STALLED_SECONDS = env.int("QUEUE_STALLED_SECONDS", default=30)
+# Succeeded jobs (one per save) are deleted this many hours after they ended; failed ones are kept for staff.
+QUEUE_KEEP_SUCCEEDED_HOURS = env.int("QUEUE_KEEP_SUCCEEDED_HOURS", default=24)
 PROCRASTINATE_WORKER_DEFAULTS = {"concurrency": env.int("QUEUE_WORKER_CONCURRENCY", default=1)}
 
 MEMORY_CONVERSATION_WINDOW_MINUTES = env.int("MEMORY_CONVERSATION_WINDOW_MINUTES", default=30)

@@ -207,3 +207,16 @@ def test_a_worker_killed_mid_batch_commits_nothing_and_the_retried_job_writes_ea
     wait_for(lambda: not pending.pending_chunks() and not jobs("todo") and not jobs("doing"), what="the retry")
     assert Chunk.objects.filter(user=alice).count() == total
     assert max(attempts for _, _, attempts in jobs()) >= 1
+
+
+def test_the_hourly_clean_up_forgets_old_succeeded_jobs_and_keeps_the_rest(alice, settings):
+    for text in ("I keep bees.", "I grow leeks."):
+        services.memory_save(user=alice, kind="prompt", provider="claude", text=text)
+    (old, _, _), (recent, _, _) = jobs()
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE procrastinate_jobs SET status = 'succeeded'")  # its trigger records the events
+        cursor.execute("UPDATE procrastinate_events SET at = now() - interval '2 days' WHERE job_id = %s", [old])
+
+    async_to_sync(app.job_manager.delete_old_jobs)(nb_hours=settings.QUEUE_KEEP_SUCCEEDED_HOURS)
+
+    assert [job_id for job_id, _, _ in jobs()] == [recent]
