@@ -19,7 +19,6 @@ from procrastinate.contrib.django import app
 from memories.embedding import embeddings
 from memories.embedding.inputs import embedding_input
 from memories.embedding.vectors import vector_literal
-from memories.models import Kind
 
 # The job, registered by memories.tasks (the worker's side); deferred here by name, so the save path, below the
 # tasks module in the layers, does not import it.
@@ -49,9 +48,9 @@ class EmbedReport:
 
 
 def dense_input(*, kind: str, text: str, search_text: str, prompt: str) -> str:
-    """What a stored chunk is embedded as: the keyword-indexed text, or without the conversation's previous
-    message unless MEMORY_CONVERSATION_WINDOW_EMBED (an answer always carries its prompt)."""
-    if settings.MEMORY_CONVERSATION_WINDOW_EMBED or (kind == Kind.RESPONSE and prompt):
+    """What a stored chunk is embedded as: its keyword-indexed text with MEMORY_CONVERSATION_WINDOW_EMBED, else
+    the same input without the conversation's previous message (embedding_input; an answer keeps its prompt)."""
+    if settings.MEMORY_CONVERSATION_WINDOW_EMBED:
         return search_text or text
     return embedding_input(kind=kind, chunk_text=text, prompt=prompt)
 

@@ -100,8 +100,10 @@ def import_jobs_recent(*, user: User, limit: int = 5) -> list[ImportJob]:
 def import_job_run(job_id: str) -> ImportStatus:
     """The worker's side: import the job's file, unless it already ended; returns the job's final status."""
     job = ImportJob.objects.select_related("user").filter(pk=job_id).first()
-    if job is None or job.status in (ImportStatus.DONE, ImportStatus.FAILED):
-        return ImportStatus(job.status) if job is not None else ImportStatus.FAILED
+    if job is None:  # deleted with its person meanwhile
+        return ImportStatus.FAILED
+    if job.status in (ImportStatus.DONE, ImportStatus.FAILED):
+        return ImportStatus(job.status)
     ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.RUNNING, started_at=timezone.now())
     with tempfile.TemporaryDirectory(prefix="import-") as directory:
         path = Path(directory) / "upload"
