@@ -174,7 +174,7 @@ class AccessTokenForm(forms.Form):
 
 class SignOutEverywhereForm(forms.Form):
     access_tokens = forms.BooleanField(
-        required=False, label="Also revoke my access tokens (MCP clients and scripts stop working)"
+        required=False, label="Also revoke my access tokens (AI apps and scripts that use them stop working)"
     )
 
 

@@ -105,3 +105,18 @@ def test_password_guesses_are_rate_limited(alice, alice_client, settings):
         delete_me(alice_client, {"confirm": True, "password": "guess"})
     assert_error(delete_me(alice_client, {"confirm": True, "password": "pw-alice"}), 429, "")
     assert User.objects.filter(pk=alice.pk).exists()
+
+
+def test_the_extensions_refresh_token_is_refused_once_the_account_is_gone(alice, alice_client):
+    from django.test import Client
+
+    tokens = (
+        Client()
+        .post("/auth/token/", {"username": "alice", "password": "pw-alice"}, content_type="application/json")
+        .json()
+    )
+    assert delete_me(alice_client, {"confirm": True, "password": "pw-alice"}).status_code == 200
+
+    refreshed = Client().post("/auth/token/refresh/", {"refresh": tokens["refresh"]}, content_type="application/json")
+
+    assert_error(refreshed, 401, "")
