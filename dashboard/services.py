@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -147,7 +148,7 @@ def metrics_write(metrics: dict[MetricKey, _Counts], activity: dict[tuple[date, 
         params += [hour, endpoint, method, klass, counts.count, counts.total_ms, counts.buckets]
     if activity:
         people = connection.ops.quote_name(UserActivity._meta.db_table)
-        users = connection.ops.quote_name(UserActivity._meta.get_field("user").related_model._meta.db_table)
+        users = connection.ops.quote_name(get_user_model()._meta.db_table)
         rows = ", ".join(["(%s::date, %s::uuid, %s::integer, %s::integer, %s::timestamptz)"] * len(activity))
         # Only people who still exist: counts buffered before an account was deleted must neither bring its id
         # back nor fail the whole statement on the foreign key.

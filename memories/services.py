@@ -354,9 +354,10 @@ def user_data_uncovered(model_list: list[type[models.Model]] | None = None) -> l
         label = model._meta.label
         for field in model._meta.concrete_fields:
             if field.is_relation and field.many_to_one and field.related_model in holding:
-                if field.related_model is not user_model and field.remote_field.on_delete is not models.CASCADE:
+                cascades = getattr(field.remote_field, "on_delete", None) is models.CASCADE
+                if field.related_model is not user_model and not cascades:
                     problems.append(
-                        f"{label}.{field.name} points to {field.related_model._meta.label} without CASCADE: "
+                        f"{label}.{field.name} points to {field.related_model._meta.label} without CASCADE: "  # type: ignore[union-attr]
                         "its rows would outlive a deleted account"
                     )
             elif not field.is_relation and PERSON_COLUMN.search(field.column) and label not in DELETED_ELSEWHERE:
@@ -389,7 +390,7 @@ def account_delete(*, user: User, via: str) -> AccountDeletion:
     )
     _forget(Memory.objects.filter(user=user))
     for field in user_foreign_keys():
-        if field.remote_field.on_delete is not models.CASCADE:
+        if getattr(field.remote_field, "on_delete", None) is not models.CASCADE:
             field.model._base_manager.filter(**{field.name: user}).delete()
     account_services.web_sessions_end(user=user)
     _admin_log_forget(user_id=user_id)

@@ -158,4 +158,4 @@ class TokenRefreshInput(TokenRefreshSerializer):
         try:
             return super().validate(attrs)
         except User.DoesNotExist as exc:
-            raise AuthenticationFailed(self.error_messages["no_active_account"], "no_active_account") from exc
+            raise AuthenticationFailed(str(self.error_messages["no_active_account"]), "no_active_account") from exc

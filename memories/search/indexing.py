@@ -307,7 +307,7 @@ def _without_user(path: Path, meta: dict[str, Any], user_key: str) -> dict[str, 
     if user_key not in users:
         return None
     start, end = users.pop(user_key)
-    index = faiss.read_index(str(path))
+    index: Any = faiss.read_index(str(path))
     chunk_ids = faiss.vector_to_array(index.id_map).astype(np.int64)[start:end]
     index.remove_ids(np.ascontiguousarray(chunk_ids))
     n = end - start
