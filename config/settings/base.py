@@ -265,7 +265,7 @@ else:
     # accounts.E001 applies the production rule instead.
     SILENCED_SYSTEM_CHECKS += ["django_ratelimit.E003", "django_ratelimit.W001"]
 
-# --- The person's own web page (/app/, the webapp app; README: "Your memories page") -------------------
+# --- The person's own web page (/app/, the webapp app; docs/webapp.md) ---------------------------------
 # Session sign-in for people; staff keep the admin's own login page.
 LOGIN_URL = "webapp:login"
 LOGIN_REDIRECT_URL = "webapp:home"
@@ -378,7 +378,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
 }
 
-# --- Staff dashboard, admin API and request metrics (README: Staff dashboard and admin) -----------------
+# --- Staff dashboard, admin API and request metrics (docs/operations.md) ---------------------------------
 METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
 METRICS_RETENTION_DAYS = env.int("METRICS_RETENTION_DAYS", default=90)
 # Each process counts requests in memory and writes them in one statement at most this often (0: after every
@@ -419,7 +419,7 @@ FAISS_SNAPSHOT_KEEP = env.int("FAISS_SNAPSHOT_KEEP", default=2)
 SEARCH_HNSW_MIN_USER_CHUNKS = env.int("SEARCH_HNSW_MIN_USER_CHUNKS", default=10_000)
 SEARCH_HNSW_EF_SEARCH = env.int("SEARCH_HNSW_EF_SEARCH", default=200)
 
-# --- Retrieval and ranking (memories/search; the README's "Retrieval quality" section) -------------
+# --- Retrieval and ranking (memories/search; docs/retrieval.md) -------------------------------------
 # Relevance = dense weight * z(cosine) + keyword weight * z(BM25), z-scores over the user's own chunks.
 CONTEXT_DENSE_WEIGHT = env.float("CONTEXT_DENSE_WEIGHT", default=1.0)
 CONTEXT_KEYWORD_WEIGHT = env.float("CONTEXT_KEYWORD_WEIGHT", default=0.5)
@@ -442,7 +442,7 @@ CONTEXT_CURRENT_HALF_LIFE_DAYS = env.float("CONTEXT_CURRENT_HALF_LIFE_DAYS", def
 # Newer facts win: among the results, a later memory at most this much less similar (cosine) goes above an
 # earlier one ("we moved to Utrecht" above "we live in Toronto"), except for "when did ..." and named times.
 CONTEXT_SUPERSEDE_MARGIN = env.float("CONTEXT_SUPERSEDE_MARGIN", default=0.15)
-# Abstention (README, "Abstention"): /context answers nothing unless some memory's raw cosine similarity to the
+# Abstention (docs/retrieval.md): /context answers nothing unless some memory's raw cosine similarity to the
 # query reaches the floor: the personal floor for prompts about the person ("my", "I", "what did you
 # suggest"), the general floor otherwise. Results below CONTEXT_MIN_COSINE_RESULT are never returned.
 # Calibrated on the chat set's dev split (bench/chatset_eval.py). ``score`` and ``min_score`` use this scale.
