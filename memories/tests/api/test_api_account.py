@@ -120,3 +120,19 @@ def test_the_extensions_refresh_token_is_refused_once_the_account_is_gone(alice,
     refreshed = Client().post("/auth/token/refresh/", {"refresh": tokens["refresh"]}, content_type="application/json")
 
     assert_error(refreshed, 401, "")
+
+
+def test_a_bad_expired_or_refresh_token_is_401_and_malformed_json_is_400(alice):
+    from datetime import timedelta
+
+    from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
+
+    expired = AccessToken.for_user(alice)
+    expired.set_exp(lifetime=-timedelta(seconds=1))
+    for bearer in ("not-a-jwt", str(expired), str(RefreshToken.for_user(alice))):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {bearer}")
+        assert_error(delete_me(client, {"confirm": True, "password": "pw-alice"}), 401, "")
+    broken = client_for(alice).generic("DELETE", "/me", '{"confirm": true,', content_type="application/json")
+    assert_error(broken, 400, "")
+    assert User.objects.filter(pk=alice.pk).exists()
