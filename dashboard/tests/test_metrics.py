@@ -184,11 +184,9 @@ def test_gunicorn_writes_a_workers_counts_when_it_exits(alice, settings):
 
 
 def test_buffered_activity_of_a_deleted_account_is_dropped_and_the_rest_written(alice, bob):
-    from dashboard.models import RequestMetric, UserActivity
-    from dashboard.services import MetricsBuffer
     from memories.services import account_delete
 
-    pending = MetricsBuffer()
+    pending = services.MetricsBuffer()
     for person in (alice, bob):
         pending.add(endpoint="context", method="GET", status=200, latency_ms=5.0, user_id=person.pk)
     account_delete(user=alice, via="web")  # after the requests were counted, before the buffer is written
