@@ -85,20 +85,20 @@ def exchanges(memory_ids: list[int], owners: dict[int, str]) -> list[str]:
 
 def baseline(rows: list[Row], score: Callable[[list[Row]], dict[int, float]]) -> list[int]:
     scores = score(rows)
-    return [r[1] for r in sorted(rows, key=lambda r: -scores[id(r)])]
+    return [r.memory_id for r in sorted(rows, key=lambda r: -scores[id(r)])]
 
 
 def dense(rows: list[Row]) -> dict[int, float]:
-    return {id(r): float(r[9]) for r in rows}
+    return {id(r): float(r.cosine or 0.0) for r in rows}
 
 
 def bm25(rows: list[Row]) -> dict[int, float]:
-    return {id(r): float(r[10]) for r in rows}
+    return {id(r): float(r.bm25) for r in rows}
 
 
 def rrf(rows: list[Row]) -> dict[int, float]:
-    by_cos = {id(r): i for i, r in enumerate(sorted(rows, key=lambda r: -float(r[9])))}
-    by_kw = {id(r): i for i, r in enumerate(sorted(rows, key=lambda r: -float(r[10]))) if float(r[10]) > 0}
+    by_cos = {id(r): i for i, r in enumerate(sorted(rows, key=lambda r: -float(r.cosine or 0.0)))}
+    by_kw = {id(r): i for i, r in enumerate(sorted(rows, key=lambda r: -float(r.bm25))) if float(r.bm25) > 0}
     return {id(r): 1 / (60 + by_cos[id(r)]) + (1 / (60 + by_kw[id(r)]) if id(r) in by_kw else 0.0) for r in rows}
 
 
@@ -107,7 +107,7 @@ def recall(got: list[str], wanted: list[str], k: int) -> float:
 
 
 def evaluate(split: str) -> dict[str, Any]:
-    from memories.search import context
+    from memories.search import context, hybrid
 
     systems = ("default", "no abstention", "dense", "bm25", "rrf")
     scores: dict[str, dict[str, list[float]]] = {s: defaultdict(list) for s in systems}
@@ -124,7 +124,7 @@ def evaluate(split: str) -> dict[str, Any]:
                 for k, into in ((5, got), (10, got10)):
                     results = context.context_search(user=user, query=q["query"], top_k=k, now=now, abstain=abstain)
                     into[name] = exchanges([r.memory_id for r in results], owners)
-            rows = context._fetch(user=user, query=q["query"], filters=context.ContextFilters(), limit=100)
+            rows = hybrid.hybrid_candidates(user=user, query=q["query"], filters=hybrid.Filters())
             for name, fn in (("dense", dense), ("bm25", bm25), ("rrf", rrf)):
                 got[name] = exchanges(baseline(rows, fn), owners)
             for name in systems:

@@ -5,7 +5,7 @@
     python bench/tune_locomo.py --pgdata var/locomo-dev-pg --json var/locomo-dev.json
 
 Each question's candidate rows (cosine, BM25 and the user's statistics) are fetched once with the product's
-own SQL (memories.search.context); the fusions below are then recomputed from them, so only the ranking
+own SQL (memories.search.hybrid.hybrid_candidates); the fusions below are then recomputed from them, so only the ranking
 changes between rows of the table. Tune on dev only: the held-out conversations are for checking.
 """
 
@@ -17,18 +17,20 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from memories.search.hybrid import HybridRow as Row
 
 ROOT = Path(__file__).resolve().parent.parent
-
-Row = tuple[Any, ...]
 
 
 def zscore(wd: float, wk: float) -> Callable[[list[Row]], list[int]]:
     def rank(rows: list[Row]) -> list[int]:
         def score(r: Row) -> float:
-            cos, bm25, cm, cs, km, ks = (float(x) for x in r[9:15])
-            return wd * (cos - cm) / max(cs, 1e-6) + (wk * (bm25 - km) / ks if ks else 0.0)
+            cos = float(r.cosine or 0.0)
+            dense = (cos - r.cos_mean) / max(r.cos_std, 1e-6)
+            return wd * dense + (wk * (r.bm25 - r.kw_mean) / r.kw_std if r.kw_std else 0.0)
 
         return _best_memories(rows, score)
 
@@ -37,8 +39,8 @@ def zscore(wd: float, wk: float) -> Callable[[list[Row]], list[int]]:
 
 def rrf(k: int, wk: float) -> Callable[[list[Row]], list[int]]:
     def rank(rows: list[Row]) -> list[int]:
-        dense = {id(r): i for i, r in enumerate(sorted(rows, key=lambda r: -float(r[9])))}
-        keyword = {id(r): i for i, r in enumerate(sorted(rows, key=lambda r: -float(r[10]))) if float(r[10]) > 0}
+        dense = {id(r): i for i, r in enumerate(sorted(rows, key=lambda r: -float(r.cosine or 0.0)))}
+        keyword = {id(r): i for i, r in enumerate(sorted(rows, key=lambda r: -r.bm25)) if r.bm25 > 0}
 
         def score(r: Row) -> float:
             s = 1 / (k + dense[id(r)])
@@ -52,8 +54,8 @@ def rrf(k: int, wk: float) -> Callable[[list[Row]], list[int]]:
 def _best_memories(rows: list[Row], score: Callable[[Row], float]) -> list[int]:
     out: list[int] = []
     for r in sorted(rows, key=score, reverse=True):
-        if r[1] not in out:
-            out.append(r[1])
+        if r.memory_id not in out:
+            out.append(r.memory_id)
     return out[:10]
 
 
@@ -73,7 +75,7 @@ def main() -> int:
     from django.test import override_settings
 
     from accounts.models import User
-    from memories.search import context
+    from memories.search import hybrid
 
     report = json.loads(args.json.read_text())
     questions = [
@@ -83,8 +85,8 @@ def main() -> int:
     ]
 
     def fetch() -> list[tuple[set[int], list[Row]]]:
-        empty = context.ContextFilters()
-        return [(wanted, context._fetch(user=u, query=text, filters=empty, limit=100)) for u, text, wanted in questions]
+        empty = hybrid.Filters()
+        return [(wanted, hybrid.hybrid_candidates(user=u, query=text, filters=empty)) for u, text, wanted in questions]
 
     if args.bm25_grid:
         print(f"{'BM25 (z-score fusion, weights 1:1)':<34}{'recall@5':>10}{'recall@10':>11}")

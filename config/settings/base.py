@@ -420,7 +420,8 @@ CONTEXT_DENSE_WEIGHT = env.float("CONTEXT_DENSE_WEIGHT", default=1.0)
 CONTEXT_KEYWORD_WEIGHT = env.float("CONTEXT_KEYWORD_WEIGHT", default=0.5)
 CONTEXT_BM25_K1 = 1.2
 CONTEXT_BM25_B = 0.75
-# Chunks each half of the hybrid search hands to the fusion (at least; more when top_k asks for more).
+# Chunks each half of the hybrid search hands to the ranking: a fixed pool, whatever top_k asks (it is at least
+# twice CONTEXT_TOP_K_MAX), so that the answer for top_k=k is the first k of any larger top_k.
 CONTEXT_CANDIDATES = 100
 # Users with at least SEARCH_HNSW_MIN_USER_CHUNKS chunks are not scored in full: the fusion runs over this many
 # nearest chunks from the dense engine (FAISS or HNSW) plus the keyword matches and pinned memories.
@@ -446,8 +447,10 @@ CONTEXT_MIN_COSINE_GENERAL = env.float("CONTEXT_MIN_COSINE_GENERAL", default=0.4
 CONTEXT_MIN_COSINE_RESULT = env.float("CONTEXT_MIN_COSINE_RESULT", default=0.15)
 # A standing preference ("from now on keep it short") joins an answer that has none when at least this close.
 CONTEXT_STANDING_MIN_COSINE = env.float("CONTEXT_STANDING_MIN_COSINE", default=0.0)
-# ...only when the answer may hold this many (top_k): a caller asking for one or two wants only the closest.
-CONTEXT_STANDING_MIN_TOP_K = 3
+# ...at this place (1 = first) when none is already among the first places: top_k 1 or 2 gets only the closest.
+CONTEXT_STANDING_POSITION = 3
+# "Newer facts first" swaps (CONTEXT_SUPERSEDE_MARGIN) happen only within the first this many places.
+CONTEXT_NEWER_FIRST_WINDOW = env.int("CONTEXT_NEWER_FIRST_WINDOW", default=5)
 # A pinned memory at least this close (cosine; or min_score, when the request sets one) is always returned.
 CONTEXT_PIN_MIN_SCORE = env.float("CONTEXT_PIN_MIN_SCORE", default=0.3)
 # The default budget of /context in tokens over all context strings (max_tokens overrides it; 0: none).

@@ -111,6 +111,7 @@ class ContextResultOutput(serializers.Serializer):
     memory_id = serializers.IntegerField()
     text = serializers.CharField()
     score = serializers.FloatField()
+    rank = serializers.IntegerField()
     provider = serializers.CharField()
     kind = serializers.CharField()
     created_at = serializers.DateTimeField()

@@ -8,6 +8,7 @@ over the context strings returned.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 
 from memories.embedding.embeddings import count_tokens
 
@@ -142,19 +143,27 @@ def focus(passage: str, *, terms: frozenset[str], max_tokens: int) -> str | None
             return _join(passage, parts[first : last + 1])
 
 
-def pack(texts: list[str], *, budget: int, terms: frozenset[str] = frozenset()) -> list[str | None]:
-    """Best first, within ``budget`` tokens in all: each text gets an equal share of what is left for it and
-    the texts after it, cut to its most relevant sentences (``focus``); a text that cannot fit even one sentence
-    is left out (None). ``budget`` <= 0 means no budget.
+def pack_stream(
+    texts: Iterable[str], *, budget: int, terms: frozenset[str] = frozenset(), slots: int
+) -> Iterator[str | None]:
+    """Best first, within ``budget`` tokens in all: the i-th text gets an equal share of what is left among
+    the ``slots`` - i places still to fill (all of what is left from the last slot on), cut to its most relevant
+    sentences (``focus``); a text that cannot fit even one sentence is left out (None). ``budget`` <= 0 means no
+    budget. What a text gets depends only on the texts before it, never on how many come after: packing a
+    longer list starts with exactly what packing its first k gave.
     """
-    if budget <= 0:
-        return list(texts)
     left = budget
-    out: list[str | None] = []
     for i, text in enumerate(texts):
-        share = max(left // (len(texts) - i), MIN_USEFUL_TOKENS)
+        if budget <= 0:
+            yield text
+            continue
+        share = max(left // max(slots - i, 1), MIN_USEFUL_TOKENS)
         fitted = focus(text, terms=terms, max_tokens=min(share, left)) if left >= MIN_USEFUL_TOKENS else None
         if fitted is not None:
             left -= count_tokens(fitted)
-        out.append(fitted)
-    return out
+        yield fitted
+
+
+def pack(texts: list[str], *, budget: int, terms: frozenset[str] = frozenset()) -> list[str | None]:
+    """``pack_stream`` over a list, sharing the budget among all of its texts."""
+    return list(pack_stream(texts, budget=budget, terms=terms, slots=len(texts)))

@@ -39,7 +39,17 @@ def test_it_returns_the_paraphrased_memory_first(alice, alice_client):
     # Abstention: the facts that have nothing to do with a dog are not pasted into the prompt.
     assert not any("Kyoto" in text or "Rust" in text or "coral" in text for text in body["contexts"])
     assert all(r["score"] <= body["results"][0]["score"] for r in body["results"])
-    assert set(body["results"][0]) == {"memory_id", "text", "score", "provider", "kind", "created_at", "priority"}
+    assert set(body["results"][0]) == {
+        "memory_id",
+        "text",
+        "score",
+        "rank",
+        "provider",
+        "kind",
+        "created_at",
+        "priority",
+    }
+    assert [r["rank"] for r in body["results"]] == list(range(1, body["count"] + 1))
 
 
 @pytest.mark.parametrize(

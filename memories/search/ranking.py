@@ -1,0 +1,295 @@
+"""Ranking: from the hybrid query's rows (memories.search.hybrid) to one ordered list of exchanges.
+
+The formula, in one place (docs/retrieval.md explains it in words and points here):
+
+    relevance  = w_dense * z(cosine) + w_keyword * z(BM25)
+    rank_score = relevance
+               + w_priority * (priority - normal)
+               + w_time    * [created inside the time the query names ("last month", "in March")]
+               + w_recency * 0.5^(age_days / recency_half_life)      (no named time, not a "when ..." question)
+               + w_current * 0.5^(age_days / current_half_life)      (same, and the query asks "... now?")
+
+z(x) is x in standard deviations above its mean over all of the user's chunks that match the filters. A chunk
+whose vector is not written yet has no dense term. Several chunks of one exchange (a prompt and the answer
+saved with it, or one long memory) count once, with the best chunk's scores.
+
+The order (the answer's ``rank``, 1 = first) is, over the whole candidate pool and never depending on top_k:
+
+1. pinned memories whose cosine reaches the pin threshold (``min_score`` when the client gives one, else
+   CONTEXT_PIN_MIN_SCORE), by rank_score; then every other candidate by rank_score;
+2. within the first ``newer_first_window`` places, a newer memory that matches about as well (cosine within
+   ``supersede_margin``) moves above an older one (``newer_first``), except for "when ..." questions, a named
+   time, multi-speaker transcripts and above a pin;
+3. when no standing preference is among the first ``standing_position`` places, the closest one is put at that
+   place (default call only).
+
+``top_k`` then takes the first k: the answer for k is always the first k of the answer for any K >= k.
+``score`` in the answer is the raw cosine similarity (an absolute scale, the same for every person);
+``min_score`` keeps only candidates with cosine >= it and replaces the abstention rule.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+
+from memories.models import Kind, Priority
+from memories.search.hybrid import HybridRow
+from memories.search.query import (
+    SPEAKER_LABEL,
+    Window,
+    asks_current,
+    asks_when,
+    code_tokens,
+    is_personal,
+    names,
+    time_window,
+)
+
+# Stops dividing by (almost) zero when a user's chunks all score alike, e.g. a single memory.
+_MIN_STD = 1e-6
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Every number of the ranking, read once from settings (config/settings/base.py, CONTEXT_*)."""
+
+    dense: float
+    keyword: float
+    priority: float
+    time_match: float
+    recency: float
+    recency_half_life_days: float
+    current: float
+    current_half_life_days: float
+    supersede_margin: float
+    newer_first_window: int
+    pin_min_cosine: float
+    standing_min_cosine: float
+    standing_position: int
+    min_cosine_personal: float
+    min_cosine_general: float
+    min_cosine_result: float
+
+    @classmethod
+    def from_settings(cls) -> Weights:
+        return cls(
+            dense=settings.CONTEXT_DENSE_WEIGHT,
+            keyword=settings.CONTEXT_KEYWORD_WEIGHT,
+            priority=settings.CONTEXT_PRIORITY_WEIGHT,
+            time_match=settings.CONTEXT_TIME_MATCH_WEIGHT,
+            recency=settings.CONTEXT_RECENCY_WEIGHT,
+            recency_half_life_days=settings.CONTEXT_RECENCY_HALF_LIFE_DAYS,
+            current=settings.CONTEXT_CURRENT_WEIGHT,
+            current_half_life_days=settings.CONTEXT_CURRENT_HALF_LIFE_DAYS,
+            supersede_margin=settings.CONTEXT_SUPERSEDE_MARGIN,
+            newer_first_window=settings.CONTEXT_NEWER_FIRST_WINDOW,
+            pin_min_cosine=settings.CONTEXT_PIN_MIN_SCORE,
+            standing_min_cosine=settings.CONTEXT_STANDING_MIN_COSINE,
+            standing_position=settings.CONTEXT_STANDING_POSITION,
+            min_cosine_personal=settings.CONTEXT_MIN_COSINE_PERSONAL,
+            min_cosine_general=settings.CONTEXT_MIN_COSINE_GENERAL,
+            min_cosine_result=settings.CONTEXT_MIN_COSINE_RESULT,
+        )
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the query says about itself (memories.search.query), read once per query."""
+
+    now: datetime
+    window: Window | None
+    asks_when: bool
+    asks_current: bool
+    codes: tuple[str, ...]
+
+    @classmethod
+    def of(cls, query: str, now: datetime) -> Signals:
+        codes = tuple(code.lower() for code in code_tokens(query))
+        return cls(now, time_window(query, now), asks_when(query), asks_current(query), codes)
+
+
+@dataclass
+class Candidate:
+    """One chunk as ranked: its row, its two scores, and the evidence the abstention rule reads."""
+
+    row: HybridRow
+    relevance: float
+    rank_score: float
+    cosine: float
+    code_match: bool
+    # Stored, matched by keywords, its vector not written yet (the queue's worker is on it): kept as evidence
+    # like an exact code match, so a memory is found right after its save.
+    pending: bool
+    pinned: bool
+    standing: bool
+    first: bool = field(default=False)  # a pin that clears the threshold: ordered above everything else
+
+    @property
+    def memory_id(self) -> int:
+        return self.row.memory_id
+
+    @property
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+    @property
+    def text(self) -> str:
+        return self.row.text
+
+
+def _half_life(created_at: datetime, now: datetime, half_life_days: float) -> float:
+    age_days = max((now - created_at).total_seconds(), 0.0) / 86400
+    return float(0.5 ** (age_days / half_life_days))
+
+
+def relevance(row: HybridRow, w: Weights) -> float:
+    """w_dense * z(cosine) + w_keyword * z(BM25); no dense term without a vector, no keyword term when no
+    chunk of the user matched a query word."""
+    dense = 0.0 if row.cosine is None else w.dense * (row.cosine - row.cos_mean) / max(row.cos_std, _MIN_STD)
+    keyword = w.keyword * (row.bm25 - row.kw_mean) / max(row.kw_std, _MIN_STD) if row.kw_std else 0.0
+    return float(dense + keyword)
+
+
+def rank_score(row: HybridRow, rel: float, signals: Signals, w: Weights) -> float:
+    score = rel + w.priority * (row.priority - Priority.NORMAL)
+    if signals.window is not None:
+        if signals.window.start <= row.created_at < signals.window.end:
+            score += w.time_match
+    elif not signals.asks_when:
+        score += w.recency * _half_life(row.created_at, signals.now, w.recency_half_life_days)
+        if signals.asks_current:
+            score += w.current * _half_life(row.created_at, signals.now, w.current_half_life_days)
+    return score
+
+
+def candidate(row: HybridRow, signals: Signals, w: Weights) -> Candidate:
+    rel = relevance(row, w)
+    lowered = row.chunk_text.lower()
+    return Candidate(
+        row=row,
+        relevance=rel,
+        rank_score=rank_score(row, rel, signals, w),
+        cosine=float(row.cosine or 0.0),
+        code_match=any(code in lowered for code in signals.codes),
+        pending=row.cosine is None and row.bm25 > 0,
+        pinned=bool(row.pinned),
+        standing=bool(row.standing),
+    )
+
+
+def _normalized(text: str) -> str:
+    return unicodedata.normalize("NFC", text).strip()
+
+
+def _exchange_key(c: Candidate) -> tuple[str, str | int]:
+    """One exchange = a prompt saved by /save-prompt and the answer saved with that same prompt by
+    /save-response; both would otherwise show the same question twice in one answer."""
+    if c.row.kind == Kind.PROMPT:
+        return ("exchange", _normalized(c.row.text))
+    if c.row.prompt:
+        return ("exchange", _normalized(c.row.prompt))
+    return ("memory", c.row.memory_id)
+
+
+def _key(c: Candidate) -> tuple[float, float, int]:
+    """rank_score first; ties broken by cosine, then by memory id (newest saved first), so the order is total."""
+    return (-c.rank_score, -c.cosine, -c.row.memory_id)
+
+
+def merge(candidates: list[Candidate]) -> list[Candidate]:
+    """Best chunk per exchange; when both its prompt and its answer matched, the answer stands for it
+    (its context string carries the prompt too), with the exchange's best scores."""
+    best: dict[tuple[str, str | int], Candidate] = {}
+    for cand in sorted(candidates, key=_key):
+        key = _exchange_key(cand)
+        kept = best.get(key)
+        if kept is None:
+            best[key] = cand
+            continue
+        kept.cosine = cand.cosine = max(kept.cosine, cand.cosine)
+        kept.code_match = cand.code_match = kept.code_match or cand.code_match
+        kept.pending = cand.pending = kept.pending or cand.pending
+        if kept.row.kind == Kind.PROMPT and cand.row.kind == Kind.RESPONSE:
+            cand.relevance, cand.rank_score = kept.relevance, kept.rank_score
+            cand.pinned = cand.pinned or kept.pinned
+            cand.standing = cand.standing or kept.standing
+            best[key] = cand
+    return sorted(best.values(), key=_key)
+
+
+def answerable(candidates: list[Candidate], query: str, w: Weights) -> bool:
+    """Abstention: does anything clear the absolute floor for this kind of query? (docs/retrieval.md, "Abstention")
+
+    The floor is on raw cosine similarity, which means the same thing for every person and every history,
+    unlike the z-scores used for ordering. A prompt about the person ("my accountant", "what did you
+    suggest") presupposes a memory and gets the lower floor; a general question needs a closer match. An exact
+    match on a code-like token (an order number, a ticket id) is evidence on its own, and so is a keyword match
+    on a chunk the worker has not embedded yet.
+    """
+    personal = is_personal(query) or _names_known(names(query), candidates)
+    floor = w.min_cosine_personal if personal else w.min_cosine_general
+    return any(c.cosine >= floor or c.code_match or c.pending for c in candidates)
+
+
+def _names_known(found: tuple[str, ...], candidates: list[Candidate]) -> bool:
+    """A name from the query that speaks in the person's memories (a saved or imported conversation's
+    "Caroline: I went to ...") makes the query about their life, like "my" does. Place names do not count:
+    "Osaka" in a baker's history does not make the history of Osaka Castle personal."""
+    if not found:
+        return False
+    speakers = {c.text.split(":", 1)[0] for c in candidates if SPEAKER_LABEL.match(c.text)}
+    return any(name in speakers or any(name in s.split() for s in speakers) for name in found)
+
+
+def order(
+    candidates: list[Candidate], signals: Signals, w: Weights, *, pin_threshold: float, standing: bool
+) -> list[Candidate]:
+    """The whole pool in answer order (steps 1-3 of the module docstring); callers take a prefix."""
+    for c in candidates:
+        c.first = c.pinned and c.cosine >= pin_threshold
+    ranked = sorted(candidates, key=lambda c: (not c.first, *_key(c)))
+    ranked = newer_first(ranked, signals, w)
+    place = w.standing_position - 1
+    if standing and len(ranked) > place and not any(c.standing for c in ranked[: place + 1]):
+        # A standing preference applies to related tasks that never mention it ("make me a bar chart" and
+        # "always use a colour-blind-safe palette"): the closest one takes that place.
+        offered = [c for c in ranked[place + 1 :] if c.standing and c.cosine >= w.standing_min_cosine]
+        if offered:
+            best = max(offered, key=lambda c: c.cosine)
+            ranked.remove(best)
+            firsts = sum(1 for c in ranked if c.first)
+            ranked.insert(max(place, firsts), best)
+    return ranked
+
+
+def newer_first(ranked: list[Candidate], signals: Signals, w: Weights) -> list[Candidate]:
+    """Newer facts win: within the first ``newer_first_window`` places, a later memory that matches the query
+    about as well as an earlier one (within ``supersede_margin`` of cosine) goes above it, as "we moved to
+    Utrecht" must come before "we live in Toronto". Not for "when did ..." or a named time, which ask about the
+    old version too, and only between the person's own words: a transcript of several speakers ("Caroline:
+    ...", as an imported LoCoMo dialogue) tells events, not one person's current facts."""
+    if signals.asks_when or signals.window is not None:
+        return ranked
+    window = min(w.newer_first_window, len(ranked))
+    out = list(ranked)
+
+    def supersedes(newer: Candidate, older: Candidate) -> bool:
+        return (
+            newer.created_at > older.created_at
+            and newer.cosine >= older.cosine - w.supersede_margin
+            and not (older.first and not newer.first)
+            and not (older.pinned and not newer.pinned)
+            and not SPEAKER_LABEL.match(newer.text)
+            and not SPEAKER_LABEL.match(older.text)
+        )
+
+    for i in range(1, window):
+        j = i
+        while j > 0 and supersedes(out[j], out[j - 1]):
+            out[j - 1], out[j] = out[j], out[j - 1]
+            j -= 1
+    return out
