@@ -3,12 +3,18 @@
 
 One file per persona:
 
-    {"persona": "lena", "split": "dev" | "heldout", "about": "...",
+    {"persona": "lena", "split": "tuning" | "test", "about": "...",
      "exchanges": [{"id": "lena-001", "provider": "chatgpt|claude|gemini|grok",
                     "timestamp": "2026-01-14T09:12:00+00:00", "prompt": "...", "answer": "..."}],
      "questions": [{"id": "lena-q01", "kind": "fact|preference|paraphrase|update|temporal|multi",
                     "query": "...", "asked_at": "...", "evidence": ["lena-014"], "stale": ["lena-003"]}],
+     "near_miss": [{"id": "lena-n01", "query": "...", "asked_at": "..."}],
      "off_topic": [{"id": "lena-o01", "query": "...", "asked_at": "..."}]}
+
+The split is by person, fixed here once: weights, word lists and thresholds are chosen on the tuning people,
+the test people are only reported (bench/chatset_eval.py prints both). A near-miss question is in a field the
+person talks about, but nothing they said answers it ("what flour does Kenji's bakery use for croissants" when
+he never mentioned croissants); an off-topic one is plainly unrelated to them. Both should get no context.
 
     python bench/chatset.py            # prints the counts, exits 1 on a structural error
 """
@@ -25,6 +31,7 @@ from typing import Any
 DATA = Path(__file__).resolve().parent / "data" / "chatset"
 PROVIDERS = {"chatgpt", "claude", "gemini", "grok"}
 KINDS = ("fact", "preference", "paraphrase", "update", "temporal", "multi")
+SPLITS = ("tuning", "test")
 
 
 def load(split: str = "all") -> list[dict[str, Any]]:
@@ -36,8 +43,8 @@ def load(split: str = "all") -> list[dict[str, Any]]:
 def problems(persona: dict[str, Any]) -> list[str]:
     name = persona.get("persona", "?")
     out: list[str] = []
-    if persona.get("split") not in ("dev", "heldout"):
-        out.append(f"{name}: split must be dev or heldout")
+    if persona.get("split") not in SPLITS:
+        out.append(f"{name}: split must be one of {SPLITS}")
     ids = [e["id"] for e in persona["exchanges"]]
     if len(ids) != len(set(ids)):
         out.append(f"{name}: duplicate exchange ids")
@@ -68,9 +75,11 @@ def problems(persona: dict[str, Any]) -> list[str]:
             out.append(f"{q['id']}: a multi question has two or more evidence exchanges")
         if last and datetime.fromisoformat(q["asked_at"]) < last:
             out.append(f"{q['id']}: asked before the last exchange")
-    for q in persona["off_topic"]:
+    for q in persona["off_topic"] + persona.get("near_miss", []):
         if not q["query"].strip():
             out.append(f"{q['id']}: empty query")
+        if last and datetime.fromisoformat(q["asked_at"]) < last:
+            out.append(f"{q['id']}: asked before the last exchange")
     return out
 
 
@@ -88,6 +97,12 @@ def main() -> int:
     print(f"providers {dict(providers)}")
     print(f"questions {sum(kinds.values())} {dict(kinds)}")
     print(f"off-topic {sum(len(p['off_topic']) for p in personas)}")
+    for split in SPLITS:
+        people = [p for p in personas if p["split"] == split]
+        print(
+            f"{split}: {len(people)} people, {sum(len(p['questions']) for p in people)} questions, "
+            f"{sum(len(p.get('near_miss', [])) for p in people)} near-miss"
+        )
     for msg in errors:
         print("ERROR", msg)
     return 1 if errors else 0
