@@ -105,8 +105,8 @@ def context_search(
 
     The answer for ``top_k=k`` is exactly the first k of the answer for any larger top_k: the order does not
     depend on top_k, and the budget gives each place a share that depends only on the places before it
-    (budget.pack_stream, shared as if CONTEXT_TOP_K_DEFAULT were asked, or every candidate when fewer). A place whose text cannot fit one
-    sentence is skipped and the next candidate takes it.
+    (budget.pack_stream, shared as if CONTEXT_TOP_K_DEFAULT were asked, or every candidate when fewer). A place
+    whose text cannot fit one sentence is skipped and the next candidate takes it.
 
     ``now`` is when the query is asked (default: now; the benchmarks ask at the question's own time);
     ``abstain=False`` keeps answering below the relevance floor (the benchmarks' "no abstention" row).
