@@ -1,0 +1,100 @@
+// What the content scripts know of the extension: the token-free view the service worker publishes (signed in,
+// capture and context switches), the site's adapter, messages to the worker, and capture-health counts.
+(() => {
+  'use strict';
+
+  const ML = (globalThis.MemoryLayer = globalThis.MemoryLayer || {});
+  if (ML.runtime) return;
+
+  let view = { signedIn: false, capture: {}, context: false, pausedUntil: 0, timeoutMs: 800 };
+  let site = null; // 'chatgpt' | 'claude' | 'gemini' | 'grok', from the adapter whose hosts name this page
+  let adapterVersion = null;
+
+  function message(payload) {
+    try {
+      return chrome.runtime.sendMessage({ ...payload, provider: site });
+    } catch (err) {
+      return Promise.reject(err); // the extension was reloaded: this page's script is orphaned
+    }
+  }
+
+  function withTimeout(promise, ms) {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(null), ms);
+      promise.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        () => {
+          clearTimeout(timer);
+          resolve(null);
+        },
+      );
+    });
+  }
+
+  /** The adapter for this page among a published set ({site: adapter}), or null. */
+  function pick(adapters) {
+    if (!adapters || typeof adapters !== 'object') return null;
+    for (const candidate of Object.values(adapters)) {
+      if (candidate && Array.isArray(candidate.hosts) && candidate.hosts.includes(location.hostname)) return candidate;
+    }
+    return null;
+  }
+
+  function useAdapters(adapters) {
+    const chosen = pick(adapters);
+    if (!chosen) return;
+    site = chosen.site;
+    adapterVersion = chosen.version;
+    ML.page.setAdapter(chosen);
+    if (ML.onAdapter) ML.onAdapter(chosen);
+  }
+
+  function applyView(next) {
+    if (next && typeof next === 'object') view = next;
+  }
+
+  function start() {
+    const ask = () => {
+      message({ type: 'view' }).then(applyView, () => {});
+      message({ type: 'adapters' }).then((found) => found && useAdapters(found.adapters), () => {});
+    };
+    try {
+      chrome.storage.session.get(['view', 'adapters']).then((found) => {
+        if (found && found.view) applyView(found.view);
+        if (found && found.adapters) useAdapters(found.adapters);
+        if (!found || !found.view || !found.adapters) ask();
+      }, ask);
+      chrome.storage.onChanged.addListener((changes, area) => {
+        if (area !== 'session') return;
+        if (changes.view) applyView(changes.view.newValue);
+        if (changes.adapters) useAdapters(changes.adapters.newValue);
+      });
+    } catch {
+      ask();
+    }
+  }
+
+  /** Counts for capture health: no text, no address, only which site and layout and what happened. */
+  function count(layoutName, field) {
+    if (!site || !layoutName) return;
+    message({ type: 'health', layout: layoutName, field, adapterVersion }).catch(() => {});
+  }
+
+  ML.runtime = {
+    start,
+    message,
+    withTimeout,
+    count,
+    get site() {
+      return site;
+    },
+    get view() {
+      return view;
+    },
+    captureOn: () => Boolean(site && view.capture && view.capture[site]) && !(view.pausedUntil > Date.now()),
+    contextOn: () => Boolean(site && view.context),
+  };
+})();
