@@ -20,6 +20,7 @@
     // One send seen twice (a remount right after the send) is the same turn.
     if (lastPrompt.text === prompt && lastPrompt.userTurn === userTurn) return;
     lastPrompt = { text: prompt, userTurn, at: Date.now() };
+    runtime.bump('memoryLayerSent');
     if (!runtime.captureOn()) return;
     runtime.count(layout.name, 'prompts_seen');
     const turn = { id: crypto.randomUUID(), prompt, userTurn, layout };

@@ -50,10 +50,27 @@
     adapterVersion = chosen.version;
     ML.page.setAdapter(chosen);
     if (ML.onAdapter) ML.onAdapter(chosen);
+    maybeReady();
   }
 
   function applyView(next) {
-    if (next && typeof next === 'object') view = next;
+    if (!next || typeof next !== 'object') return;
+    view = next;
+    gotView = true;
+    maybeReady();
+  }
+
+  // Three content-free marks on <html> for the end-to-end tests to wait on instead of sleeping: ready (view and
+  // adapter in), and how many sends and finished answers this page has seen.
+  let gotView = false;
+  function mark(name, value) {
+    document.documentElement.dataset[name] = String(value);
+  }
+  function bump(name) {
+    mark(name, Number(document.documentElement.dataset[name] || 0) + 1);
+  }
+  function maybeReady() {
+    if (gotView && site) mark('memoryLayer', 'ready');
   }
 
   function start() {
@@ -85,6 +102,7 @@
 
   ML.runtime = {
     start,
+    bump,
     message,
     withTimeout,
     count,

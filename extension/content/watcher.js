@@ -105,6 +105,7 @@
       clearTimeout(this.timer);
       this.turn = null;
       const layoutName = turn.layout && turn.layout.name;
+      runtime.bump('memoryLayerDone');
       if (!turn.text) {
         runtime.count(layoutName, 'answers_missing');
         return;
