@@ -34,8 +34,9 @@ const SITE_HOSTS = {
 
 // Tokens stay out of reach of content scripts; the session area carries what they may know.
 chrome.storage.local.setAccessLevel?.({ accessLevel: 'TRUSTED_CONTEXTS' }).catch(() => {});
-const sessionReady = chrome.storage.session
-  .setAccessLevel({ accessLevel: 'TRUSTED_AND_UNTRUSTED_CONTEXTS' })
+// (Firefox has no setAccessLevel: its content scripts then ask the worker by message instead.)
+const sessionReady = Promise.resolve()
+  .then(() => chrome.storage.session.setAccessLevel({ accessLevel: 'TRUSTED_AND_UNTRUSTED_CONTEXTS' }))
   .catch((err) => console.warn('Memory Layer: session storage stays private to the extension:', err));
 
 // ---------------------------------------------------------------------------------------------- server settings

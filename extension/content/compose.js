@@ -60,7 +60,7 @@
       box.focus();
       const proto = box instanceof HTMLTextAreaElement ? HTMLTextAreaElement.prototype : HTMLInputElement.prototype;
       box.select();
-      let ok = false;
+      let ok;
       try {
         ok = document.execCommand('insertText', false, text) && same(box.value, text);
       } catch {

@@ -492,11 +492,20 @@ def test_manifest_names_only_files_that_exist() -> None:
 
 def test_make_extension_zips_the_extension_without_tests(tmp_path: Path) -> None:
     root = EXTENSION.parent
-    out = tmp_path / "memory-layer-extension.zip"
-    subprocess.run(["make", "-s", "extension", f"EXTENSION_ZIP={out}"], cwd=root, check=True, timeout=60)
+    out, firefox, unpacked = tmp_path / "chrome.zip", tmp_path / "firefox.zip", tmp_path / "firefox"
+    subprocess.run(["make", "-s", "extension", f"EXTENSION_ZIP={out}", f"FIREFOX_ZIP={firefox}", f"FIREFOX_DIR={unpacked}"],
+                   cwd=root, check=True, timeout=60)  # fmt: skip
     names = zipfile.ZipFile(out).namelist()
     assert "manifest.json" in names and "background.js" in names and "icons/icon128.png" in names
-    assert not [n for n in names if n.startswith("tests/") or n.endswith(".py") or "__pycache__" in n]
+    assert "adapters/claude.json" in names and "lib/contextblock.js" in names
+    assert not [n for n in names if n.startswith(("tests/", "node_modules/")) or n.endswith(".py") or "__pycache__" in n]
+    assert not {"package.json", "package-lock.json", "eslint.config.js"} & set(names)
+    # Firefox: the same files, its manifest with an event page and gecko settings.
+    assert sorted(zipfile.ZipFile(firefox).namelist()) == sorted(names)
+    manifest = json.loads(zipfile.ZipFile(firefox).read("manifest.json"))
+    assert manifest["background"] == {"scripts": ["background.js"], "type": "module"}
+    assert manifest["browser_specific_settings"]["gecko"]["id"]
+    assert json.loads((unpacked / "manifest.json").read_text()) == manifest
 
 
 @pytest.mark.django_db
