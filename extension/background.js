@@ -126,8 +126,8 @@ async function refreshAdapters() {
   const held = await store.get('remoteAdapters', null);
   const sameServer = held && held.baseUrl === baseUrl;
   const headers = sameServer && held.etag ? { 'If-None-Match': held.etag } : {};
-  const token = current && !current.expired ? await auth.getAccessToken() : null;
-  const result = await call(baseUrl, '/extension/adapters', { headers, token, timeoutMs: 10000 });
+  // Public data: no token, so that an expired session never keeps a capture fix from arriving.
+  const result = await call(baseUrl, '/extension/adapters', { headers, timeoutMs: 10000 });
   const checkedAt = Date.now();
   if (result.status === 304 && sameServer) {
     await store.set({ remoteAdapters: { ...held, checkedAt } });

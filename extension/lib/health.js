@@ -11,7 +11,8 @@ export const ALARM = 'memory-layer-health';
 export const FLUSH_MS = 15 * 60 * 1000;
 export const FIELDS = ['prompts_seen', 'answers_captured', 'answers_missing', 'fallbacks_used'];
 export const SITES = ['chatgpt', 'claude', 'gemini', 'grok'];
-const MAX_BUCKETS = 64;
+const MAX_BUCKETS = 50; // the server takes at most 50 reports per request (EXTENSION_HEALTH_MAX_REPORTS)
+const MAX_PERIOD_MS = 23 * 3600 * 1000; // the server takes reports covering at most 24 hours
 
 const lock = store.createLock();
 
@@ -19,7 +20,7 @@ const lock = store.createLock();
 export function record({ site, layout, field, adapterVersion }, now = Date.now()) {
   if (!SITES.includes(site) || !FIELDS.includes(field)) return Promise.resolve(false);
   const name = String(layout || '').slice(0, 40);
-  const version = String(adapterVersion || '').slice(0, 40);
+  const version = String(adapterVersion || '0').replace(/[^0-9A-Za-z.+_-]/g, '').slice(0, 40) || '0';
   if (!name) return Promise.resolve(false);
   return lock(async () => {
     const state = await store.get(HEALTH_KEY, { buckets: {} });
@@ -39,14 +40,17 @@ export function record({ site, layout, field, adapterVersion }, now = Date.now()
 
 /** The batch as the server takes it: {reports: [...]} with ISO 8601 periods. */
 export function toReports(buckets, now = Date.now()) {
-  return Object.values(buckets).map((b) => ({
-    site: b.site,
-    layout: b.layout,
-    adapter_version: b.adapter_version,
-    ...Object.fromEntries(FIELDS.map((f) => [f, b[f]])),
-    period_start: new Date(b.period_start).toISOString(),
-    period_end: new Date(Math.max(b.period_end || now, b.period_start)).toISOString(),
-  }));
+  return Object.values(buckets).map((b) => {
+    const end = Math.max(b.period_end || now, b.period_start);
+    return {
+      site: b.site,
+      layout: b.layout,
+      adapter_version: b.adapter_version,
+      ...Object.fromEntries(FIELDS.map((f) => [f, b[f]])),
+      period_start: new Date(Math.max(b.period_start, end - MAX_PERIOD_MS)).toISOString(),
+      period_end: new Date(end).toISOString(),
+    };
+  });
 }
 
 /**

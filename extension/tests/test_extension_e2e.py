@@ -351,6 +351,7 @@ def start_make_run(extension_id: str, log_path: Path) -> Served:
         CORS_ALLOWED_EXTENSION_IDS=extension_id,
         RATELIMIT_API_RATE="100000/m",
         RATELIMIT_AUTH_RATE="1000/m",
+        EXTENSION_ADAPTERS_CACHE_SECONDS="0",  # an override saved by a test is served at once
     )
     served = make_run(env=env, log_path=log_path)
     served.wait_ready()
@@ -449,12 +450,12 @@ def test_manifest_names_only_files_that_exist() -> None:
 def test_make_extension_zips_the_extension_without_tests(tmp_path: Path) -> None:
     root = EXTENSION.parent
     out, firefox, unpacked = tmp_path / "chrome.zip", tmp_path / "firefox.zip", tmp_path / "firefox"
-    subprocess.run(["make", "-s", "extension", f"EXTENSION_ZIP={out}", f"FIREFOX_ZIP={firefox}", f"FIREFOX_DIR={unpacked}"],
-                   cwd=root, check=True, timeout=60)  # fmt: skip
+    targets = [f"EXTENSION_ZIP={out}", f"FIREFOX_ZIP={firefox}", f"FIREFOX_DIR={unpacked}"]
+    subprocess.run(["make", "-s", "extension", *targets], cwd=root, check=True, timeout=60)
     names = zipfile.ZipFile(out).namelist()
     assert "manifest.json" in names and "background.js" in names and "icons/icon128.png" in names
     assert "adapters/claude.json" in names and "lib/contextblock.js" in names
-    assert not [n for n in names if n.startswith(("tests/", "node_modules/")) or n.endswith(".py") or "__pycache__" in n]
+    assert not [n for n in names if n.startswith(("tests/", "node_modules/")) or n.endswith((".py", ".pyc"))]
     assert not {"package.json", "package-lock.json", "eslint.config.js"} & set(names)
     # Firefox: the same files, its manifest with an event page and gecko settings.
     assert sorted(zipfile.ZipFile(firefox).namelist()) == sorted(names)
@@ -727,7 +728,7 @@ def test_pause_and_server_settings_are_honoured(env: Browser, gate: Gate, person
     assert [m.text for m in memories_of(person)] == [remembered]
 
 
-# ------------------------------------------------------------------------------------------------ the real sites' layouts
+# ------------------------------------------------------------------------------------------ the real sites' layouts
 
 # Page furniture that must never reach a saved answer (screen-reader headings, status rows, thinking panels,
 # reasoning headers, action bars, times), in every language the fakes speak.
@@ -746,11 +747,15 @@ def send_by(page: Any, how: str) -> None:
 
 def exchange_done(page: Any, person: Any, answers: int) -> list[Memory]:
     """Waits until the page produced `answers` answers, the extension finished as many, and the server holds them."""
-    page.wait_for_function(f"() => window.__answers.length === {answers} && window.__answers.every(Boolean)",
-                           timeout=20000)  # fmt: skip
+    page.wait_for_function(
+        f"() => window.__answers.length === {answers} && window.__answers.every(Boolean)", timeout=20000
+    )
     page.wait_for_function(f"() => document.documentElement.dataset.memoryLayerDone === '{answers}'", timeout=30000)
-    return wait_for(lambda: len([m for m in memories_of(person) if m.kind == "response"]) == answers and memories_of(person),
-                    timeout=20, what=f"{answers} saved answer(s)")  # fmt: skip
+    return wait_for(
+        lambda: len([m for m in memories_of(person) if m.kind == "response"]) == answers and memories_of(person),
+        timeout=20,
+        what=f"{answers} saved answer(s)",
+    )
 
 
 SCENARIOS = {
@@ -773,7 +778,9 @@ SCENARIOS = {
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
-def test_each_layout_saves_one_prompt_and_one_clean_answer(env: Browser, gate: Gate, person: Any, scenario: str) -> None:
+def test_each_layout_saves_one_prompt_and_one_clean_answer(
+    env: Browser, gate: Gate, person: Any, scenario: str
+) -> None:
     provider, query, how = SCENARIOS[scenario]
     signed_in(env, gate, person, timeout_ms=3000)
     page = chat(env, provider, query)
@@ -795,8 +802,8 @@ def test_each_layout_saves_one_prompt_and_one_clean_answer(env: Browser, gate: G
     assert not env.stored("queue")
     layout = dict(p.split("=") for p in query.split("&")).get("layout", "app")
     [bucket] = env.stored("health")["buckets"].values()
-    assert (bucket["site"], bucket["layout"], bucket["prompts_seen"], bucket["answers_captured"],
-            bucket["answers_missing"]) == (provider, layout, 1, 1, 0)  # fmt: skip
+    counts = (bucket["prompts_seen"], bucket["answers_captured"], bucket["answers_missing"])
+    assert (bucket["site"], bucket["layout"], counts) == (provider, layout, (1, 1, 0))
 
 
 def test_gemini_draft_and_stop_save_no_draft_and_the_answer_as_stopped(env: Browser, gate: Gate, person: Any) -> None:
@@ -826,7 +833,9 @@ def test_gemini_draft_and_stop_save_no_draft_and_the_answer_as_stopped(env: Brow
     assert [m.text for m in saved if m.kind == "prompt"] == [first, draft]
 
 
-def test_claude_ignores_enter_while_it_answers_and_nothing_is_saved_for_it(env: Browser, gate: Gate, person: Any) -> None:
+def test_claude_ignores_enter_while_it_answers_and_nothing_is_saved_for_it(
+    env: Browser, gate: Gate, person: Any
+) -> None:
     signed_in(env, gate, person, timeout_ms=3000)
     page = chat(env, "claude", "layout=hub&think=1500&pause=2500")
     first = "What is the fastest way from Paris to Milan?"
@@ -863,3 +872,81 @@ def test_an_enter_remapping_extension_makes_no_phantom_prompt(env: Browser, gate
     prompts = [m.text for m in saved if m.kind == "prompt" and m.text != remembered]
     assert [normalized(p) for p in prompts] == ["What breed is my dog Max? Answer in one word."]
     assert page.evaluate("document.documentElement.dataset.memoryLayerSent") == "1"
+
+
+def test_an_adapter_fixed_on_the_server_reaches_a_running_extension(env: Browser, gate: Gate, person: Any) -> None:
+    """The site changes (a layout no bundled adapter knows: prompts are still seen, answers are missed); an
+    operator overrides the Claude adapter on the server; the running extension fetches it (what its hourly alarm
+    and a sign-in do), the open page switches to it without a reload, and the next answer is captured. Capture
+    health tells the story without any text."""
+    services = pytest.importorskip("extension_api.services", reason="needs the server side: GET /extension/adapters")
+    from extension_api.models import AdapterOverride
+
+    signed_in(env, gate, person, timeout_ms=3000)
+    page = chat(env, "claude", "layout=next")
+    first = "Is the night train to Vienna running this winter?"
+    type_prompt(page, "claude", first)
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.documentElement.dataset.memoryLayerSent === '1'", timeout=10000)
+    page.wait_for_function("() => window.__answers.length === 1 && window.__answers.every(Boolean)", timeout=20000)
+    wait_for(lambda: [m.text for m in memories_of(person)] == [first], what="the first prompt", timeout=10)
+
+    fixed = json.loads((EXTENSION / "adapters" / "claude.json").read_text())
+    fixed["version"] = "2099-01-01"
+    fixed["layouts"].insert(
+        0,
+        {
+            "name": "next",
+            "detect": {"page_has": "div[contenteditable=true][role=textbox]:not(.ProseMirror):not([data-testid])"},
+            "composer": ["div[contenteditable=true][role=textbox]"],
+            "send": ["button[data-testid=chat-input-send]"],
+            "stop": ["button[data-testid=chat-input-stop]"],
+            "user_turn": ["[data-testid=user-message]"],
+            "answer": ["article[data-reply]"],
+            "answer_body": [".reply-body"],
+            "strip": [".reply-tools"],
+            "complete": {"answer_is": "[data-state=done]"},
+        },
+    )
+    services.adapter_override_save(override=AdapterOverride(site="claude", data=fixed), user=None)
+
+    options = env.open(env.url("options.html"))
+    options.evaluate("chrome.runtime.sendMessage({type: 'refresh-adapters'})")
+    wait_for(
+        lambda: (env.session("adapters") or {}).get("claude", {}).get("version") == "2099-01-01",
+        what="the server's adapter in use",
+        timeout=15,
+    )
+    remote = env.stored("remoteAdapters")
+    assert remote["etag"] and remote["errors"] == {}
+    # Asked again: nothing changed (304 on the ETag), still the server's adapter.
+    options.evaluate("chrome.runtime.sendMessage({type: 'refresh-adapters'})")
+    wait_for(lambda: env.stored("remoteAdapters")["checkedAt"] > remote["checkedAt"], what="a second check", timeout=15)
+    assert env.stored("remoteAdapters")["etag"] == remote["etag"]
+    options.close()
+
+    second = "And the one to Budapest?"
+    type_prompt(page, "claude", second)
+    page.keyboard.press("Enter")  # the page was not reloaded
+    saved = exchange_done(page, person, 1)
+    assert [m.text for m in saved if m.kind == "prompt"] == [first, second]
+    [answer] = [m for m in saved if m.kind == "response"]
+    assert (normalized(answer.text), answer.prompt) == (normalized(page.evaluate("window.__answers[1]")), second)
+    assert "Copy" not in answer.text
+
+    buckets = {(b["layout"], b["adapter_version"]): b for b in env.stored("health")["buckets"].values()}
+    bundled_version = json.loads((EXTENSION / "adapters" / "claude.json").read_text())["version"]
+    old, new = buckets[("classic", bundled_version)], buckets[("next", "2099-01-01")]
+    assert (old["prompts_seen"], old["answers_missing"], old["answers_captured"]) == (1, 1, 0)
+    assert (new["prompts_seen"], new["answers_captured"]) == (1, 1)
+
+    # The batch reaches the server (what the 15-minute alarm does), without any text.
+    options = env.open(env.url("options.html"))
+    result = options.evaluate("chrome.runtime.sendMessage({type: 'flush-health'})")
+    options.close()
+    assert result["sent"] == 2 and not result.get("dropped"), result
+    from extension_api.models import CaptureHealth
+
+    rows = CaptureHealth.objects.filter(site="claude")
+    got = {(r.layout, r.prompts_seen, r.answers_captured, r.answers_missing) for r in rows}
+    assert got == {("classic", 1, 0, 1), ("next", 1, 1, 0)}

@@ -132,6 +132,18 @@
         },
         ignoresEnterWhileStreaming: true,
       },
+      // next: a redesign no bundled adapter knows (what a site change looks like to the extension): the composer
+      // and user turns are still found, the answers are not. The test fixes it with an adapter from the server.
+      next: {
+        composer: `<div class="composer"><div contenteditable="true" role="textbox" data-fake-editor><p><br></p></div>
+          <button data-testid="chat-input-send" aria-label="${L.send}" type="button" data-fake-send>↑</button></div>`,
+        user: (t) => el(`<div data-testid="user-message"><p>${esc(t)}</p></div>`),
+        answer() {
+          const node = el('<article data-reply data-state="streaming"><div class="reply-body"></div><footer class="reply-tools">Copy</footer></article>');
+          return { node, body: node.firstElementChild, done: () => node.setAttribute('data-state', 'done') };
+        },
+        streaming() {},
+      },
     },
     gemini: {
       // rich-textarea .ql-editor; button.send-button with mat-icon fonticon=send, the same button turns into

@@ -63,3 +63,11 @@ test('it keeps the batch when the server cannot be reached and drops it on a 4xx
   assert.equal(dropped.dropped, true);
   assert.deepEqual(stored.get('health').buckets, {});
 });
+
+test('it reports at most 23 hours per period and a version the server accepts', async () => {
+  await health.record({ site: 'gemini', layout: 'app', field: 'prompts_seen', adapterVersion: '' }, T0);
+  await health.record({ site: 'gemini', layout: 'app', field: 'answers_captured', adapterVersion: '' }, T0 + 30 * 3600 * 1000);
+  const [report] = health.toReports(stored.get('health').buckets);
+  assert.equal(report.adapter_version, '0');
+  assert.equal(Date.parse(report.period_end) - Date.parse(report.period_start), 23 * 3600 * 1000);
+});
