@@ -23,14 +23,17 @@
     runtime.bump('memoryLayerSent');
     if (!runtime.captureOn()) return;
     runtime.count(layout.name, 'prompts_seen');
-    const turn = { id: crypto.randomUUID(), prompt, userTurn, layout };
+    // Counted against the layout and adapter version that saw the prompt, even if a new adapter arrives meanwhile.
+    const turn = { id: crypto.randomUUID(), prompt, userTurn, layout, adapterVersion: runtime.adapterVersion };
     runtime.message({ type: 'save', kind: 'prompt', prompt, key: turn.id }).catch(() => {});
     watcher.start(turn);
   };
 
   ML.onAdapter = () => {
+    // A new adapter (a fix from the server) applies at once, also to the answer being waited for.
     compose.reset();
     compose.observe();
+    watcher.schedule(0);
   };
 
   let scheduled = false;

@@ -95,9 +95,9 @@
   }
 
   /** Counts for capture health: no text, no address, only which site and layout and what happened. */
-  function count(layoutName, field) {
+  function count(layoutName, field, version = adapterVersion) {
     if (!site || !layoutName) return;
-    message({ type: 'health', layout: layoutName, field, adapterVersion }).catch(() => {});
+    message({ type: 'health', layout: layoutName, field, adapterVersion: version }).catch(() => {});
   }
 
   ML.runtime = {
@@ -108,6 +108,9 @@
     count,
     get site() {
       return site;
+    },
+    get adapterVersion() {
+      return adapterVersion;
     },
     get view() {
       return view;

@@ -106,12 +106,13 @@
       this.turn = null;
       const layoutName = turn.layout && turn.layout.name;
       runtime.bump('memoryLayerDone');
+      const version = turn.adapterVersion;
       if (!turn.text) {
-        runtime.count(layoutName, 'answers_missing');
+        runtime.count(layoutName, 'answers_missing', version);
         return;
       }
-      runtime.count(layoutName, 'answers_captured');
-      if (how !== 'complete' || turn.fallback) runtime.count(layoutName, 'fallbacks_used');
+      runtime.count(layoutName, 'answers_captured', version);
+      if (how !== 'complete' || turn.fallback) runtime.count(layoutName, 'fallbacks_used', version);
       runtime
         .message({ type: 'save', kind: 'response', prompt: turn.prompt, response: turn.text, key: `${turn.id}:answer` })
         .catch(() => {});

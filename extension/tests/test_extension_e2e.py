@@ -745,17 +745,21 @@ def send_by(page: Any, how: str) -> None:
         page.click(how)  # the site's own send control, by a language-neutral hook
 
 
-def exchange_done(page: Any, person: Any, answers: int) -> list[Memory]:
-    """Waits until the page produced `answers` answers, the extension finished as many, and the server holds them."""
+def exchange_done(page: Any, person: Any, answers: int, prompts: int | None = None) -> list[Memory]:
+    """Waits until the page produced `answers` answers, the extension finished as many, and the server holds them
+    with `prompts` prompts (as many as answers unless told)."""
     page.wait_for_function(
         f"() => window.__answers.length === {answers} && window.__answers.every(Boolean)", timeout=20000
     )
     page.wait_for_function(f"() => document.documentElement.dataset.memoryLayerDone === '{answers}'", timeout=30000)
-    return wait_for(
-        lambda: len([m for m in memories_of(person) if m.kind == "response"]) == answers and memories_of(person),
-        timeout=20,
-        what=f"{answers} saved answer(s)",
-    )
+    want = {"response": answers, "prompt": answers if prompts is None else prompts}
+
+    def stored() -> list[Memory]:
+        saved = memories_of(person)
+        kinds = {kind: len([m for m in saved if m.kind == kind]) for kind in want}
+        return saved if kinds == want else []
+
+    return wait_for(stored, timeout=20, what=f"{want} saved")
 
 
 SCENARIOS = {
@@ -868,17 +872,17 @@ def test_an_enter_remapping_extension_makes_no_phantom_prompt(env: Browser, gate
     received = sent(page)[0]
     assert received.startswith(BLOCK_START) and "golden retriever" in received
     assert normalized(received).endswith("What breed is my dog Max? Answer in one word.")
-    saved = exchange_done(page, person, 1)
+    saved = exchange_done(page, person, 1, prompts=2)
     prompts = [m.text for m in saved if m.kind == "prompt" and m.text != remembered]
     assert [normalized(p) for p in prompts] == ["What breed is my dog Max? Answer in one word."]
     assert page.evaluate("document.documentElement.dataset.memoryLayerSent") == "1"
 
 
 def test_an_adapter_fixed_on_the_server_reaches_a_running_extension(env: Browser, gate: Gate, person: Any) -> None:
-    """The site changes (a layout no bundled adapter knows: prompts are still seen, answers are missed); an
+    """The site changes (a layout no bundled adapter knows: prompts are still seen, the answer is not); an
     operator overrides the Claude adapter on the server; the running extension fetches it (what its hourly alarm
-    and a sign-in do), the open page switches to it without a reload, and the next answer is captured. Capture
-    health tells the story without any text."""
+    and a sign-in do) and the open page switches to it without a reload: the answer it was waiting for is read,
+    and so is the next one. Capture health goes to the server without any text."""
     services = pytest.importorskip("extension_api.services", reason="needs the server side: GET /extension/adapters")
     from extension_api.models import AdapterOverride
 
@@ -925,20 +929,30 @@ def test_an_adapter_fixed_on_the_server_reaches_a_running_extension(env: Browser
     assert env.stored("remoteAdapters")["etag"] == remote["etag"]
     options.close()
 
+    # The open page switched without a reload: the answer it had missed is read now, then the next exchange.
+    saved = wait_for(
+        lambda: [m for m in memories_of(person) if m.kind == "response"], what="the rescued answer", timeout=15
+    )
+    assert [(normalized(m.text), m.prompt) for m in saved] == [
+        (normalized(page.evaluate("window.__answers[0]")), first)
+    ]
     second = "And the one to Budapest?"
     type_prompt(page, "claude", second)
-    page.keyboard.press("Enter")  # the page was not reloaded
-    saved = exchange_done(page, person, 1)
+    page.keyboard.press("Enter")
+    saved = exchange_done(page, person, 2)
     assert [m.text for m in saved if m.kind == "prompt"] == [first, second]
-    [answer] = [m for m in saved if m.kind == "response"]
-    assert (normalized(answer.text), answer.prompt) == (normalized(page.evaluate("window.__answers[1]")), second)
-    assert "Copy" not in answer.text
+    answers = [(normalized(m.text), m.prompt) for m in saved if m.kind == "response"]
+    assert answers == [
+        (normalized(text), prompt)
+        for text, prompt in zip(page.evaluate("window.__answers"), [first, second], strict=True)
+    ]
+    assert not [m for m in saved if "Copy" in m.text]
 
     buckets = {(b["layout"], b["adapter_version"]): b for b in env.stored("health")["buckets"].values()}
     bundled_version = json.loads((EXTENSION / "adapters" / "claude.json").read_text())["version"]
     old, new = buckets[("classic", bundled_version)], buckets[("next", "2099-01-01")]
-    assert (old["prompts_seen"], old["answers_missing"], old["answers_captured"]) == (1, 1, 0)
-    assert (new["prompts_seen"], new["answers_captured"]) == (1, 1)
+    assert (old["prompts_seen"], old["answers_captured"], old["answers_missing"]) == (1, 1, 0)
+    assert (new["prompts_seen"], new["answers_captured"], new["answers_missing"]) == (1, 1, 0)
 
     # The batch reaches the server (what the 15-minute alarm does), without any text.
     options = env.open(env.url("options.html"))
@@ -949,4 +963,4 @@ def test_an_adapter_fixed_on_the_server_reaches_a_running_extension(env: Browser
 
     rows = CaptureHealth.objects.filter(site="claude")
     got = {(r.layout, r.prompts_seen, r.answers_captured, r.answers_missing) for r in rows}
-    assert got == {("classic", 1, 0, 1), ("next", 1, 1, 0)}
+    assert got == {("classic", 1, 1, 0), ("next", 1, 1, 0)}
