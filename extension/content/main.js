@@ -43,7 +43,7 @@
     setTimeout(() => {
       scheduled = false;
       compose.observe();
-      watcher.schedule(0);
+      watcher.schedule(150); // reading a long answer costs more than noticing a send: a few times a second is enough
     }, 50);
   }
 

@@ -130,20 +130,18 @@
 
   /** An element matching `hook` that follows the answer, within its next three ancestors, before the next turn. */
   function afterAnswer(answer, hook, lay) {
+    const follows = (a, b) => Boolean(a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING);
+    // The first turn (answer or user) after this answer bounds where its action bar can be.
+    const next = findAll(lay.answer)
+      .els.concat(findAll(lay.user_turn).els)
+      .filter((turn) => turn !== answer && !turn.contains(answer) && !answer.contains(turn) && follows(answer, turn))
+      .sort((a, b) => (follows(a, b) ? -1 : 1))[0];
     let scope = answer.parentElement;
     for (let i = 0; i < 3 && scope; i += 1, scope = scope.parentElement) {
       for (const el of query(scope, cssOf(hook))) {
-        if (!passes(el, hook) || answer.contains(el)) continue;
-        if (!(answer.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING)) continue;
-        const later = findAll(lay.answer).els.concat(findAll(lay.user_turn).els);
-        const between = later.some(
-          (turn) =>
-            turn !== answer &&
-            answer.compareDocumentPosition(turn) & Node.DOCUMENT_POSITION_FOLLOWING &&
-            turn.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING &&
-            !turn.contains(el),
-        );
-        if (!between) return el;
+        if (!passes(el, hook) || answer.contains(el) || !follows(answer, el)) continue;
+        if (next && (next.contains(el) || !follows(el, next))) continue; // it belongs to a later turn
+        return el;
       }
     }
     return null;
