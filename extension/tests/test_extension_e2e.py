@@ -964,3 +964,21 @@ def test_an_adapter_fixed_on_the_server_reaches_a_running_extension(env: Browser
     rows = CaptureHealth.objects.filter(site="claude")
     got = {(r.layout, r.prompts_seen, r.answers_captured, r.answers_missing) for r in rows}
     assert got == {("classic", 1, 1, 0), ("next", 1, 1, 0)}
+
+
+def test_a_virtualised_thread_neither_loses_nor_repeats_an_exchange(env: Browser, gate: Gate, person: Any) -> None:
+    signed_in(env, gate, person, timeout_ms=3000)
+    page = chat(env, "chatgpt", "layout=thread&virtual=1")
+    prompts = ["Which platform does the Milan train leave from?", "And how long is the ride?"]
+    for n, prompt in enumerate(prompts, start=1):
+        type_prompt(page, "chatgpt", prompt)
+        page.keyboard.press("Enter")
+        saved = exchange_done(page, person, n)
+        # Every turn was unmounted and mounted again after the answer: nothing new, nothing twice.
+        page.wait_for_function(f"() => document.querySelectorAll('[data-chatgpt-search-unit-key]').length === {2 * n}")
+    assert [m.text for m in saved if m.kind == "prompt"] == prompts
+    shown = page.evaluate("window.__answers")
+    assert [(normalized(m.text), m.prompt) for m in saved if m.kind == "response"] == [
+        (normalized(text), prompt) for text, prompt in zip(shown, prompts, strict=True)
+    ]
+    assert page.evaluate("document.documentElement.dataset.memoryLayerSent") == "2"

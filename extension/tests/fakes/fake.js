@@ -6,6 +6,7 @@
 //   thoughts=1   Gemini's expanded thinking panel / Grok's reasoning header
 //   remount=1    the newest answer bubble is replaced by a new element when it is done (Grok)
 //   remap=1      another extension remaps Enter to a new line and Ctrl+Enter to send
+//   virtual=1    a virtualised list: when an answer is done every turn is unmounted and mounted again (new elements)
 // What the site sent is kept in window.__sent, each answer's final text in window.__answers, and
 // window.__idle() says no answer is being produced.
 (() => {
@@ -17,6 +18,7 @@
   const pause = Number(q.get('pause') || 0);
   const thoughts = q.get('thoughts') === '1';
   const remount = q.get('remount') === '1';
+  const virtual = q.get('virtual') === '1';
   window.__sent = [];
   window.__answers = [];
   let streaming = null; // {stop()} while an answer is produced
@@ -263,6 +265,12 @@
         // The newest bubble is remounted: a new element with the same content replaces it.
         const copy = parts.node.cloneNode(true);
         parts.node.replaceWith(copy);
+      }
+      if (virtual) {
+        // Every turn leaves the page and comes back as a new element, the way virtualised lists re-render.
+        const copies = Array.from(turns.children, (node) => node.cloneNode(true));
+        turns.replaceChildren();
+        setTimeout(() => turns.replaceChildren(...copies), 100);
       }
     };
     streaming = { stop: end };
