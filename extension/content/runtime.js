@@ -61,10 +61,12 @@
   }
 
   // Three content-free marks on <html> for the end-to-end tests to wait on instead of sleeping: ready (view and
-  // adapter in), and how many sends and finished answers this page has seen.
+  // adapter in), and how many sends and finished answers this page has seen. Only when the tests ask for them
+  // (`testMarks` in session storage): the sites never see them otherwise.
   let gotView = false;
+  let marks = false;
   function mark(name, value) {
-    document.documentElement.dataset[name] = String(value);
+    if (marks) document.documentElement.dataset[name] = String(value);
   }
   function bump(name) {
     mark(name, Number(document.documentElement.dataset[name] || 0) + 1);
@@ -79,7 +81,8 @@
       message({ type: 'adapters' }).then((found) => found && useAdapters(found.adapters), () => {});
     };
     try {
-      chrome.storage.session.get(['view', 'adapters']).then((found) => {
+      chrome.storage.session.get(['view', 'adapters', 'testMarks']).then((found) => {
+        marks = Boolean(found && found.testMarks);
         if (found && found.view) applyView(found.view);
         if (found && found.adapters) useAdapters(found.adapters);
         if (!found || !found.view || !found.adapters) ask();

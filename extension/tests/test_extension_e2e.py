@@ -331,6 +331,8 @@ def browser(
             viewport={"width": 1100, "height": 760},
         )
         worker = context.service_workers[0] if context.service_workers else context.wait_for_event("serviceworker")
+        # The content script's marks on <html> (ready, sends, finished answers) that the tests wait on.
+        worker.evaluate("chrome.storage.session.set({testMarks: true})")
         yield Browser(context, worker.url.split("/")[2])
         context.close()
 
