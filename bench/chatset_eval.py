@@ -67,8 +67,9 @@ def store(persona: dict[str, Any]) -> tuple[Any, dict[int, str]]:
     from memories.models import Memory
 
     user, _ = User.objects.get_or_create(username=f"chatset-{persona['persona']}", defaults={"tier": Tier.PRO})
-    if not Memory.objects.filter(user=user).exists():
-        for e in persona["exchanges"]:
+    saved = set(Memory.objects.filter(user=user).values_list("text", "provider"))
+    for e in persona["exchanges"]:
+        if (e["answer"], e["provider"]) not in saved:  # a run stopped half-way resumes where it stopped
             when = datetime.fromisoformat(e["timestamp"])
             services.memory_save(user=user, kind="prompt", provider=e["provider"], text=e["prompt"], created_at=when)
             services.memory_save(
@@ -241,7 +242,13 @@ def main() -> int:
         help='another default call to compare, "name:SETTING=value,..." (settings overridden for it)',
     )
     parser.add_argument("--misses", action="store_true", help="print the misses too")
+    parser.add_argument(
+        "--combine", type=Path, nargs="+", help="print the side-by-side tables of earlier --json runs, run nothing"
+    )
     args = parser.parse_args()
+    if args.combine:
+        print_side_by_side([r for path in args.combine for r in json.loads(path.read_text())["reports"]])
+        return 0
     setup(args.pgdata or tempfile.mkdtemp(prefix="memorylayer-chatset-"))
     variants = dict([("default", {}), *(parse_variant(v) for v in args.variant)])
     splits = SPLITS if args.split == "both" else (args.split,)
