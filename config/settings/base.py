@@ -426,14 +426,15 @@ CONTEXT_CANDIDATES = 100
 # Users with at least SEARCH_HNSW_MIN_USER_CHUNKS chunks are not scored in full: the fusion runs over this many
 # nearest chunks from the dense engine (FAISS or HNSW) plus the keyword matches and pinned memories.
 CONTEXT_LARGE_USER_POOL = env.int("CONTEXT_LARGE_USER_POOL", default=500)
-# Final order = relevance + priority weight * (priority - normal) + recency weight * 0.5^(age / half-life), or,
-# when the query names a time ("last month", "in March"), + the time-match weight for memories of that time.
+# The ranking's terms (the formula: memories/search/ranking.py). The recency terms are off by default: on the chat
+# set's tuning people they changed nothing in the default call (docs/benchmarks.md, 2026-12-06); "newer facts
+# first" (CONTEXT_SUPERSEDE_MARGIN) orders versions of a fact instead.
 CONTEXT_PRIORITY_WEIGHT = 0.5
-CONTEXT_RECENCY_WEIGHT = env.float("CONTEXT_RECENCY_WEIGHT", default=0.25)
+CONTEXT_RECENCY_WEIGHT = env.float("CONTEXT_RECENCY_WEIGHT", default=0.0)
 CONTEXT_RECENCY_HALF_LIFE_DAYS = env.float("CONTEXT_RECENCY_HALF_LIFE_DAYS", default=30.0)
 CONTEXT_TIME_MATCH_WEIGHT = env.float("CONTEXT_TIME_MATCH_WEIGHT", default=1.0)
 # A query about the present ("... now?", "currently", "these days") adds weight * 0.5^(age / half-life) too.
-CONTEXT_CURRENT_WEIGHT = env.float("CONTEXT_CURRENT_WEIGHT", default=1.0)
+CONTEXT_CURRENT_WEIGHT = env.float("CONTEXT_CURRENT_WEIGHT", default=0.0)
 CONTEXT_CURRENT_HALF_LIFE_DAYS = env.float("CONTEXT_CURRENT_HALF_LIFE_DAYS", default=120.0)
 # Newer facts win: among the results, a later memory at most this much less similar (cosine) goes above an
 # earlier one ("we moved to Utrecht" above "we live in Toronto"), except for "when did ..." and named times.
