@@ -145,6 +145,7 @@ def evaluate(split: str, variants: dict[str, dict[str, Any]]) -> dict[str, Any]:
     systems = (*variants, *(f"{v} (no abstention)" for v in variants), *BASELINES)
     scores: dict[str, dict[str, list[float]]] = {s: defaultdict(list) for s in systems}
     abstained: dict[str, dict[str, list[bool]]] = {v: defaultdict(list) for v in variants}
+    newer_first: list[bool] = []  # update questions: the newer exchange above the stale one (first variant)
     misses: list[dict[str, Any]] = []
     people = load(split)
     for persona in people:
@@ -166,6 +167,9 @@ def evaluate(split: str, variants: dict[str, dict[str, Any]]) -> dict[str, Any]:
                 scores[name][q["kind"]].append(recall(got[name], q["evidence"], 5))
                 scores[name][q["kind"] + "@10"].append(recall(got[name], q["evidence"], 10))
             first = next(iter(variants))
+            if q["kind"] == "update":
+                ranking, new, old = got[first], q["evidence"][0], q["stale"][0]
+                newer_first.append(new in ranking and (old not in ranking or ranking.index(new) < ranking.index(old)))
             if recall(got[first], q["evidence"], 5) < 1:
                 misses.append({"id": q["id"], "kind": q["kind"], "query": q["query"], "got": got[first][:5]})
         for group in ("near_miss", "off_topic"):
@@ -196,6 +200,7 @@ def evaluate(split: str, variants: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "abstention": {
             v: {g: mean([float(x) for x in abstained[v][g]]) for g in ("near_miss", "off_topic")} for v in variants
         },
+        "update: newer above stale": mean([float(x) for x in newer_first]),
         "near_miss questions": sum(len(p.get("near_miss", [])) for p in people),
         "off_topic questions": sum(len(p["off_topic"]) for p in people),
         "misses": misses,
@@ -221,6 +226,10 @@ def print_side_by_side(reports: list[dict[str, Any]]) -> None:
     for name in reports[0]["recall"]:
         cells = [" ".join(f"{r['recall'][name][c]:>6.3f}" for c in COLUMNS) for r in reports]
         print(f"{name:<28}" + " | ".join(cells))
+    print(
+        "update questions, newer exchange above the stale one (default call): "
+        + " | ".join(f"{r['split']} {r.get('update: newer above stale', float('nan')):.3f}" for r in reports)
+    )
     print("answered with nothing (default call): near-miss / unrelated")
     for variant in reports[0]["abstention"]:
         cells = [
