@@ -472,7 +472,11 @@ MEMORY_EMBED_BATCH = env.int("MEMORY_EMBED_BATCH", default=64)
 QUEUE_STALLED_SECONDS = env.int("QUEUE_STALLED_SECONDS", default=30)
 # Succeeded jobs (one per save) are deleted this many hours after they ended; failed ones are kept for staff.
 QUEUE_KEEP_SUCCEEDED_HOURS = env.int("QUEUE_KEEP_SUCCEEDED_HOURS", default=24)
-PROCRASTINATE_WORKER_DEFAULTS = {"concurrency": env.int("QUEUE_WORKER_CONCURRENCY", default=1)}
+# Jobs a worker runs at once (docs/queue.md). Bulk jobs share one lock, so with 2 one slot is always free for a
+# save's embedding; 1 makes a save wait for the running bulk turn (an import slice: a few seconds).
+PROCRASTINATE_WORKER_DEFAULTS = {"concurrency": env.int("QUEUE_WORKER_CONCURRENCY", default=2)}
+# Messages an import stores and embeds per turn before it queues its next turn behind other people's imports.
+MEMORY_IMPORT_SLICE_ITEMS = env.int("MEMORY_IMPORT_SLICE_ITEMS", default=128)
 
 MEMORY_CONVERSATION_WINDOW_MINUTES = env.int("MEMORY_CONVERSATION_WINDOW_MINUTES", default=30)
 MEMORY_CONVERSATION_WINDOW_TOKENS = 48
