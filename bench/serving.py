@@ -113,8 +113,8 @@ class Database:
 
 
 class MakeRun:
-    def __init__(self, db: Database, backend: str) -> None:
-        self.port = free_port()
+    def __init__(self, db: Database, backend: str, port: int | None = None, **env_extra: str) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "EMBEDDED_"))}
         env.update(
@@ -124,6 +124,7 @@ class MakeRun:
             RATELIMIT_API_RATE="1000000/m",
             RATELIMIT_AUTH_RATE="10000/m",
             LOG_LEVEL="WARNING",
+            **env_extra,
         )
         self.log = (db.tmp / f"make-run-{backend}.log").open("ab")
         self.started = time.monotonic()

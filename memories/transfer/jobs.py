@@ -4,7 +4,7 @@
 not JSON, an unknown shape, a zip without conversations.json or a zip bomb are refused at once, and nothing is
 kept), then stores the file in ImportUploadPart rows, the ImportJob and the queue's job in one transaction.
 ``import_job_run`` (the worker) takes one turn: the first writes the parts back to a temporary file and counts and
-validates every message (a file broken half-way fails the job before anything is stored); each turn then stores
+validates every message (a file broken half-way fails the job before anything is stored); each later turn stores
 and embeds one slice of MEMORY_IMPORT_SLICE_ITEMS messages and queues the next turn at the back of the bulk lane
 (memories.embedding.queues), so imports of several people take turns (docs/queue.md).
 
@@ -127,8 +127,11 @@ def _turn(job: ImportJob, position: int) -> ImportStatus:
             total = history.count_candidates(history.open_history(_streams.local_copy(job)))
         except (InvalidInput, TooLarge) as exc:
             return _finish(job, ImportStatus.FAILED, errors=[{"item": "file", "status": "failed", "reason": str(exc)}])
-        job.status, job.total, job.started_at = ImportStatus.RUNNING, total, timezone.now()
-        ImportJob.objects.filter(pk=job.pk).update(status=job.status, total=total, started_at=job.started_at)
+        ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.RUNNING, total=total, started_at=timezone.now())
+        # A turn of its own: the page shows the total and "running" at once, and the first slice queues up
+        # behind the turns other people's imports queued meanwhile.
+        _turn_deferred(job, position=0)
+        return ImportStatus.RUNNING
     report = _report_of(job)
     import_candidates(
         user=job.user,

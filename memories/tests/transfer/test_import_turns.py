@@ -64,7 +64,8 @@ def test_it_takes_one_slice_per_turn_and_queues_the_next_behind_other_peoples_tu
         turns.append(turn)
 
     a, b = str(big.pk), str(small.pk)
-    assert turns == [(a, 0), (b, 0), (a, 64), (a, 128), (a, 192)]  # bob's import did not wait for alice's
+    # each counts its file in a turn of its own, then takes a slice per turn: bob's did not wait for alice's
+    assert turns == [(a, 0), (b, 0), (a, 0), (b, 0), (a, 64), (a, 128), (a, 192)]
     big.refresh_from_db()
     small.refresh_from_db()
     assert (big.status, big.done, big.imported, small.status, small.imported) == ("done", 200, 200, "done", 40)
@@ -75,7 +76,7 @@ def test_its_place_in_line_counts_the_other_peoples_turns_ahead(alice, bob, staf
     first, second, third = (queued(person, tmp_path, 100) for person in (alice, bob, staff))
 
     assert [jobs.import_place_in_line(job=job) for job in (first, second, third)] == [0, 1, 2]
-    run_next()  # alice's first turn: her next one is queued behind bob's and staff's
+    run_next()  # alice's first turn (counting): her next one is queued behind bob's and staff's
 
     assert [jobs.import_place_in_line(job=job) for job in (first, second, third)] == [2, 0, 1]
     while run_next() is not None:
@@ -85,7 +86,8 @@ def test_its_place_in_line_counts_the_other_peoples_turns_ahead(alice, bob, staf
 
 def test_a_turn_that_had_committed_does_nothing_when_its_job_runs_again(alice, tmp_path):
     job = queued(alice, tmp_path, 100)
-    run_next()
+    run_next()  # counted
+    run_next()  # the first slice
     stored = Memory.objects.count()
 
     assert jobs.import_job_run(str(job.pk), 0) == "running"  # e.g. retried after its worker died past the commit
@@ -96,6 +98,7 @@ def test_a_turn_that_had_committed_does_nothing_when_its_job_runs_again(alice, t
 
 def test_a_turn_that_fails_half_way_stores_nothing_and_runs_again_from_the_same_message(alice, tmp_path, monkeypatch):
     job = queued(alice, tmp_path, 100)
+    run_next()
     run_next()
     embed = importers.pending.chunks_embed_pending
     calls = []
