@@ -33,8 +33,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Client, machine, percentiles
-from serving import Database, MakeRun, users
-from task_queue import FACTS, multipart, worker_process, write_chatgpt_export
+from serving import MakeRun, users
+from task_queue import FACTS, multipart, worker_process
+
+from testkit.chat_exports import write_chatgpt_export
+from testkit.processes import ThrowawayPostgres
 
 
 def upload(server: MakeRun, token: str, path: Path) -> str:
@@ -165,7 +168,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=None, help="make run's port (default: a free one)")
     parser.add_argument("--label", default="", help="printed with the figures, e.g. 'contended'")
     args = parser.parse_args()
-    db = Database()
+    db = ThrowawayPostgres(prefix="memorylayer-bench-")
     server = MakeRun(db, "onnx", port=args.port)
     try:
         people = users(server, db, 3)
