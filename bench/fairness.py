@@ -169,7 +169,8 @@ def main() -> None:
     parser.add_argument("--label", default="", help="printed with the figures, e.g. 'contended'")
     args = parser.parse_args()
     db = ThrowawayPostgres(prefix="memorylayer-bench-")
-    server = MakeRun(db, "onnx", port=args.port)
+    # a 20,000-message import outlasts the default 15-minute access token
+    server = MakeRun(db, "onnx", port=args.port, JWT_ACCESS_LIFETIME_SECONDS="86400")
     try:
         people = users(server, db, 3)
         result = {

@@ -9,8 +9,10 @@ pending again for the retry or the next job, and each vector is written once (th
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -67,10 +69,16 @@ def dense_input(*, kind: str, text: str, search_text: str, prompt: str) -> str:
 
 
 def chunks_embed_pending(
-    *, memory_ids: Sequence[int] | None = None, batch: int | None = None, max_batches: int | None = None
+    *,
+    memory_ids: Sequence[int] | None = None,
+    batch: int | None = None,
+    max_batches: int | None = None,
+    bulk: bool | None = None,
 ) -> EmbedReport:
     """Embed pending chunks (of ``memory_ids`` only, when given) until none is left that another worker is not
-    already embedding, or ``max_batches`` model calls were made; returns what was written."""
+    already embedding, or ``max_batches`` model calls were made; returns what was written. ``bulk`` (by default:
+    when ``memory_ids`` are given, an import's own batch) lets a live save's embedding go first (_bulk_embedded)."""
+    bulk = memory_ids is not None if bulk is None else bulk
     size = batch or settings.MEMORY_EMBED_BATCH
     only = "AND c.memory_id = ANY(%(memory_ids)s)" if memory_ids is not None else ""
     params = {"batch": size, "memory_ids": list(memory_ids or [])}
@@ -81,22 +89,22 @@ def chunks_embed_pending(
             rows = cursor.fetchall()
             if not rows:
                 break
-            written += vectors_write(cursor, rows)
+            written += vectors_write(cursor, rows, bulk=bulk)
         batches += 1
         if len(rows) < size:
             break
     return EmbedReport(chunks=written, batches=batches)
 
 
-def vectors_write(cursor: CursorWrapper, rows: Sequence[ChunkRow], *, replace: bool = False) -> int:
-    """The one vector writer (the worker's pending chunks, ``reembed``): embed ``rows`` in one model call and write
-    their vectors in one UPDATE; how many were written. Without ``replace`` only a chunk still without a vector is
-    written (a retried job never writes one twice)."""
+def vectors_write(cursor: CursorWrapper, rows: Sequence[ChunkRow], *, replace: bool = False, bulk: bool = False) -> int:
+    """The one vector writer (the worker's pending chunks, imports, ``reembed``): embed ``rows`` and write their
+    vectors in one UPDATE; how many were written. Without ``replace`` only a chunk still without a vector is
+    written (a retried job never writes one twice). ``bulk`` work yields the model to live saves between pieces."""
     inputs = [
         dense_input(kind=kind, text=text, search_text=search_text, prompt=prompt)
         for _, text, search_text, kind, prompt in rows
     ]
-    vectors = embeddings.embed(inputs)
+    vectors = _bulk_embedded(inputs) if bulk else _live_embedded(inputs)
     only_pending = "" if replace else "AND c.embedding IS NULL"
     cursor.execute(
         _WRITE_SQL.format(only_pending=only_pending),
@@ -115,7 +123,37 @@ def chunks_reembed_after(*, after: int, batch: int, user_id: str | None = None) 
         if not rows:
             return 0, after
         # replace: the chunk's vector is rewritten, and a chunk deleted meanwhile stays deleted (UPDATE, no INSERT)
-        return vectors_write(cursor, rows, replace=True), int(rows[-1][0])
+        return vectors_write(cursor, rows, replace=True, bulk=True), int(rows[-1][0])
+
+
+# The worker runs a live job and a bulk turn side by side (docs/queue.md), but the model takes one call at a time
+# (embeddings._encode_lock), and a plain lock is not fair: a bulk turn calling the model batch after batch could
+# keep a save's embedding waiting for the whole turn. So bulk work calls the model in pieces of BULK_PIECE inputs
+# (the model's own batch size: nothing is lost) and, before each piece, lets every waiting live call go first.
+BULK_PIECE = 32
+_gate = threading.Condition()
+_live_calls = 0
+
+
+def _live_embedded(inputs: list[str]) -> Any:
+    global _live_calls
+    with _gate:
+        _live_calls += 1
+    try:
+        return embeddings.embed(inputs)
+    finally:
+        with _gate:
+            _live_calls -= 1
+            _gate.notify_all()
+
+
+def _bulk_embedded(inputs: list[str]) -> list[Any]:
+    vectors: list[Any] = []
+    for start in range(0, len(inputs), BULK_PIECE):
+        with _gate:
+            _gate.wait_for(lambda: _live_calls == 0)
+        vectors.extend(embeddings.embed(inputs[start : start + BULK_PIECE]))
+    return vectors
 
 
 def embedding_deferred() -> None:
