@@ -467,7 +467,7 @@ QUEUE_KEEP_SUCCEEDED_HOURS = env.int("QUEUE_KEEP_SUCCEEDED_HOURS", default=24)
 # save's embedding; 1 makes a save wait for the running bulk turn (an import slice: a few seconds).
 PROCRASTINATE_WORKER_DEFAULTS = {"concurrency": env.int("QUEUE_WORKER_CONCURRENCY", default=2)}
 # Messages an import stores and embeds per turn before it queues its next turn behind other people's imports.
-MEMORY_IMPORT_SLICE_ITEMS = env.int("MEMORY_IMPORT_SLICE_ITEMS", default=128)
+MEMORY_IMPORT_SLICE_ITEMS = env.int("MEMORY_IMPORT_SLICE_ITEMS", default=64)
 
 # A chat turn is often meaningless alone ("Yes, last Friday!"): a prompt's keyword index also gets the tail of the
 # same person's previous message when it is recent (memories/services.py).
