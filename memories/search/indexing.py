@@ -344,14 +344,13 @@ def index_snapshots_forget_user(*, user_id: UUID | str) -> int:
 
 
 def index_file_forget_user(*, user_id: UUID | str, path: Path | None = None) -> bool:
-    """This machine's index file without ``user_id``'s rows, and the re-embed progress without their key; True
-    when the file held them. Run right after the deletion commits; waits for a snapshot fetch in progress.
+    """This machine's index file without ``user_id``'s rows; True when the file held them. Run right after the
+    deletion commits; waits for a snapshot fetch in progress.
 
     Searches never return a deleted chunk (results are resolved in PostgreSQL), so this is about not keeping
     the person's vectors on disk, not about what searches see.
     """
     path = path or search_index.index_path()
-    _forget_reembed_progress(str(user_id))
     if not path.exists():
         return False
     with _exclusive(_fetch_lock(path), wait=True):
@@ -367,11 +366,9 @@ def index_file_forget_user(*, user_id: UUID | str, path: Path | None = None) -> 
     return True
 
 
-def _forget_reembed_progress(user_key: str) -> None:
-    state = _read_state()
-    kept = {key: value for key, value in state.items() if not key.endswith(f"|user={user_key}")}
-    if len(kept) != len(state):
-        _write_state(kept)
+def reembed_runs_forget_user(*, user_id: UUID | str) -> int:
+    """Delete the person's `reembed --user <id>` progress rows (their id is the scope); how many."""
+    return int(ReembedRun.objects.filter(scope=str(user_id)).delete()[0])
 
 
 # --- Re-embedding ---------------------------------------------------------------------------------------
