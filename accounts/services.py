@@ -10,12 +10,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from allauth.mfa.base.forms import AuthenticateForm
+from allauth.mfa.utils import is_mfa_enabled as mfa_is_enabled
 from django.conf import settings
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from accounts.models import (
     ACCESS_TOKEN_PREFIX,
@@ -28,7 +31,7 @@ from accounts.models import (
     preferences_of,
 )
 from core.dates import utc_today
-from core.exceptions import Conflict, InvalidInput, NotFound
+from core.exceptions import Conflict, InvalidInput, NotAuthenticated, NotFound
 
 # --- Users --------------------------------------------------------------------------------------------------
 
@@ -40,6 +43,41 @@ def user_register(*, username: str, email: str, password: str) -> User:
             return User.objects.create_user(username=username, email=email, password=password)
     except IntegrityError as exc:  # a concurrent registration of the same username won the race
         raise InvalidInput("username: A user with that username already exists.") from exc
+
+
+def refresh_tokens_revoke(*, user: User) -> int:
+    """Blacklist every refresh token of ``user`` still alive (the extension's sign-ins); returns how many.
+
+    Their access tokens stay valid until they expire (JWT_ACCESS_LIFETIME_SECONDS, 15 minutes by default).
+    """
+    live = OutstandingToken.objects.filter(user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True)
+    revoked = [BlacklistedToken(token=token) for token in live]
+    BlacklistedToken.objects.bulk_create(revoked, ignore_conflicts=True)
+    return len(revoked)
+
+
+class SecondFactorRequired(NotAuthenticated):
+    """The account has two-factor sign-in and the request carried no code, or a wrong one."""
+
+
+def second_factor_verify(*, user: User, code: str | None) -> None:
+    """Pass when ``user`` has no second factor, or ``code`` is a current TOTP code or an unused recovery code.
+
+    allauth's own form checks the code: the same per-user limit on wrong codes (ACCOUNT_RATE_LIMITS
+    "login_failed"), a TOTP code accepted once, a recovery code spent, the authenticator's last use recorded.
+    """
+    if not mfa_is_enabled(user):
+        return
+    if not code:
+        raise SecondFactorRequired(
+            "two-factor code required: send the 6-digit code from your authenticator app (or a recovery code) as otp",
+            extra={"mfa_required": True},
+        )
+    form = AuthenticateForm(data={"code": code}, user=user)
+    if not form.is_valid():
+        reason = " ".join(form.errors.get("code", [])) or "Incorrect code."
+        raise SecondFactorRequired(f"two-factor code refused: {reason}", extra={"mfa_required": True})
+    form.authenticator.record_usage()
 
 
 def supabase_user_provision(*, user_id: uuid.UUID, email: str) -> User:
