@@ -61,10 +61,6 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt",
     "rest_framework_simplejwt.token_blacklist",
     "django_ratelimit",
-    # Sign-up, email verification, password reset/change and two-factor sign-in for people (docs/accounts.md).
-    "allauth",
-    "allauth.account",
-    "allauth.mfa",
     "corsheaders",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -75,6 +71,11 @@ INSTALLED_APPS = [
     "dashboard",
     "webapp",
     "mcp_server",
+    # Sign-up, email verification, password reset/change and two-factor sign-in for people (docs/accounts.md).
+    # After webapp: its templates (webapp/templates/account/, allauth/, mfa/) replace allauth's own.
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
 ]
 
 MIDDLEWARE = [
@@ -300,7 +301,7 @@ ACCOUNT_PREVENT_ENUMERATION = True  # "reset" and "sign up" answer alike whether
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = True  # (and the adapter revokes the extension's refresh tokens too)
 ACCOUNT_SESSION_REMEMBER = None  # the form's "remember me" decides
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Memory Layer] "
-ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SECURE_SSL_REDIRECT else "http"  # the scheme of links in mails
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 # Per client address (ip), per submitted address (key) and per user; allauth's syntax, shared cache (CACHES).
 ACCOUNT_RATE_LIMITS = {
