@@ -171,7 +171,7 @@ class TokenObtainInput(TokenObtainPairSerializer):
         # TokenObtainPairSerializer.validate with the check between authenticating and making the tokens.
         data: dict[str, Any] = TokenObtainSerializer.validate(self, attrs)  # self.user, or simplejwt's 401
         services.second_factor_verify(user=self.user, code=attrs.get("otp") or None)  # type: ignore[arg-type]
-        refresh = self.get_token(self.user)
+        refresh = self.get_token(self.user)  # type: ignore[type-var]  # authenticated: never None here
         data["refresh"] = str(refresh)
         data["access"] = str(refresh.access_token)  # type: ignore[attr-defined]
         if jwt_settings.UPDATE_LAST_LOGIN:

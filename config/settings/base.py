@@ -322,7 +322,7 @@ MFA_TOTP_ISSUER = env("MFA_TOTP_ISSUER", default="Memory Layer")
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
 
 # --- Email: Django's backends ---------------------------------------------------------------------------------
-# EMAIL_URL (django-environ), e.g. smtp+tls://user:password@smtp.example.com:587 or smtps://...:465. Unset, every
+# EMAIL_URL (django-environ), e.g. smtp+tls://user:password@smtp.example.com:587 or smtp+ssl://...:465. Unset, every
 # message is written as a file under EMAIL_FILE_PATH (var/mail/ by default): `make run` says where at start-up.
 EMAIL_URL = env("EMAIL_URL", default="")
 if EMAIL_URL:

@@ -4,6 +4,7 @@ as /app/ serves them (the browser walk-through is test_e2e_accounts.py)."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from allauth.account.models import EmailAddress
@@ -28,7 +29,7 @@ def _link(message, pattern: str) -> str:
     return found.group(1)
 
 
-def _sign_up(client: Client, email: str = "carol@example.com", username: str = "") -> object:
+def _sign_up(client: Client, email: str = "carol@example.com", username: str = "") -> Any:
     return client.post(
         "/app/signup/", {"email": email, "username": username, "password1": PASSWORD, "password2": PASSWORD}
     )
