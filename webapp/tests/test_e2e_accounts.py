@@ -220,6 +220,8 @@ def test_a_person_signs_up_turns_on_two_factor_and_resets_the_password(
 
     # Turn on two-factor sign-in: scan (read) the secret, type the app's code; recovery codes are shown.
     page.click("nav >> text=Account")
+    page.wait_for_url(f"{base}/app/account/")
+    shot(page, screen, "2b-account")
     page.click("text=Turn on two-factor sign-in")
     page.click("a:has-text('Activate')")
     reauthenticate_if_asked(page, PASSWORD)
