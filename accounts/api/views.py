@@ -173,6 +173,12 @@ class TokenObtainPairView(jwt_views.TokenObtainPairView):
 
     serializer_class = TokenObtainInput
 
+    @extend_schema(
+        description=(
+            "An account with two-factor sign-in also needs `otp`: the authenticator app's current code or one "
+            'recovery code. Without it (or with a wrong one) the answer is 401 with `"mfa_required": true`.'
+        )
+    )
     @burst_limited_by_ip("auth-token")
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().post(request, *args, **kwargs)
