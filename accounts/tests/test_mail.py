@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import environ
 import pytest
 import yaml
+from django.conf import settings as django_settings
 from django.core.management import call_command
 
-from config.tests.deploy_env import ROOT
+ROOT = Path(django_settings.BASE_DIR)
 
 
 def _status() -> str:

@@ -88,7 +88,9 @@ def chromium(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest
         )
         yield Chromium(context)
         context.close()
-    connections.close_all()
+        # The ORM calls made while Playwright's loop ran used connections apart from the test's own: give them back
+        # here, inside that context, or the test database could not be dropped at the end.
+        connections.close_all()
 
 
 @pytest.fixture
