@@ -157,3 +157,15 @@ def test_the_account_pages_never_name_an_endpoint(client, web):
 def test_anonymous_people_are_sent_to_sign_in(client, page):
     response = client.get(page)
     assert response.status_code == 302 and response["Location"].startswith("/app/login/")
+
+
+def test_staff_sign_in_to_the_admin_through_the_same_page_and_second_factor(client, staff):
+    response = client.get("/admin/login/?next=/admin/")
+    assert response.status_code == 302 and response["Location"] == "/app/login/?next=%2Fadmin%2F"
+    signed_in = client.post("/app/login/?next=/admin/", {"login": "staff", "password": "pw-staff"})
+    assert signed_in["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+
+
+def test_the_admin_login_refuses_a_signed_in_person_who_is_not_staff(web):
+    assert web.get("/admin/login/").status_code == 403
