@@ -20,7 +20,7 @@ class AccountAdapter(DefaultAccountAdapter):
         are revoked here, so its access token dies within JWT_ACCESS_LIFETIME_SECONDS.
         """
         super().set_password(user, password)
-        services.refresh_tokens_revoke(user=user)
+        services.refresh_tokens_revoke_all(user=user)
 
     def get_client_ip(self, request: HttpRequest) -> str:
         """The same client address django-ratelimit's per-IP limits use (RATELIMIT_IP_META_KEY)."""

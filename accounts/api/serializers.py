@@ -7,7 +7,8 @@ from django.contrib.auth.models import update_last_login
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenObtainSerializer
+from rest_framework_simplejwt.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenObtainSerializer, TokenRefreshSerializer
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from accounts import services
@@ -170,10 +171,21 @@ class TokenObtainInput(TokenObtainPairSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # TokenObtainPairSerializer.validate with the check between authenticating and making the tokens.
         data: dict[str, Any] = TokenObtainSerializer.validate(self, attrs)  # self.user, or simplejwt's 401
-        services.second_factor_verify(user=self.user, code=attrs.get("otp") or None)  # type: ignore[arg-type]
+        services.token_second_factor_check(user=self.user, code=attrs.get("otp") or None)  # type: ignore[arg-type]
         refresh = self.get_token(self.user)  # type: ignore[type-var]  # authenticated: never None here
         data["refresh"] = str(refresh)
         data["access"] = str(refresh.access_token)  # type: ignore[attr-defined]
         if jwt_settings.UPDATE_LAST_LOGIN:
             update_last_login(None, self.user)  # type: ignore[arg-type]
         return data
+
+
+class TokenRefreshInput(TokenRefreshSerializer):
+    """simplejwt's refresh, unchanged, except that a token whose account was deleted is refused (401) rather than
+    failing (simplejwt looks the user up with ``get``)."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
+        try:
+            return super().validate(attrs)
+        except User.DoesNotExist as exc:
+            raise AuthenticationFailed(str(self.error_messages["no_active_account"]), "no_active_account") from exc
