@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "dashboard",
     "webapp",
     "mcp_server",
+    "extension_api",
 ]
 
 MIDDLEWARE = [
@@ -97,7 +98,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "config.urls"
 # Each app's JSON API routes, mounted by config.urls at the root and under /api/v1/ (and counted by the metrics).
-API_URLCONFS = ["accounts.urls", "memories.urls", "dashboard.urls"]
+API_URLCONFS = ["accounts.urls", "memories.urls", "dashboard.urls", "extension_api.urls"]
 # The routes the request metrics count (dashboard.middleware): the API's, and /mcp (mounted at the root only).
 METRICS_URLCONFS = [*API_URLCONFS, "mcp_server.urls"]
 WSGI_APPLICATION = "config.wsgi.application"
@@ -352,8 +353,9 @@ IDEMPOTENCY_KEY_TTL = timedelta(hours=env.int("IDEMPOTENCY_KEY_TTL_HOURS", defau
 # CORS: exact web origins, plus browser extensions by id (chrome-extension://<id>).
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_ALLOWED_ORIGIN_REGEXES = extension_origin_regexes(env.list("CORS_ALLOWED_EXTENSION_IDS", default=[]))
-CORS_ALLOW_HEADERS = ["authorization", "content-type", "idempotency-key"]
-CORS_EXPOSE_HEADERS = ["Content-Disposition", "Idempotent-Replayed", "Retry-After"]
+# if-none-match / ETag: the extension revalidates its adapters (GET /extension/adapters).
+CORS_ALLOW_HEADERS = ["authorization", "content-type", "idempotency-key", "if-none-match"]
+CORS_EXPOSE_HEADERS = ["Content-Disposition", "ETag", "Idempotent-Replayed", "Retry-After"]
 CORS_ALLOW_CREDENTIALS = False  # bearer tokens, never cookies
 
 SPECTACULAR_SETTINGS = {
@@ -392,6 +394,28 @@ ADMIN_KEY_FAILURE_RATE = env("ADMIN_KEY_FAILURE_RATE", default="10/m")
 # health_score: the error-rate (5xx share) and p95 latency limits over the last hour.
 HEALTH_MAX_ERROR_RATE = env.float("HEALTH_MAX_ERROR_RATE", default=0.05)
 HEALTH_MAX_P95_MS = env.int("HEALTH_MAX_P95_MS", default=2000)
+
+# --- The browser extension's server side (docs/extension-server.md) -----------------------------------------
+# GET /extension/adapters serves the adapter files of this folder (schema.json + one <site>.json per site), each
+# replaced by its enabled override from the admin. No token; at most EXTENSION_ADAPTERS_RATE per client address.
+EXTENSION_ADAPTERS_DIR = env("EXTENSION_ADAPTERS_DIR", default=str(BASE_DIR / "extension" / "adapters"))
+EXTENSION_ADAPTERS_RATE = env("EXTENSION_ADAPTERS_RATE", default="60/m")
+# Cache-Control max-age of the adapter set (clients revalidate with the ETag after it); how long a process keeps the
+# built set in the Django cache (an override saved in the admin is seen at once with Redis, within this without).
+EXTENSION_ADAPTERS_MAX_AGE_SECONDS = env.int("EXTENSION_ADAPTERS_MAX_AGE_SECONDS", default=300)
+EXTENSION_ADAPTERS_CACHE_SECONDS = env.int("EXTENSION_ADAPTERS_CACHE_SECONDS", default=60)
+EXTENSION_ADAPTER_MAX_BYTES = env.int("EXTENSION_ADAPTER_MAX_BYTES", default=64 * 1024)
+# POST /extension/health: capture counts per site and layout, summed per UTC hour with no user and no content.
+EXTENSION_HEALTH_RATE = env("EXTENSION_HEALTH_RATE", default="60/h")  # per person
+EXTENSION_HEALTH_MAX_REPORTS = env.int("EXTENSION_HEALTH_MAX_REPORTS", default=50)  # per request
+EXTENSION_HEALTH_MAX_COUNT = env.int("EXTENSION_HEALTH_MAX_COUNT", default=10_000)  # per count per report
+EXTENSION_HEALTH_MAX_AGE_HOURS = env.int("EXTENSION_HEALTH_MAX_AGE_HOURS", default=72)  # older periods: 400
+EXTENSION_HEALTH_MAX_LAYOUTS = env.int("EXTENSION_HEALTH_MAX_LAYOUTS", default=10)  # per site and hour, then "other"
+# The staff dashboard flags a site (or layout) whose last 24 h saw at least MIN_PROMPTS prompts and whose answer
+# capture rate (answers captured / prompts seen) is under MIN_RATE, or more than MAX_DROP under the 6 days before.
+EXTENSION_HEALTH_MIN_PROMPTS = env.int("EXTENSION_HEALTH_MIN_PROMPTS", default=20)
+EXTENSION_HEALTH_MIN_RATE = env.float("EXTENSION_HEALTH_MIN_RATE", default=0.8)
+EXTENSION_HEALTH_MAX_DROP = env.float("EXTENSION_HEALTH_MAX_DROP", default=0.15)
 
 # --- Search engines (dense retrieval) -----------------------------------------------------------------
 # SEARCH_BACKEND: "pgvector" (default) searches the Chunk.embedding column; "faiss" serves the dense part
