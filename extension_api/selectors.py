@@ -99,7 +99,10 @@ class Window:
 
     def as_dict(self) -> dict[str, Any]:
         rate = self.capture_rate
-        return {**{name: getattr(self, name) for name in COUNTS}, "capture_rate": None if rate is None else round(rate, 4)}
+        return {
+            **{name: getattr(self, name) for name in COUNTS},
+            "capture_rate": None if rate is None else round(rate, 4),
+        }
 
 
 def _windows(rows: dict[str, Any], suffix: str) -> Window:

@@ -27,7 +27,10 @@ class StrictSerializer(serializers.Serializer):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
                 raise serializers.ValidationError(
-                    {name: ["unknown field: reports carry counts only, never content or page addresses"] for name in unknown}
+                    {
+                        name: ["unknown field: reports carry counts only, never content or page addresses"]
+                        for name in unknown
+                    }
                 )
         return super().to_internal_value(data)
 
@@ -53,7 +56,11 @@ class HealthReportInput(StrictSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         limit = settings.EXTENSION_HEALTH_MAX_COUNT
-        over = [name for name in ("prompts_seen", "answers_captured", "answers_missing", "fallbacks_used") if attrs[name] > limit]
+        over = [
+            name
+            for name in ("prompts_seen", "answers_captured", "answers_missing", "fallbacks_used")
+            if attrs[name] > limit
+        ]
         if over:
             raise serializers.ValidationError({name: [f"at most {limit} per report"] for name in over})
         start, end, now = attrs["period_start"], attrs["period_end"], timezone.now()
@@ -79,10 +86,20 @@ class HealthInput(StrictSerializer):
         limit = settings.EXTENSION_HEALTH_MAX_REPORTS
         if isinstance(reports, list) and len(reports) > limit:
             raise serializers.ValidationError({"reports": [f"at most {limit} reports per request"]})
+        if reports == []:
+            raise serializers.ValidationError({"reports": ["send at least one report"]})
         return super().to_internal_value(data)
 
-    def reports(self) -> list[HealthReport]:
-        fields = ("site", "layout", "period_end", "prompts_seen", "answers_captured", "answers_missing", "fallbacks_used")
+    def health_reports(self) -> list[HealthReport]:
+        fields = (
+            "site",
+            "layout",
+            "period_end",
+            "prompts_seen",
+            "answers_captured",
+            "answers_missing",
+            "fallbacks_used",
+        )
         return [HealthReport(**{name: item[name] for name in fields}) for item in self.validated_data["reports"]]
 
 

@@ -74,7 +74,7 @@ class HealthView(APIView):
         burst_check(request, group="extension-health", key=user_key, rate=settings.EXTENSION_HEALTH_RATE)
         serializer = HealthInput(data=request.data)
         serializer.is_valid(raise_exception=True)
-        recorded = services.health_record(reports=serializer.reports())
+        recorded = services.health_record(reports=serializer.health_reports())
         return Response(HealthRecordedOutput({"success": True, "recorded": recorded}).data)
 
     post.burst_limited = True  # type: ignore[attr-defined]
