@@ -42,6 +42,7 @@ def test_it_answers_the_seeds_shape_with_the_key_in_the_header(client, admin_key
         "users_per_tier",
         "memories_per_provider",
         "search_index",
+        "capture_health",
         "timestamp",
     }
 
@@ -223,3 +224,42 @@ def test_the_key_never_reaches_the_logs_or_the_metrics(client, admin_key, all_lo
     assert admin_key not in logs and wrong not in logs
     stored = repr(list(RequestMetric.objects.values())) + repr(list(UserActivity.objects.values()))
     assert admin_key not in stored and wrong not in stored
+
+
+def test_it_reports_capture_health_per_site_and_layout(client, admin_key, alice, settings):
+    settings.EXTENSION_HEALTH_MIN_PROMPTS = 5
+    end = timezone.now().replace(microsecond=0)
+    report = {
+        "site": "claude",
+        "layout": "hub",
+        "adapter_version": "2026.10.1",
+        "prompts_seen": 10,
+        "answers_captured": 4,
+        "answers_missing": 6,
+        "fallbacks_used": 1,
+        "period_start": (end - timedelta(minutes=10)).isoformat(),
+        "period_end": end.isoformat(),
+    }
+    assert client_for(alice).post("/extension/health", {"reports": [report]}, format="json").status_code == 200
+
+    body = client.get("/admin/dashboard", HTTP_X_ADMIN_KEY=admin_key).json()
+
+    window = {"prompts_seen": 10, "answers_captured": 4, "answers_missing": 6, "fallbacks_used": 1, "capture_rate": 0.4}
+    assert body["capture_health"] == [
+        {
+            "site": "claude",
+            "last_24h": window,
+            "last_7d": window,
+            "flagged": True,
+            "flag_reason": "24 h capture rate 40% is below 80%",
+            "layouts": [
+                {
+                    "layout": "hub",
+                    "last_24h": window,
+                    "last_7d": window,
+                    "flagged": True,
+                    "flag_reason": "24 h capture rate 40% is below 80%",
+                }
+            ],
+        }
+    ]

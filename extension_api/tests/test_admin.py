@@ -85,9 +85,7 @@ def test_deleting_from_the_admin_serves_the_bundled_adapter_again(
     assert anon_client.get("/extension/adapters").json()["adapters"]["grok"]["version"] == "3"
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_browser.post(
-            f"/admin/extension_api/adapteroverride/{override.pk}/delete/", {"post": "yes"}
-        )
+        response = staff_browser.post(f"/admin/extension_api/adapteroverride/{override.pk}/delete/", {"post": "yes"})
 
     assert response.status_code == 302
     assert anon_client.get("/extension/adapters").json()["adapters"]["grok"]["version"] == "2026.10.1"
