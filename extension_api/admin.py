@@ -23,7 +23,7 @@ class AdapterOverrideForm(forms.ModelForm):
         fields = ("site", "enabled", "data")
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         if "data" in cleaned and cleaned.get("site"):
             problems = adapter_errors(cleaned["data"], validator=bundle().validator, site=cleaned["site"])
             if problems:
@@ -52,7 +52,7 @@ class AdapterOverrideAdmin(admin.ModelAdmin):
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         """?site=claude on the add page starts from the bundled adapter of that site."""
-        initial = super().get_changeform_initial_data(request)
+        initial: dict[str, Any] = dict(super().get_changeform_initial_data(request))
         document = bundle().adapters.get(str(initial.get("site", "")))
         if document is not None:
             initial.setdefault("data", document)

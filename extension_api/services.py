@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -110,7 +111,7 @@ def _upsert(totals: dict[Key, list[int]]) -> None:
         f"INSERT INTO {table} AS h (site, layout, hour, prompts_seen, answers_captured, answers_missing, "  # noqa: S608
         f"fallbacks_used, reports) VALUES {rows} ON CONFLICT (site, layout, hour) DO UPDATE SET {sums}"
     )
-    params: list[object] = []
+    params: list[Any] = []
     for (site, layout, hour), counts in totals.items():
         params += [site, layout, hour, *counts]
     with connection.cursor() as cursor:
