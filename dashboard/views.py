@@ -58,6 +58,7 @@ def dashboard_context() -> dict[str, object]:
         "capture_min_rate": _percent(settings.EXTENSION_HEALTH_MIN_RATE),
         "capture_max_drop": round(settings.EXTENSION_HEALTH_MAX_DROP * 100),
         "capture_min_prompts": settings.EXTENSION_HEALTH_MIN_PROMPTS,
+        "capture_recent_hours": settings.EXTENSION_HEALTH_RECENT_HOURS,
     }
 
 

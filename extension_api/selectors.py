@@ -105,64 +105,76 @@ class Window:
         }
 
 
-def _windows(rows: dict[str, Any], suffix: str) -> Window:
-    return Window(**{name: int(rows[f"{name}_{suffix}"] or 0) for name in COUNTS})
+WINDOWS = ("recent", "day", "before")
 
 
 def capture_health(*, now: datetime | None = None) -> list[dict[str, Any]]:
     """Per site, then per layout: the last 24 h, the last 7 days, and whether the answer-capture rate dropped.
 
-    A site (or layout) is flagged when the last 24 h saw at least EXTENSION_HEALTH_MIN_PROMPTS prompts and its
-    capture rate is below EXTENSION_HEALTH_MIN_RATE, or more than EXTENSION_HEALTH_MAX_DROP below the rate of the
-    six days before (when those saw the minimum too): a site that changed its page shows within hours.
+    A site (or layout) is flagged when, with at least EXTENSION_HEALTH_MIN_PROMPTS prompts in the window, its capture
+    rate is below EXTENSION_HEALTH_MIN_RATE over the last EXTENSION_HEALTH_RECENT_HOURS or the last 24 h, or the
+    24 h rate is more than EXTENSION_HEALTH_MAX_DROP below the six days before: a broken site shows within hours.
     """
     now = now or timezone.now()
-    day_ago, week_ago = now - timedelta(hours=24), now - timedelta(days=7)
+    since = {
+        "recent": now - timedelta(hours=settings.EXTENSION_HEALTH_RECENT_HOURS),
+        "day": now - timedelta(hours=24),
+    }
     sums: dict[str, Any] = {}
     for name in COUNTS:
-        sums[f"{name}_day"] = Sum(name, filter=Q(hour__gte=day_ago))
-        sums[f"{name}_before"] = Sum(name, filter=Q(hour__lt=day_ago))
+        sums[f"{name}_recent"] = Sum(name, filter=Q(hour__gte=since["recent"]))
+        sums[f"{name}_day"] = Sum(name, filter=Q(hour__gte=since["day"]))
+        sums[f"{name}_before"] = Sum(name, filter=Q(hour__lt=since["day"]))
     rows = (
-        CaptureHealth.objects.filter(hour__gte=week_ago, hour__lte=now)
+        CaptureHealth.objects.filter(hour__gte=now - timedelta(days=7), hour__lte=now)
         .values("site", "layout")
         .annotate(**sums)
         .order_by("site", "layout")
     )
     sites: dict[str, dict[str, Any]] = {}
     for row in rows:
-        day, before = _windows(row, "day"), _windows(row, "before")
-        entry = sites.setdefault(row["site"], {"site": row["site"], "layouts": [], "_day": [], "_before": []})
-        entry["layouts"].append({"layout": row["layout"], **_summary(day, before)})
-        entry["_day"].append(day)
-        entry["_before"].append(before)
+        windows = {window: _window(row, window) for window in WINDOWS}
+        entry = sites.setdefault(row["site"], {"site": row["site"], "layouts": [], "windows": []})
+        entry["layouts"].append({"layout": row["layout"], **_summary(windows)})
+        entry["windows"].append(windows)
     return [_site_summary(entry) for entry in sites.values()]
 
 
+def _window(row: dict[str, Any], window: str) -> Window:
+    return Window(**{name: int(row[f"{name}_{window}"] or 0) for name in COUNTS})
+
+
 def _site_summary(entry: dict[str, Any]) -> dict[str, Any]:
-    day, before = _total(entry.pop("_day")), _total(entry.pop("_before"))
-    layouts = entry.pop("layouts")
-    return {**entry, **_summary(day, before), "layouts": layouts}
+    per_layout: list[dict[str, Window]] = entry["windows"]
+    windows = {window: _total([layout[window] for layout in per_layout]) for window in WINDOWS}
+    return {"site": entry["site"], **_summary(windows), "layouts": entry["layouts"]}
 
 
 def _total(windows: list[Window]) -> Window:
     return Window(**{name: sum(getattr(w, name) for w in windows) for name in COUNTS})
 
 
-def _summary(day: Window, before: Window) -> dict[str, Any]:
-    week = _total([day, before])
-    reason = _flag_reason(day, before)
-    return {"last_24h": day.as_dict(), "last_7d": week.as_dict(), "flagged": reason is not None, "flag_reason": reason}
+def _summary(windows: dict[str, Window]) -> dict[str, Any]:
+    day, before = windows["day"], windows["before"]
+    reason = _flag_reason(windows["recent"], day, before)
+    return {
+        "last_24h": day.as_dict(),
+        "last_7d": _total([day, before]).as_dict(),
+        "flagged": reason is not None,
+        "flag_reason": reason,
+    }
 
 
-def _flag_reason(day: Window, before: Window) -> str | None:
-    minimum = settings.EXTENSION_HEALTH_MIN_PROMPTS
-    rate = day.capture_rate
-    if rate is None or day.prompts_seen < minimum:
+def _flag_reason(recent: Window, day: Window, before: Window) -> str | None:
+    minimum, floor = settings.EXTENSION_HEALTH_MIN_PROMPTS, settings.EXTENSION_HEALTH_MIN_RATE
+    for label, window in (("24 h", day), (f"last {settings.EXTENSION_HEALTH_RECENT_HOURS} h", recent)):
+        rate = window.capture_rate
+        if rate is not None and window.prompts_seen >= minimum and rate < floor:
+            return f"{label} capture rate {rate:.0%} is below {floor:.0%}"
+    rate, baseline = day.capture_rate, before.capture_rate
+    if rate is None or baseline is None or min(day.prompts_seen, before.prompts_seen) < minimum:
         return None
-    if rate < settings.EXTENSION_HEALTH_MIN_RATE:
-        return f"24 h capture rate {rate:.0%} is below {settings.EXTENSION_HEALTH_MIN_RATE:.0%}"
-    baseline = before.capture_rate
-    if baseline is not None and before.prompts_seen >= minimum and baseline - rate > settings.EXTENSION_HEALTH_MAX_DROP:
+    if baseline - rate > settings.EXTENSION_HEALTH_MAX_DROP:
         drop = (baseline - rate) * 100
         return f"24 h capture rate {rate:.0%} is {drop:.0f} points under the previous 6 days' {baseline:.0%}"
     return None

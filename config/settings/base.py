@@ -411,8 +411,10 @@ EXTENSION_HEALTH_MAX_REPORTS = env.int("EXTENSION_HEALTH_MAX_REPORTS", default=5
 EXTENSION_HEALTH_MAX_COUNT = env.int("EXTENSION_HEALTH_MAX_COUNT", default=10_000)  # per count per report
 EXTENSION_HEALTH_MAX_AGE_HOURS = env.int("EXTENSION_HEALTH_MAX_AGE_HOURS", default=72)  # older periods: 400
 EXTENSION_HEALTH_MAX_LAYOUTS = env.int("EXTENSION_HEALTH_MAX_LAYOUTS", default=10)  # per site and hour, then "other"
-# The staff dashboard flags a site (or layout) whose last 24 h saw at least MIN_PROMPTS prompts and whose answer
-# capture rate (answers captured / prompts seen) is under MIN_RATE, or more than MAX_DROP under the 6 days before.
+# The staff dashboard flags a site (or layout) whose answer capture rate (answers captured / prompts seen) is under
+# MIN_RATE over the last RECENT_HOURS or 24 h, or more than MAX_DROP under the 6 days before, counting only windows
+# with at least MIN_PROMPTS prompts.
+EXTENSION_HEALTH_RECENT_HOURS = env.int("EXTENSION_HEALTH_RECENT_HOURS", default=3)
 EXTENSION_HEALTH_MIN_PROMPTS = env.int("EXTENSION_HEALTH_MIN_PROMPTS", default=20)
 EXTENSION_HEALTH_MIN_RATE = env.float("EXTENSION_HEALTH_MIN_RATE", default=0.8)
 EXTENSION_HEALTH_MAX_DROP = env.float("EXTENSION_HEALTH_MAX_DROP", default=0.15)

@@ -102,3 +102,14 @@ def test_without_prompts_the_rate_is_unknown_not_zero():
 
 def test_nothing_reported_means_no_sites():
     assert capture_health(now=NOW) == []
+
+
+def test_a_site_that_broke_in_the_last_hours_is_flagged_before_its_24_hour_rate_falls(settings):
+    settings.EXTENSION_HEALTH_RECENT_HOURS = 3
+    _row("claude", "hub", 20, 200, 200)  # a good day so far ...
+    _row("claude", "hub", 1, 25, 2)  # ... then the site changed its page
+
+    claude = _site("claude")
+
+    assert claude["last_24h"]["capture_rate"] == 0.8978  # still above the 80% floor
+    assert claude["flag_reason"] == "last 3 h capture rate 8% is below 80%"
