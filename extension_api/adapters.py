@@ -50,6 +50,8 @@ def bundle() -> Bundle:
 @functools.cache
 def bundle_load(directory: str) -> Bundle:
     path = Path(directory)
+    if not path.is_dir():
+        logger.warning("no adapters folder at %s: GET /extension/adapters serves none", path)
     digest = hashlib.sha256()
     validator, errors = _validator(path / SCHEMA_FILE, digest)
     adapters: dict[str, dict[str, Any]] = {}

@@ -61,10 +61,11 @@ def test_a_schema_that_is_not_a_json_schema_is_refused(adapters_copy):
     assert found.errors[0].startswith("schema.json: not a valid JSON Schema")
 
 
-def test_a_missing_folder_is_a_warning_not_an_error(settings, tmp_path):
+def test_a_missing_folder_serves_none_and_is_logged_not_a_check_failure(settings, tmp_path, caplog):
     settings.EXTENSION_ADAPTERS_DIR = str(tmp_path / "nowhere")
     assert bundle().adapters == {}
-    assert [check.id for check in bundled_adapters_check()] == ["extension_api.W001"]
+    assert "no adapters folder at" in caplog.text
+    assert bundled_adapters_check() == []
 
 
 def test_it_names_each_problem_with_its_place_in_the_document():
