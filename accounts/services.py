@@ -150,7 +150,7 @@ def usage_consume(*, user: User) -> UsageStatus:
 
 
 def usage_refund(*, user: User, usage: UsageStatus) -> UsageStatus:
-    """Give back a request counted by :func:`usage_consume` whose answer was not a success (see the README).
+    """Give back a request counted by :func:`usage_consume` whose answer was not a success (docs/api.md).
 
     It decrements the day the request was counted on, even if midnight has passed since.
     """
