@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from dashboard.models import RequestMetric, UserActivity
 from dashboard.tests.conftest import ADMIN_KEY
+from extension_api.tests.factories import health_report
 from memories.models import Chunk, Memory
 from testkit import client_for
 
@@ -228,18 +229,8 @@ def test_the_key_never_reaches_the_logs_or_the_metrics(client, admin_key, all_lo
 
 def test_it_reports_capture_health_per_site_and_layout(client, admin_key, alice, settings):
     settings.EXTENSION_HEALTH_MIN_PROMPTS = 5
-    end = timezone.now().replace(microsecond=0)
-    report = {
-        "site": "claude",
-        "layout": "hub",
-        "adapter_version": "2026.10.1",
-        "prompts_seen": 10,
-        "answers_captured": 4,
-        "answers_missing": 6,
-        "fallbacks_used": 1,
-        "period_start": (end - timedelta(minutes=10)).isoformat(),
-        "period_end": end.isoformat(),
-    }
+    report = health_report(site="claude", layout="hub", prompts_seen=10, answers_captured=4, answers_missing=6)
+    report["fallbacks_used"] = 1
     assert client_for(alice).post("/extension/health", {"reports": [report]}, format="json").status_code == 200
 
     body = client.get("/admin/dashboard", HTTP_X_ADMIN_KEY=admin_key).json()

@@ -94,24 +94,16 @@ def _capture_row(html: str, key: str) -> str:
 
 
 def test_staff_see_capture_health_per_site_and_layout_with_the_falling_site_flagged(client, staff, settings):
-    from extension_api.models import CaptureHealth
+    from extension_api.tests.factories import ADAPTER_FIXTURES, capture_row
 
-    settings.EXTENSION_ADAPTERS_DIR = str(settings.BASE_DIR / "extension_api" / "tests" / "fixtures" / "adapters")
+    settings.EXTENSION_ADAPTERS_DIR = str(ADAPTER_FIXTURES)
     hour = timezone.now().replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
-    for site, layout, seen, captured, missing in [
-        ("chatgpt", "app", 30, 30, 0),
-        ("chatgpt", "thread", 30, 2, 28),
-        ("claude", "hub", 25, 24, 1),
+    for site, layout, seen, captured in [
+        ("chatgpt", "app", 30, 30),
+        ("chatgpt", "thread", 30, 2),
+        ("claude", "hub", 25, 24),
     ]:
-        CaptureHealth.objects.create(
-            site=site,
-            layout=layout,
-            hour=hour,
-            prompts_seen=seen,
-            answers_captured=captured,
-            answers_missing=missing,
-            reports=1,
-        )
+        capture_row(site, layout, hour, seen, captured)
     client.force_login(staff)
 
     html = client.get("/dashboard/").content.decode()

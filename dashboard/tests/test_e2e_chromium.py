@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.utils import timezone
 
-from extension_api.models import CaptureHealth
+from extension_api.tests.factories import ADAPTER_FIXTURES, capture_row
 from testkit import client_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.e2e]
@@ -56,20 +56,11 @@ def _capture_health_reported() -> None:
         ("claude", "hub", 28, 27, 1),
         ("claude", "classic", 12, 12, 0),
     ]:
-        CaptureHealth.objects.create(
-            site=site,
-            layout=layout,
-            hour=hour,
-            prompts_seen=seen,
-            answers_captured=captured,
-            answers_missing=seen - captured,
-            fallbacks_used=fallbacks,
-            reports=3,
-        )
+        capture_row(site, layout, hour, seen, captured, fallbacks=fallbacks)
 
 
 def test_it_draws_the_charts_in_a_real_browser_and_saves_screenshots(client, seeded, tmp_path, settings):
-    settings.EXTENSION_ADAPTERS_DIR = str(Path(settings.BASE_DIR) / "extension_api" / "tests" / "fixtures" / "adapters")
+    settings.EXTENSION_ADAPTERS_DIR = str(ADAPTER_FIXTURES)
     alice = seeded["alice"]
     client_for(alice).get(f"/context/{alice.pk}", {"query": "Lyon"})
     _capture_health_reported()

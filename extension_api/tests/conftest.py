@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-FIXTURES = Path(__file__).parent / "fixtures" / "adapters"
+from extension_api.tests.factories import ADAPTER_FIXTURES
+
+FIXTURES = ADAPTER_FIXTURES
 
 
 @pytest.fixture(autouse=True)

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from accounts.models import DailyUsage, TokenScope
 from accounts.services import access_token_create
 from extension_api.models import CaptureHealth
+from extension_api.tests.factories import health_report
 from testkit import assert_error
 
 pytestmark = pytest.mark.django_db
@@ -21,20 +22,7 @@ pytestmark = pytest.mark.django_db
 URL = "/extension/health"
 
 
-def _report(**changes) -> dict:
-    end = timezone.now().replace(microsecond=0)
-    report = {
-        "site": "chatgpt",
-        "layout": "thread",
-        "adapter_version": "2026.10.1",
-        "prompts_seen": 3,
-        "answers_captured": 2,
-        "answers_missing": 1,
-        "fallbacks_used": 0,
-        "period_start": (end - timedelta(minutes=15)).isoformat(),
-        "period_end": end.isoformat(),
-    }
-    return report | changes
+_report = health_report
 
 
 def _post(client: APIClient, *reports: dict, **body):

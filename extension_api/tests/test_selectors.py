@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from extension_api.models import CaptureHealth
 from extension_api.selectors import capture_health
+from extension_api.tests.factories import capture_row
 
 pytestmark = pytest.mark.django_db
 
@@ -15,17 +15,7 @@ NOW = datetime(2026, 11, 20, 12, 30, tzinfo=UTC)
 
 
 def _row(site: str, layout: str, hours_ago: int, seen: int, captured: int, missing: int = 0, fallbacks: int = 0):
-    hour = (NOW - timedelta(hours=hours_ago)).replace(minute=0)
-    CaptureHealth.objects.create(
-        site=site,
-        layout=layout,
-        hour=hour,
-        prompts_seen=seen,
-        answers_captured=captured,
-        answers_missing=missing,
-        fallbacks_used=fallbacks,
-        reports=1,
-    )
+    capture_row(site, layout, NOW - timedelta(hours=hours_ago), seen, captured, missing=missing, fallbacks=fallbacks)
 
 
 def _site(name: str) -> dict:
