@@ -81,13 +81,10 @@ def health_record(*, reports: list[HealthReport]) -> int:
 
 def _layouts_capped(totals: dict[Key, list[int]]) -> dict[Key, list[int]]:
     cap = settings.EXTENSION_HEALTH_MAX_LAYOUTS
-    known: dict[tuple[str, datetime], set[str]] = {}
+    known = _layouts_known({(site, hour) for site, _, hour in totals})
     capped: dict[Key, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
     for (site, layout, hour), counts in sorted(totals.items()):
-        layouts = known.get((site, hour))
-        if layouts is None:
-            rows = CaptureHealth.objects.filter(site=site, hour=hour).values_list("layout", flat=True)
-            layouts = known[(site, hour)] = set(rows)
+        layouts = known[(site, hour)]
         if layout not in layouts and layout != OTHER_LAYOUT:
             if len(layouts - {OTHER_LAYOUT}) >= cap:
                 layout = OTHER_LAYOUT
@@ -96,6 +93,16 @@ def _layouts_capped(totals: dict[Key, list[int]]) -> dict[Key, list[int]]:
         for i, value in enumerate(counts):
             target[i] += value
     return capped
+
+
+def _layouts_known(pairs: set[tuple[str, datetime]]) -> dict[tuple[str, datetime], set[str]]:
+    """The layout names already stored for each (site, hour), in one query."""
+    known: dict[tuple[str, datetime], set[str]] = defaultdict(set)
+    rows = CaptureHealth.objects.filter(site__in={site for site, _ in pairs}, hour__in={hour for _, hour in pairs})
+    for site, hour, layout in rows.values_list("site", "hour", "layout"):
+        if (site, hour) in pairs:
+            known[(site, hour)].add(layout)
+    return known
 
 
 def _upsert(totals: dict[Key, list[int]]) -> None:

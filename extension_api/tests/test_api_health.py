@@ -175,3 +175,20 @@ def test_an_old_extension_s_timestamp_without_zone_is_read_as_utc(alice_client):
     end = datetime.now(UTC).replace(tzinfo=None, microsecond=0) - timedelta(minutes=1)
     report = _report(period_start=(end - timedelta(minutes=5)).isoformat(), period_end=end.isoformat())
     assert _post(alice_client, report).status_code == 200
+
+
+def test_a_batch_is_stored_in_two_statements_whatever_its_sites_and_hours(alice, django_assert_num_queries):
+    from extension_api import services
+    from extension_api.services import HealthReport
+
+    now = timezone.now()
+    reports = [
+        HealthReport(site, layout, now - timedelta(hours=hours), 3, 2, 1, 0)
+        for site in ("chatgpt", "claude", "grok")
+        for layout in ("app", "hub")
+        for hours in (0, 2)
+    ]
+    with django_assert_num_queries(4) as queries:  # a savepoint (the test's transaction) around two statements
+        assert services.health_record(reports=reports) == 12
+    statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(statements) == 2 and statements[1].startswith("INSERT INTO")  # the layouts stored, then one upsert
