@@ -193,3 +193,16 @@ def test_a_batch_is_stored_in_three_statements_whatever_its_sites_and_hours(alic
     statements = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
     assert statements[0] == "SET LOCAL synchronous_commit TO OFF"
     assert len(statements) == 3 and statements[2].startswith("INSERT INTO")  # the layouts stored, then one upsert
+
+
+@pytest.mark.parametrize("bad", ["\\ud800", "\\u0000", "a\\udc00b"])
+def test_lone_surrogates_and_nul_are_refused_in_keys_and_values(alice_client, bad):
+    for raw in (
+        '{"reports": [{"site": "BAD"}]}',
+        '{"reports": [{"BAD": 1}]}',
+        '{"BAD": []}',
+    ):
+        response = alice_client.generic("POST", URL, raw.replace("BAD", bad), content_type="application/json")
+        assert response.status_code == 400, response.content
+        assert response.json()["success"] is False
+    assert not CaptureHealth.objects.exists()
