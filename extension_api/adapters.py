@@ -55,8 +55,9 @@ def bundle_load(directory: str) -> Bundle:
     digest = hashlib.sha256()
     validator, errors = _validator(path / SCHEMA_FILE, digest)
     adapters: dict[str, dict[str, Any]] = {}
-    files = sorted(p for p in path.glob("*.json") if p.name != SCHEMA_FILE) if path.is_dir() else []
-    for file in files:
+    # Only <site>.json for the known sites: other files in the folder (notes, tooling) are not adapters.
+    files = [path / f"{site}.json" for site in sorted(Site.values)]
+    for file in (f for f in files if f.is_file()):
         raw = file.read_bytes()
         digest.update(file.name.encode() + b"\0" + raw)
         problems = _file_errors(file, raw, validator)
@@ -101,7 +102,10 @@ def adapter_errors(document: Any, *, validator: Draft202012Validator | None, sit
     size = len(json.dumps(document, separators=(",", ":")).encode())
     if size > settings.EXTENSION_ADAPTER_MAX_BYTES:
         return [f"the adapter is {size} bytes; at most {settings.EXTENSION_ADAPTER_MAX_BYTES} are accepted"]
-    problems = [_describe(error) for error in sorted(validator.iter_errors(document), key=_error_order)]
+    try:
+        problems = [_describe(error) for error in sorted(validator.iter_errors(document), key=_error_order)]
+    except Exception as exc:  # e.g. a $ref the schema cannot resolve offline: refuse, never crash
+        return [f"{SCHEMA_FILE} could not be applied: {str(exc).splitlines()[0]}"]
     if len(problems) > MAX_ERRORS_SHOWN:
         problems = [*problems[:MAX_ERRORS_SHOWN], f"and {len(problems) - MAX_ERRORS_SHOWN} more"]
     if problems:

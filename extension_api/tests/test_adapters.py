@@ -35,10 +35,28 @@ def test_it_refuses_a_bundled_file_that_breaks_the_schema_and_keeps_the_others(a
 
 
 def test_it_refuses_a_file_whose_name_is_not_its_site(adapters_copy):
-    (adapters_copy / "gemini.json").rename(adapters_copy / "bard.json")
+    (adapters_copy / "gemini.json").write_text(json.dumps(fixture_adapter("claude")))
     found = bundle()
-    assert "gemini" not in found.adapters and "bard" not in found.adapters
-    assert found.errors == ["bard.json: site is 'gemini' but the file is named bard.json"]
+    assert "gemini" not in found.adapters and found.adapters["claude"] == fixture_adapter("claude")
+    assert found.errors == ["gemini.json: site is 'claude' but the file is named gemini.json"]
+
+
+def test_other_files_in_the_folder_are_not_adapters(adapters_copy):
+    (adapters_copy / "index.json").write_text(json.dumps({"files": ["claude.json"]}))
+    (adapters_copy / "grok.json").rename(adapters_copy / "xai.json")
+    found = bundle()
+    assert sorted(found.adapters) == ["chatgpt", "claude", "gemini"] and found.errors == []
+
+
+def test_a_schema_that_cannot_be_applied_refuses_instead_of_crashing(adapters_copy):
+    schema = json.loads((adapters_copy / "schema.json").read_text())
+    schema["properties"]["layouts"] = {"$ref": "https://example.invalid/layouts.json"}
+    (adapters_copy / "schema.json").write_text(json.dumps(schema))
+    found = bundle()
+    assert found.adapters == {}
+    assert found.errors[0] == (
+        "chatgpt.json: schema.json could not be applied: Unresolvable: https://example.invalid/layouts.json"
+    )
 
 
 def test_it_refuses_a_file_that_is_not_json(adapters_copy):
@@ -94,10 +112,8 @@ def test_the_real_adapter_files_pass_their_own_schema_when_present():
     fixtures stand in (the same assertions, never skipped)."""
     directory = REAL_DIR if (REAL_DIR / "schema.json").is_file() else FIXTURES
     found = bundle_load(str(directory))
-    files = sorted(p.stem for p in directory.glob("*.json") if p.name != "schema.json")
     assert found.validator is not None
     assert found.errors == []
-    assert sorted(found.adapters) == files
-    assert sorted(files) == sorted(Site.values)  # one file per known site
+    assert sorted(found.adapters) == sorted(Site.values)  # one valid file per known site
     for document in found.adapters.values():
         assert document["schema_version"] == 1 and document["hosts"] and document["layouts"]
