@@ -399,7 +399,8 @@ EXTENSION_ADAPTER_MAX_BYTES = env.int("EXTENSION_ADAPTER_MAX_BYTES", default=64 
 EXTENSION_HEALTH_RATE = env("EXTENSION_HEALTH_RATE", default="60/h")
 EXTENSION_HEALTH_MAX_REPORTS = env.int("EXTENSION_HEALTH_MAX_REPORTS", default=50)
 EXTENSION_HEALTH_MAX_COUNT = env.int("EXTENSION_HEALTH_MAX_COUNT", default=10_000)
-EXTENSION_HEALTH_MAX_AGE_HOURS = env.int("EXTENSION_HEALTH_MAX_AGE_HOURS", default=72)
+# Older reports would land past the dashboard's 7 days.
+EXTENSION_HEALTH_MAX_AGE_HOURS = env.int("EXTENSION_HEALTH_MAX_AGE_HOURS", default=168)
 # Made-up layout names must not grow the table: past this many per site and hour they count as "other".
 EXTENSION_HEALTH_MAX_LAYOUTS = env.int("EXTENSION_HEALTH_MAX_LAYOUTS", default=10)
 # The short window shows a broken site within hours; the 24 h rate alone lags until the good hours age out.

@@ -111,7 +111,7 @@ def test_periods_must_be_ordered_recent_and_at_most_a_day(alice_client):
         (now, now - timedelta(minutes=1), "period_start: must not be after period_end"),
         (now - timedelta(hours=25), now, "period_start: a report covers at most 24 hours"),
         (now, now + timedelta(hours=1), "period_end: is in the future"),
-        (now - timedelta(hours=80), now - timedelta(hours=73), "period_end: is more than 72 hours ago"),
+        (now - timedelta(hours=175), now - timedelta(hours=169), "period_end: is more than 168 hours ago"),
     ]
     for start, end, message in cases:
         report = _report(period_start=start.isoformat(), period_end=end.isoformat())
