@@ -143,6 +143,20 @@ def test_it_needs_a_token(anon_client):
     assert not CaptureHealth.objects.exists()
 
 
+def test_an_invalid_or_revoked_token_is_refused(alice):
+    from accounts.services import access_token_revoke
+
+    garbage = APIClient()
+    garbage.credentials(HTTP_AUTHORIZATION="Bearer not-a-jwt")
+    assert_error(_post(garbage, _report()), 401, "token")
+    created = access_token_create(user=alice, name="gone", scope=TokenScope.WRITE)
+    access_token_revoke(user=alice, token_id=created.token.pk)
+    revoked = APIClient()
+    revoked.credentials(HTTP_AUTHORIZATION=f"Bearer {created.secret}")
+    assert_error(_post(revoked, _report()), 401, "revoked")
+    assert not CaptureHealth.objects.exists()
+
+
 def test_a_read_only_access_token_cannot_report_and_a_write_token_can(alice):
     assert_error(_post(_token_client(alice, TokenScope.READ), _report()), 403, "read-only")
     assert _post(_token_client(alice, TokenScope.WRITE), _report()).status_code == 200
