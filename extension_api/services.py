@@ -23,10 +23,15 @@ OTHER_LAYOUT = "other"
 
 
 def adapter_override_save(*, override: AdapterOverride, user: User | None) -> AdapterOverride:
-    """Store an override whose data passes the bundled schema (InvalidInput naming what is wrong, otherwise)."""
+    """Store an override whose data passes the bundled schema (InvalidInput naming what is wrong, otherwise).
+
+    A new override for a site that has one already replaces it (one override per site).
+    """
     problems = adapter_errors(override.data, validator=bundle().validator, site=override.site)
     if problems:
         raise InvalidInput("This adapter cannot be served: " + "; ".join(problems))
+    if override.pk is None:
+        override.pk = AdapterOverride.objects.filter(site=override.site).values_list("pk", flat=True).first()
     override.updated_by = user
     override.save()
     _served_set_changed()

@@ -64,6 +64,15 @@ def test_an_enabled_override_replaces_its_site_and_changes_the_etag(anon_client,
     assert adapters["claude"] == before.json()["adapters"]["claude"]
 
 
+def test_a_second_override_for_a_site_replaces_the_first(anon_client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        first = _override("gemini", version="1")
+        second = _override("gemini", version="2")
+    assert second.pk == first.pk
+    assert list(AdapterOverride.objects.values_list("site", "data__version")) == [("gemini", "2")]
+    assert anon_client.get(URL).json()["adapters"]["gemini"]["version"] == "2"
+
+
 def test_a_disabled_override_is_not_served(anon_client, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         _override("grok", enabled=False, version="9.9.9")
