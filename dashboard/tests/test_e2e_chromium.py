@@ -18,7 +18,7 @@ from django.contrib.staticfiles import finders
 
 from testkit import client_for
 
-pytestmark = [pytest.mark.django_db, pytest.mark.e2e]
+pytestmark = [pytest.mark.django_db, pytest.mark.e2e, pytest.mark.slow]
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"

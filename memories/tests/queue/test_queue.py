@@ -96,7 +96,7 @@ def worker() -> Iterator[list[Served]]:
         process.stop()
 
 
-def test_a_save_stores_its_chunks_without_vectors_and_its_job_in_the_same_transaction(alice):
+def test_it_stores_a_saves_chunks_without_vectors_and_its_job_in_one_transaction(alice):
     response = client_for(alice).post("/save-response", {"prompt": "Bread?", "response": ANSWER}, format="json")
 
     assert response.status_code == 201
@@ -105,7 +105,7 @@ def test_a_save_stores_its_chunks_without_vectors_and_its_job_in_the_same_transa
     assert [status for _, status, _ in jobs()] == ["todo"]
 
 
-def test_a_failed_defer_stores_nothing(alice, monkeypatch):
+def test_it_stores_nothing_when_the_defer_fails(alice, monkeypatch):
     def refuse(*args, **kwargs):
         raise RuntimeError("the queue is unreachable")
 
@@ -116,7 +116,7 @@ def test_a_failed_defer_stores_nothing(alice, monkeypatch):
     assert not Memory.objects.exists() and not Chunk.objects.exists() and not jobs()
 
 
-def test_a_memory_is_found_by_keywords_at_once_and_by_meaning_once_embedded(alice):
+def test_it_finds_a_memory_by_keywords_at_once_and_by_meaning_once_embedded(alice):
     client = client_for(alice)
     client.post(
         "/save-response",
@@ -138,7 +138,7 @@ def test_a_memory_is_found_by_keywords_at_once_and_by_meaning_once_embedded(alic
     assert again["count"] == 1  # never shown twice, before or after its vector
 
 
-def test_a_chunk_waiting_for_its_vector_never_reaches_the_dense_engines(alice):
+def test_it_keeps_a_chunk_waiting_for_its_vector_away_from_the_dense_engines(alice):
     from memories.embedding import embeddings
     from memories.search import dense
 
@@ -148,7 +148,7 @@ def test_a_chunk_waiting_for_its_vector_never_reaches_the_dense_engines(alice):
     assert dense.pgvector_search(user=alice, vector=vector, limit=5).candidates == []
 
 
-def test_the_worker_embeds_batches_across_saves_in_its_own_process(alice, worker):
+def test_it_embeds_batches_across_saves_in_the_workers_own_process(alice, worker):
     for n in range(5):
         services.memory_save(
             user=alice, kind="response", provider="chatgpt", prompt=f"Bread {n}?", text=ANSWER + f" {n}"
@@ -169,7 +169,7 @@ def test_the_worker_embeds_batches_across_saves_in_its_own_process(alice, worker
 
 
 @pytest.mark.slow
-def test_a_worker_killed_mid_batch_commits_nothing_and_the_retried_job_writes_each_vector_once(alice, worker):
+def test_it_commits_nothing_when_the_worker_is_killed_mid_batch_and_the_retry_writes_each_vector_once(alice, worker):
     for n in range(40):
         services.memory_save(
             user=alice, kind="response", provider="chatgpt", prompt=f"Loaf {n}?", text=ANSWER + f" {n}"
@@ -207,7 +207,7 @@ def test_a_worker_killed_mid_batch_commits_nothing_and_the_retried_job_writes_ea
     assert max(attempts for _, _, attempts in jobs()) >= 1
 
 
-def test_the_hourly_clean_up_forgets_old_succeeded_jobs_and_keeps_the_rest(alice, settings):
+def test_it_forgets_old_succeeded_jobs_in_the_hourly_clean_up_and_keeps_the_rest(alice, settings):
     for text in ("I keep bees.", "I grow leeks."):
         services.memory_save(user=alice, kind="prompt", provider="claude", text=text)
     (old, _, _), (recent, _, _) = jobs()
