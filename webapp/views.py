@@ -12,7 +12,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -44,6 +43,8 @@ from webapp.forms import (
 from webapp.http import back, error_page
 
 CHART_DAYS = 30
+# The account page's extra sections (templates), shown under email, password and two-factor sign-in.
+ACCOUNT_SECTIONS: list[str] = []
 
 
 def _user(request: HttpRequest) -> User:
@@ -60,19 +61,6 @@ def _bad_input(request: HttpRequest, form: Any) -> HttpResponse:
 
 
 # --- Signing in -------------------------------------------------------------------------------------------
-
-
-class PageLoginView(LoginView):
-    template_name = "webapp/login.html"
-    redirect_authenticated_user = True
-
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            burst_check(request, group="app-login", key="ip", rate=settings.RATELIMIT_AUTH_RATE)
-        except BurstLimited as exc:
-            form = self.get_form_class()(request)
-            return render(request, self.template_name, {"form": form, "limited": exc.message}, status=429)
-        return super().post(request, *args, **kwargs)
 
 
 @require_GET
@@ -261,6 +249,24 @@ def memory_import(request: HttpRequest) -> HttpResponse:
     for problem in report.problems[:5]:
         messages.warning(request, f"{problem['item']}: {problem['status']}, {problem['reason']}")
     return redirect("webapp:home")
+
+
+# --- The account ------------------------------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def account(request: HttpRequest) -> HttpResponse:
+    """Your account: email addresses, password, two-factor sign-in (allauth's pages), and more sections below."""
+    user = _user(request)
+    context = {
+        "emails": account_selectors.email_addresses(user=user),
+        "has_password": user.has_usable_password(),
+        "two_factor": account_selectors.two_factor_status(user=user),
+        # Further sections' templates, in order (each gets this same context): add one here to extend the page.
+        "account_sections": ACCOUNT_SECTIONS,
+    }
+    return render(request, "webapp/account.html", context)
 
 
 # --- Settings ---------------------------------------------------------------------------------------------

@@ -71,6 +71,11 @@ INSTALLED_APPS = [
     "dashboard",
     "webapp",
     "mcp_server",
+    # Sign-up, email verification, password reset/change and two-factor sign-in for people (docs/accounts.md).
+    # After webapp: its templates (webapp/templates/account/, allauth/, mfa/) replace allauth's own.
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
 ]
 
 MIDDLEWARE = [
@@ -94,6 +99,7 @@ MIDDLEWARE = [
     # Notes each browser signed in to /app/ (device, last seen) for "Where you're signed in" (accounts.WebSession).
     "accounts.middleware.WebSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -161,6 +167,12 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+
+# allauth's backend signs people in by email or user name (the /app/ form and POST /auth/token/ alike).
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -264,10 +276,61 @@ else:
     SILENCED_SYSTEM_CHECKS += ["django_ratelimit.E003", "django_ratelimit.W001"]
 
 # --- The person's own web page (/app/, the webapp app; docs/webapp.md) ---------------------------------
-# Session sign-in for people; staff keep the admin's own login page.
-LOGIN_URL = "webapp:login"
+# Session sign-in for people (allauth's pages, mounted under /app/); staff keep the admin's own login page.
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "webapp:home"
-LOGOUT_REDIRECT_URL = "webapp:login"
+LOGOUT_REDIRECT_URL = "account_login"
+
+# --- People's accounts: django-allauth (docs/accounts.md) ------------------------------------------------
+# Sign up with an email address and a password; the user name is optional (derived from the address when left
+# empty). Sign in with either.
+ACCOUNT_LOGIN_METHODS = {"email", "username"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "username", "password1*", "password2*"]
+ACCOUNT_UNIQUE_EMAIL = True
+# none / optional / mandatory. Production should say mandatory (render.yaml does); `make run` keeps optional.
+ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", default="optional")
+if ACCOUNT_EMAIL_VERIFICATION not in ("none", "optional", "mandatory"):
+    raise ImproperlyConfigured(
+        f"ACCOUNT_EMAIL_VERIFICATION must be none, optional or mandatory, not {ACCOUNT_EMAIL_VERIFICATION!r}."
+    )
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False  # a mail scanner following the link must not confirm the address
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_PREVENT_ENUMERATION = True  # "reset" and "sign up" answer alike whether or not an address is known
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = True  # (and the adapter revokes the extension's refresh tokens too)
+ACCOUNT_SESSION_REMEMBER = None  # the form's "remember me" decides
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Memory Layer] "
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SECURE_SSL_REDIRECT else "http"  # the scheme of links in mails
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+# Per client address (ip), per submitted address (key) and per user; allauth's syntax, shared cache (CACHES).
+ACCOUNT_RATE_LIMITS = {
+    "login": env("ACCOUNT_RATE_LIMIT_LOGIN", default="30/m/ip"),
+    "login_failed": env("ACCOUNT_RATE_LIMIT_LOGIN_FAILED", default="10/m/ip,5/5m/key"),
+    "signup": env("ACCOUNT_RATE_LIMIT_SIGNUP", default="20/m/ip"),
+    "reset_password": env("ACCOUNT_RATE_LIMIT_RESET_PASSWORD", default="20/m/ip,5/m/key"),
+    "reset_password_from_key": "20/m/ip",
+    "change_password": "5/m/user",
+    "confirm_email": "1/3m/key",
+    "manage_email": "10/m/user",
+}
+# Two-factor sign-in: an authenticator app (TOTP) with recovery codes, and passkeys (WebAuthn). Both are asked at
+# /app/ sign-in; POST /auth/token/ asks for a TOTP or recovery code in ``otp``.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_TOTP_ISSUER = env("MFA_TOTP_ISSUER", default="Memory Layer")
+# WebAuthn needs a secure origin; plain http://localhost counts as one in browsers, and DEBUG allows it here.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
+
+# --- Email: Django's backends ---------------------------------------------------------------------------------
+# EMAIL_URL (django-environ), e.g. smtp+tls://user:password@smtp.example.com:587 or smtp+ssl://...:465. Unset, every
+# message is written as a file under EMAIL_FILE_PATH (var/mail/ by default): `make run` says where at start-up.
+EMAIL_URL = env("EMAIL_URL", default="")
+if EMAIL_URL:
+    globals().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Memory Layer <no-reply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 # POST /auth/web-login-link: how long the one-time sign-in link for a Supabase account (no password) is valid.
 WEB_LOGIN_LINK_SECONDS = env.int("WEB_LOGIN_LINK_SECONDS", default=300)
 

@@ -86,7 +86,7 @@ def test_it_works_in_a_real_browser(transactional_db, live_server, browser, scre
     # Signing in through the form.
     page.goto(f"{base}/app/")
     assert re.search(r"/app/login/\?next=/app/$", page.url)
-    page.fill("#id_username", user.username)
+    page.fill("#id_login", user.username)
     page.fill("#id_password", f"pw-{user.username}")
     page.click("button:has-text('Sign in')")
     page.wait_for_url(f"{base}/app/")

@@ -89,9 +89,7 @@ def person_everywhere(name: str, marker: str) -> tuple[User, list[str]]:
         == 200
     )
     browser = Client(HTTP_USER_AGENT=f"Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0 {marker}")
-    assert (
-        browser.post("/app/login/", {"username": user.username, "password": f"pw-{user.username}"}).status_code == 302
-    )
+    assert browser.post("/app/login/", {"login": user.username, "password": f"pw-{user.username}"}).status_code == 302
     assert browser.get("/app/").status_code == 200
     LogEntry.objects.create(
         user=make_user(f"staff-of-{name}", is_staff=True),
