@@ -21,6 +21,7 @@ urlpatterns = [
     path("memories/delete-all", personal(views.memory_delete_all), name="memory-delete-all"),
     path("export", personal(views.memory_export), name="export"),
     path("import", personal(views.memory_import), name="import"),
+    path("imports/<uuid:job_id>", personal(views.import_status), name="import-status"),
     # The account: where the person is signed in, and deleting it (webapp/account_views.py).
     path("account/sessions/", personal(account_views.sessions), name="account-sessions"),
     path(

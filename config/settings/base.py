@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "dashboard",
     "webapp",
     "mcp_server",
+    "extension_api",
     # Sign-up, email verification, password reset/change and two-factor sign-in for people (docs/accounts.md).
     # After webapp: its templates (webapp/templates/account/, allauth/, mfa/) replace allauth's own.
     "allauth",
@@ -105,7 +106,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "config.urls"
 # Each app's JSON API routes, mounted by config.urls at the root and under /api/v1/ (and counted by the metrics).
-API_URLCONFS = ["accounts.urls", "memories.urls", "dashboard.urls"]
+API_URLCONFS = ["accounts.urls", "memories.urls", "dashboard.urls", "extension_api.urls"]
 # The routes the request metrics count (dashboard.middleware): the API's, and /mcp (mounted at the root only).
 METRICS_URLCONFS = [*API_URLCONFS, "mcp_server.urls"]
 WSGI_APPLICATION = "config.wsgi.application"
@@ -410,8 +411,9 @@ IDEMPOTENCY_KEY_TTL = timedelta(hours=env.int("IDEMPOTENCY_KEY_TTL_HOURS", defau
 # CORS: exact web origins, plus browser extensions by id (chrome-extension://<id>).
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_ALLOWED_ORIGIN_REGEXES = extension_origin_regexes(env.list("CORS_ALLOWED_EXTENSION_IDS", default=[]))
-CORS_ALLOW_HEADERS = ["authorization", "content-type", "idempotency-key"]
-CORS_EXPOSE_HEADERS = ["Content-Disposition", "Idempotent-Replayed", "Retry-After"]
+# if-none-match / ETag: the extension revalidates its adapters (GET /extension/adapters).
+CORS_ALLOW_HEADERS = ["authorization", "content-type", "idempotency-key", "if-none-match"]
+CORS_EXPOSE_HEADERS = ["Content-Disposition", "ETag", "Idempotent-Replayed", "Retry-After"]
 CORS_ALLOW_CREDENTIALS = False  # bearer tokens, never cookies
 
 SPECTACULAR_SETTINGS = {
@@ -450,6 +452,27 @@ ADMIN_KEY_FAILURE_RATE = env("ADMIN_KEY_FAILURE_RATE", default="10/m")
 # health_score: the error-rate (5xx share) and p95 latency limits over the last hour.
 HEALTH_MAX_ERROR_RATE = env.float("HEALTH_MAX_ERROR_RATE", default=0.05)
 HEALTH_MAX_P95_MS = env.int("HEALTH_MAX_P95_MS", default=2000)
+
+# --- The browser extension's server side (docs/extension-server.md) -----------------------------------------
+EXTENSION_ADAPTERS_DIR = env("EXTENSION_ADAPTERS_DIR", default=str(BASE_DIR / "extension" / "adapters"))
+# Public data, so no token: a per-address limit instead.
+EXTENSION_ADAPTERS_RATE = env("EXTENSION_ADAPTERS_RATE", default="60/m")
+EXTENSION_ADAPTERS_MAX_AGE_SECONDS = env.int("EXTENSION_ADAPTERS_MAX_AGE_SECONDS", default=300)
+# Bounds how long another process serves the old set after an override is saved, when the cache is per process.
+EXTENSION_ADAPTERS_CACHE_SECONDS = env.int("EXTENSION_ADAPTERS_CACHE_SECONDS", default=60)
+EXTENSION_ADAPTER_MAX_BYTES = env.int("EXTENSION_ADAPTER_MAX_BYTES", default=64 * 1024)
+EXTENSION_HEALTH_RATE = env("EXTENSION_HEALTH_RATE", default="60/h")
+EXTENSION_HEALTH_MAX_REPORTS = env.int("EXTENSION_HEALTH_MAX_REPORTS", default=50)
+EXTENSION_HEALTH_MAX_COUNT = env.int("EXTENSION_HEALTH_MAX_COUNT", default=10_000)
+# Older reports would land past the dashboard's 7 days.
+EXTENSION_HEALTH_MAX_AGE_HOURS = env.int("EXTENSION_HEALTH_MAX_AGE_HOURS", default=168)
+# Made-up layout names must not grow the table: past this many per site and hour they count as "other".
+EXTENSION_HEALTH_MAX_LAYOUTS = env.int("EXTENSION_HEALTH_MAX_LAYOUTS", default=10)
+# The short window shows a broken site within hours; the 24 h rate alone lags until the good hours age out.
+EXTENSION_HEALTH_RECENT_HOURS = env.int("EXTENSION_HEALTH_RECENT_HOURS", default=3)
+EXTENSION_HEALTH_MIN_PROMPTS = env.int("EXTENSION_HEALTH_MIN_PROMPTS", default=20)
+EXTENSION_HEALTH_MIN_RATE = env.float("EXTENSION_HEALTH_MIN_RATE", default=0.8)
+EXTENSION_HEALTH_MAX_DROP = env.float("EXTENSION_HEALTH_MAX_DROP", default=0.15)
 
 # --- Search engines (dense retrieval) -----------------------------------------------------------------
 # SEARCH_BACKEND: "pgvector" (default) searches the Chunk.embedding column; "faiss" serves the dense part
@@ -528,7 +551,11 @@ MEMORY_EMBED_BATCH = env.int("MEMORY_EMBED_BATCH", default=64)
 QUEUE_STALLED_SECONDS = env.int("QUEUE_STALLED_SECONDS", default=30)
 # Succeeded jobs (one per save) are deleted this many hours after they ended; failed ones are kept for staff.
 QUEUE_KEEP_SUCCEEDED_HOURS = env.int("QUEUE_KEEP_SUCCEEDED_HOURS", default=24)
-PROCRASTINATE_WORKER_DEFAULTS = {"concurrency": env.int("QUEUE_WORKER_CONCURRENCY", default=1)}
+# Jobs a worker runs at once (docs/queue.md). Bulk jobs share one lock, so with 2 one slot is always free for a
+# save's embedding; 1 makes a save wait for the running bulk turn (an import slice: a few seconds).
+PROCRASTINATE_WORKER_DEFAULTS = {"concurrency": env.int("QUEUE_WORKER_CONCURRENCY", default=2)}
+# Messages an import stores and embeds per turn before it queues its next turn behind other people's imports.
+MEMORY_IMPORT_SLICE_ITEMS = env.int("MEMORY_IMPORT_SLICE_ITEMS", default=64)
 
 # A chat turn is often meaningless alone ("Yes, last Friday!"): a prompt's keyword index also gets the tail of the
 # same person's previous message when it is recent (memories/services.py).
