@@ -509,7 +509,7 @@ def test_it_queues_a_whole_history_and_lists_its_progress(web, alice, settings, 
     )
 
 
-def test_an_imports_status_is_its_owners_only_and_get_only(web, alice, bob, tmp_path):
+def test_it_shows_an_imports_status_to_its_owner_only_and_on_get_only(web, alice, bob, tmp_path):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from memories.transfer import jobs
