@@ -12,7 +12,6 @@ from rest_framework.views import APIView
 
 from accounts.authentication import PersonalTokenAuthentication, SupabaseJWTAuthentication, UserJWTAuthentication
 from accounts.permissions import access_token_of
-from accounts.ratelimit import burst_check_user
 from mcp_server import bridge
 from mcp_server.server import CALLER_SCOPE_KEY, server
 from mcp_server.tools import Caller
@@ -30,7 +29,6 @@ class McpView(APIView):
 
     @extend_schema(exclude=True)  # JSON-RPC, documented in the README, not an OpenAPI operation
     def post(self, request: Request) -> HttpResponse:
-        burst_check_user(request)
         token = access_token_of(request)
         caller = Caller(user=request.user, can_write=token is None or token.can_write)  # type: ignore[arg-type]
         return bridge.respond(server, request._request, scope_extra={CALLER_SCOPE_KEY: caller})

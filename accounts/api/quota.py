@@ -1,7 +1,8 @@
 """The daily quota on the memory endpoints, as a mixin for their viewsets.
 
 Order inside DRF's ``initial``: authentication and permissions (an anonymous or refused request stops there
-and is never counted), then the per-user burst limit, then one atomic count. A request whose answer is not a
+and is never counted), then the throttles (the per-user burst limit, accounts.ratelimit.UserBurstThrottle),
+then one atomic count. A request whose answer is not a
 success (2xx) is refunded in ``finalize_response``, so validation errors, 403s, 405s and server errors never
 use up the day's quota. Every response that went through the count carries the X-RateLimit-* headers.
 """
@@ -19,7 +20,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import services
-from accounts.ratelimit import burst_check_user
 from accounts.services import UsageStatus
 from core.exceptions import Limited
 from core.timing import phase
@@ -60,7 +60,6 @@ class DailyQuotaMixin:
         if request.method in UNCOUNTED_METHODS or getattr(self, "action", None) in self.uncounted_actions:
             return
         with phase("quota"):
-            burst_check_user(request)
             usage = services.usage_consume(user=request.user)  # type: ignore[arg-type]
         request.quota_usage = usage  # type: ignore[attr-defined]
         if not usage.allowed:

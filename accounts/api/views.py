@@ -31,7 +31,7 @@ from accounts.api.serializers import (
 from accounts.authentication import PersonalTokenAuthentication, SupabaseJWTAuthentication, UserJWTAuthentication
 from accounts.models import preferences_of
 from accounts.permissions import NoAccessToken
-from accounts.ratelimit import burst_check_user, burst_limited_by_ip
+from accounts.ratelimit import burst_limited_by_ip
 from core.exceptions import InvalidInput
 from core.openapi import ErrorEnvelope, error_responses
 
@@ -57,7 +57,6 @@ class RegisterView(APIView):
 class MeView(APIView):
     @extend_schema(responses={200: MeOutput, **error_responses(429)}, summary="Who I am, my tier and today's usage")
     def get(self, request: Request) -> Response:
-        burst_check_user(request)
         return Response(MeOutput(selectors.user_profile(user=request.user)).data)  # type: ignore[arg-type]
 
 
@@ -66,7 +65,6 @@ class PreferencesView(APIView):
 
     @extend_schema(responses={200: PreferencesOutput, **error_responses(429)}, summary="My capture settings")
     def get(self, request: Request) -> Response:
-        burst_check_user(request)
         return Response(PreferencesOutput(preferences_of(request.user)).data)  # type: ignore[arg-type]
 
     @extend_schema(
@@ -75,7 +73,6 @@ class PreferencesView(APIView):
         summary="Change some of my capture settings",
     )
     def patch(self, request: Request) -> Response:
-        burst_check_user(request)
         if not isinstance(request.data, dict):
             raise InvalidInput("Request body must be a JSON object")
         serializer = PreferencesInput(data=request.data)
@@ -103,7 +100,6 @@ class WebLoginLinkView(APIView):
         summary="A one-time sign-in link for the web page (/app/)",
     )
     def post(self, request: Request) -> Response:
-        burst_check_user(request)
         token = login_links.login_link_token(user=request.user)  # type: ignore[arg-type]
         url = reverse("webapp:login-link", kwargs={"token": token})
         return Response(WebLoginLinkOutput({"url": url, "expires_in": settings.WEB_LOGIN_LINK_SECONDS}).data)
@@ -129,7 +125,6 @@ class AccessTokensView(APIView):
         summary="My personal access tokens (revoked ones too), newest first",
     )
     def get(self, request: Request) -> Response:
-        burst_check_user(request)
         tokens = selectors.access_token_list(user=request.user)  # type: ignore[arg-type]
         return Response(AccessTokenOutput(tokens, many=True).data)
 
@@ -139,7 +134,6 @@ class AccessTokensView(APIView):
         summary="Make a personal access token (for an MCP client or a script); the answer shows it once",
     )
     def post(self, request: Request) -> Response:
-        burst_check_user(request)
         if not isinstance(request.data, dict):
             raise InvalidInput("Request body must be a JSON object")
         serializer = AccessTokenInput(data=request.data)
@@ -161,7 +155,6 @@ class AccessTokenView(APIView):
         summary="Revoke one of my personal access tokens",
     )
     def delete(self, request: Request, token_id: str) -> Response:
-        burst_check_user(request)
         token = services.access_token_revoke(user=request.user, token_id=int(token_id))  # type: ignore[arg-type]
         return Response(AccessTokenOutput(token).data)
 

@@ -203,6 +203,8 @@ REST_FRAMEWORK = {
         "rest_framework.permissions.IsAuthenticated",
         "accounts.permissions.TokenScopePermission",
     ],
+    # The per-user burst limit (RATELIMIT_API_RATE) on every API view; a view that must not be limited opts out.
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.ratelimit.UserBurstThrottle"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",

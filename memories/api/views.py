@@ -24,6 +24,7 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
+from rest_framework.throttling import BaseThrottle
 
 from accounts.api.quota import DailyQuotaMixin
 from accounts.models import preferences_of
@@ -309,6 +310,10 @@ class ImportViewSet(DailyQuotaMixin, viewsets.ViewSet):
     GET /memories/import/<job_id> (its progress; not counted)."""
 
     uncounted_actions = frozenset({"retrieve"})
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        # A client polls an import's progress: the poll is neither counted (above) nor burst-limited.
+        return [] if self.action in self.uncounted_actions else super().get_throttles()
 
     @extend_schema(
         request={
