@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import services
+from accounts.authentication import request_user
 from accounts.services import UsageStatus
 from core.exceptions import Limited
 from core.timing import phase
@@ -59,11 +60,12 @@ class DailyQuotaMixin:
             super().initial(request, *args, **kwargs)  # type: ignore[misc]
         if request.method in UNCOUNTED_METHODS or getattr(self, "action", None) in self.uncounted_actions:
             return
+        user = request_user(request)
         with phase("quota"):
-            usage = services.usage_consume(user=request.user)  # type: ignore[arg-type]
+            usage = services.usage_consume(user=user)
         request.quota_usage = usage  # type: ignore[attr-defined]
         if not usage.allowed:
-            tier = request.user.tier  # type: ignore[union-attr]
+            tier = user.tier
             raise QuotaExceeded(
                 f"Daily limit of {usage.limit} requests reached for the {tier} tier",
                 extra={
@@ -88,7 +90,7 @@ class DailyQuotaMixin:
 def _refund(request: Request, usage: UsageStatus) -> UsageStatus:
     request.quota_usage = None  # type: ignore[attr-defined]
     try:
-        return services.usage_refund(user=request.user, usage=usage)  # type: ignore[arg-type]
+        return services.usage_refund(user=request_user(request), usage=usage)
     except DatabaseError:
         # The answer is already an error; don't turn it into a 500. The user loses one request of today's quota.
         logger.exception("could not refund a quota request")

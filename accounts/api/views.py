@@ -28,7 +28,12 @@ from accounts.api.serializers import (
     UserOutput,
     WebLoginLinkOutput,
 )
-from accounts.authentication import PersonalTokenAuthentication, SupabaseJWTAuthentication, UserJWTAuthentication
+from accounts.authentication import (
+    PersonalTokenAuthentication,
+    SupabaseJWTAuthentication,
+    UserJWTAuthentication,
+    request_user,
+)
 from accounts.models import preferences_of
 from accounts.permissions import NoAccessToken
 from accounts.ratelimit import burst_limited_by_ip
@@ -57,7 +62,7 @@ class RegisterView(APIView):
 class MeView(APIView):
     @extend_schema(responses={200: MeOutput, **error_responses(429)}, summary="Who I am, my tier and today's usage")
     def get(self, request: Request) -> Response:
-        return Response(MeOutput(selectors.user_profile(user=request.user)).data)  # type: ignore[arg-type]
+        return Response(MeOutput(selectors.user_profile(user=request_user(request))).data)
 
 
 class PreferencesView(APIView):
@@ -65,7 +70,7 @@ class PreferencesView(APIView):
 
     @extend_schema(responses={200: PreferencesOutput, **error_responses(429)}, summary="My capture settings")
     def get(self, request: Request) -> Response:
-        return Response(PreferencesOutput(preferences_of(request.user)).data)  # type: ignore[arg-type]
+        return Response(PreferencesOutput(preferences_of(request_user(request))).data)
 
     @extend_schema(
         request=PreferencesInput,
@@ -77,7 +82,7 @@ class PreferencesView(APIView):
             raise InvalidInput("Request body must be a JSON object")
         serializer = PreferencesInput(data=request.data)
         serializer.is_valid(raise_exception=True)
-        prefs = services.preferences_update(user=request.user, changes=dict(serializer.validated_data))  # type: ignore[arg-type]
+        prefs = services.preferences_update(user=request_user(request), changes=dict(serializer.validated_data))
         return Response(PreferencesOutput(prefs).data)
 
 
@@ -100,7 +105,7 @@ class WebLoginLinkView(APIView):
         summary="A one-time sign-in link for the web page (/app/)",
     )
     def post(self, request: Request) -> Response:
-        token = login_links.login_link_token(user=request.user)  # type: ignore[arg-type]
+        token = login_links.login_link_token(user=request_user(request))
         url = reverse("webapp:login-link", kwargs={"token": token})
         return Response(WebLoginLinkOutput({"url": url, "expires_in": settings.WEB_LOGIN_LINK_SECONDS}).data)
 
@@ -125,7 +130,7 @@ class AccessTokensView(APIView):
         summary="My personal access tokens (revoked ones too), newest first",
     )
     def get(self, request: Request) -> Response:
-        tokens = selectors.access_token_list(user=request.user)  # type: ignore[arg-type]
+        tokens = selectors.access_token_list(user=request_user(request))
         return Response(AccessTokenOutput(tokens, many=True).data)
 
     @extend_schema(
@@ -138,7 +143,7 @@ class AccessTokensView(APIView):
             raise InvalidInput("Request body must be a JSON object")
         serializer = AccessTokenInput(data=request.data)
         serializer.is_valid(raise_exception=True)
-        created = services.access_token_create(user=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        created = services.access_token_create(user=request_user(request), **serializer.validated_data)
         body = {**AccessTokenOutput(created.token).data, "token": created.secret}
         return Response(CreatedAccessTokenOutput(body).data, status=status.HTTP_201_CREATED)
 
@@ -155,7 +160,7 @@ class AccessTokenView(APIView):
         summary="Revoke one of my personal access tokens",
     )
     def delete(self, request: Request, token_id: str) -> Response:
-        token = services.access_token_revoke(user=request.user, token_id=int(token_id))  # type: ignore[arg-type]
+        token = services.access_token_revoke(user=request_user(request), token_id=int(token_id))
         return Response(AccessTokenOutput(token).data)
 
 
