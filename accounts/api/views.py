@@ -37,7 +37,6 @@ from accounts.authentication import (
 from accounts.models import preferences_of
 from accounts.permissions import NoAccessToken
 from accounts.ratelimit import burst_limited_by_ip
-from core.exceptions import InvalidInput
 from core.openapi import ErrorEnvelope, error_responses
 
 
@@ -78,8 +77,6 @@ class PreferencesView(APIView):
         summary="Change some of my capture settings",
     )
     def patch(self, request: Request) -> Response:
-        if not isinstance(request.data, dict):
-            raise InvalidInput("Request body must be a JSON object")
         serializer = PreferencesInput(data=request.data)
         serializer.is_valid(raise_exception=True)
         prefs = services.preferences_update(user=request_user(request), changes=dict(serializer.validated_data))
@@ -139,8 +136,6 @@ class AccessTokensView(APIView):
         summary="Make a personal access token (for an MCP client or a script); the answer shows it once",
     )
     def post(self, request: Request) -> Response:
-        if not isinstance(request.data, dict):
-            raise InvalidInput("Request body must be a JSON object")
         serializer = AccessTokenInput(data=request.data)
         serializer.is_valid(raise_exception=True)
         created = services.access_token_create(user=request_user(request), **serializer.validated_data)

@@ -30,6 +30,7 @@ from accounts.api.quota import DailyQuotaMixin
 from accounts.authentication import request_user
 from accounts.models import preferences_of
 from core.exceptions import InvalidInput, NotAllowed, TooLarge
+from core.inputs import json_object
 from core.openapi import ErrorEnvelope, error_responses
 from memories import selectors, services
 from memories.api.idempotency import idempotent
@@ -64,12 +65,6 @@ def ensure_own_user_id(request: Request, user_id: Any) -> None:
         return
     if str(user_id).strip().lower() != str(request_user(request).pk).lower():
         raise NotAllowed("User ID mismatch")
-
-
-def _json_object(request: Request) -> dict[str, Any]:
-    if not isinstance(request.data, dict):
-        raise InvalidInput("Request body must be a JSON object")
-    return request.data
 
 
 def _saved(result: services.SaveResult) -> Response:
@@ -122,7 +117,7 @@ class SaveViewSet(DailyQuotaMixin, viewsets.ViewSet):
     ) -> Response:
         """The one save path: the two endpoints differ only in their input serializer, its field names and the
         memory's kind."""
-        data = _json_object(request)
+        data = json_object(request.data)  # read before validation: another person's user_id is 403, not 400
         ensure_own_user_id(request, data.get("user_id"))
         serializer = input_class(data=data)
         serializer.is_valid(raise_exception=True)
@@ -277,7 +272,8 @@ class MemoryViewSet(viewsets.GenericViewSet):
         description='Send `{"confirm": true}` as the JSON body (or `?confirm=true`); without it: 400, nothing deleted.',
     )
     def destroy_all(self, request: Request) -> Response:
-        data = request.data if isinstance(request.data, dict) and request.data else request.query_params.dict()
+        # The JSON body, or else ?confirm= (the only query parameter read here).
+        data = request.data or {key: value for key, value in request.query_params.items() if key == "confirm"}
         serializer = DeleteAllInput(data=data)
         serializer.is_valid(raise_exception=True)
         deleted = services.memory_delete_all(user=request_user(request))
