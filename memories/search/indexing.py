@@ -25,6 +25,7 @@ from memories.embedding import embeddings
 from memories.embedding.inputs import embedding_input
 from memories.models import Chunk, Memory, SearchIndexSnapshot, SearchIndexSnapshotPart
 from memories.search import dense, search_index
+from memories.search.index_store import index_store
 from memories.search.search_index import SnapshotRefused
 
 logger = logging.getLogger(__name__)
@@ -139,9 +140,7 @@ def index_rebuild(
         "users": _user_ranges(users, codes),
     }
     _atomic_write(search_index.sidecar_path(path), lambda tmp: tmp.write_text(json.dumps(meta)))
-    snapshot_id = None
-    if settings.FAISS_INDEX_STORE == "database":
-        snapshot_id = index_snapshot_store(path=path, meta=meta).pk
+    snapshot_id = index_store().publish(path=path, meta=meta)
     return RebuildResult(path=path, rows=filled, users=len(meta["users"]), max_chunk_id=max_id, snapshot_id=snapshot_id)
 
 
@@ -270,6 +269,25 @@ def _write_parts(snapshot: SearchIndexSnapshot, tmp: Path) -> None:
             f"snapshot {snapshot.pk} arrived as {size} bytes with SHA-256 {digest.hexdigest()[:12]}..., "
             f"expected {snapshot.size} bytes, {snapshot.sha256[:12]}...; not installed",
         )
+
+
+class DatabaseStore:
+    """FAISS_INDEX_STORE=database (memories.search.index_store): builds are stored in PostgreSQL, and every
+    serving process fetches the newest into its own FAISS_INDEX_PATH."""
+
+    name = "database"
+
+    def publish(self, *, path: Path, meta: dict[str, Any]) -> int | None:
+        return index_snapshot_store(path=path, meta=meta).pk
+
+    def refresh_if_due(self) -> None:
+        search_index.snapshot_sync_if_due()
+
+    def sync(self) -> str:
+        return search_index.snapshot_sync()
+
+    def describe(self, meta: dict[str, Any] | None) -> dict[str, Any]:
+        return {"snapshot": search_index.snapshot_status(meta)}
 
 
 @contextmanager
