@@ -24,6 +24,7 @@ from accounts.models import User
 from memories.embedding import embeddings
 from memories.embedding.inputs import embedding_input
 from memories.models import Chunk, Memory, SearchIndexSnapshot, SearchIndexSnapshotPart
+from memories.parts import BlobParts
 from memories.search import dense, search_index
 from memories.search.index_store import index_store
 from memories.search.search_index import SnapshotRefused
@@ -207,12 +208,7 @@ def index_snapshot_store(*, path: Path, meta: dict[str, Any]) -> SearchIndexSnap
             sha256=meta["sha256"],
             sidecar=sidecar,
         )
-        digest, position = hashlib.sha256(), 0
-        while part := f.read(SNAPSHOT_PART_BYTES):
-            SearchIndexSnapshotPart.objects.create(snapshot=snapshot, position=position, data=part)
-            digest.update(part)
-            position += 1
-        if digest.hexdigest() != snapshot.sha256:
+        if _parts().store(snapshot, f).sha256 != snapshot.sha256:
             raise RuntimeError(f"{path} changed while it was being stored; run rebuild_index again")
     index_snapshots_prune(keep=settings.FAISS_SNAPSHOT_KEEP)
     return snapshot
@@ -222,7 +218,7 @@ def index_snapshots_prune(*, keep: int) -> int:
     """Delete all but the newest ``keep`` (at least 1) snapshots; returns how many were deleted."""
     old = list(SearchIndexSnapshot.objects.order_by("-id").values_list("id", flat=True)[max(1, keep) :])
     with transaction.atomic():
-        SearchIndexSnapshotPart.objects.filter(snapshot_id__in=old).delete()
+        _parts().delete(old)
         SearchIndexSnapshot.objects.filter(id__in=old).delete()
     return len(old)
 
@@ -254,19 +250,18 @@ def index_fetch(*, snapshot_id: int | None = None, path: Path | None = None) -> 
     return FetchResult(snapshot.pk, "fetched")
 
 
+def _parts() -> BlobParts:
+    # Read at call time: tests shrink SNAPSHOT_PART_BYTES to see a file split over several parts.
+    return BlobParts(SearchIndexSnapshotPart, owner="snapshot", part_bytes=SNAPSHOT_PART_BYTES)
+
+
 def _write_parts(snapshot: SearchIndexSnapshot, tmp: Path) -> None:
-    digest, size, position = hashlib.sha256(), 0, 0
-    parts = SearchIndexSnapshotPart.objects.filter(snapshot_id=snapshot.pk)
     with open(tmp, "wb") as f:
-        while (part := parts.filter(position=position).values_list("data", flat=True).first()) is not None:
-            f.write(part)
-            digest.update(part)
-            size += len(part)
-            position += 1
-    if size != snapshot.size or digest.hexdigest() != snapshot.sha256:
+        blob = _parts().copy_to(snapshot.pk, f)
+    if blob.size != snapshot.size or blob.sha256 != snapshot.sha256:
         raise SnapshotRefused(
             snapshot.pk,
-            f"snapshot {snapshot.pk} arrived as {size} bytes with SHA-256 {digest.hexdigest()[:12]}..., "
+            f"snapshot {snapshot.pk} arrived as {blob.size} bytes with SHA-256 {blob.sha256[:12]}..., "
             f"expected {snapshot.size} bytes, {snapshot.sha256[:12]}...; not installed",
         )
 
