@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup onnx-model run dev serve browser test test-e2e extension test-extension lint bench bench-scale clean
+.PHONY: setup onnx-model run dev serve browser test test-fast test-e2e extension test-extension lint bench bench-scale clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -64,6 +64,11 @@ browser:
 
 test: setup browser
 	$(PY) -m pytest
+
+# The inner loop: everything but the tests marked slow (live servers, workers, fuzzing) or e2e (browsers).
+# No coverage floor: a subset cannot meet the whole suite's. `make test` and CI still run everything.
+test-fast: setup
+	$(PY) -m pytest -m "not slow and not e2e" --no-cov
 
 # The dashboard's headless-browser test (skipped by `make test` when Chromium is missing): installs Debian's
 # chromium if needed (root or sudo), then runs it; screenshots land in test-artifacts/.

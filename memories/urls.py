@@ -4,9 +4,18 @@ from django.urls import re_path
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 
-from memories.api.views import ContextViewSet, ImportViewSet, MemoryViewSet, NDJSONParser, NDJSONRenderer, SaveViewSet
+from memories.api.views import (
+    AccountView,
+    ContextViewSet,
+    ImportViewSet,
+    MemoryViewSet,
+    NDJSONParser,
+    NDJSONRenderer,
+    SaveViewSet,
+)
 
 urlpatterns = [
+    re_path(r"^me/?$", AccountView.as_view(), name="me-account"),
     re_path(r"^save-prompt/?$", SaveViewSet.as_view({"post": "save_prompt"}), name="save-prompt"),
     re_path(r"^save-response/?$", SaveViewSet.as_view({"post": "save_response"}), name="save-response"),
     re_path(r"^context/(?P<user_id>[^/]+)/?$", ContextViewSet.as_view({"get": "retrieve"}), name="context"),

@@ -46,9 +46,8 @@ def _unversioned(path: str) -> str:
 
 # drf-spectacular documents no body on DELETE (OpenAPI 3.0 gives it no meaning); these take one all the same
 # (their valid body as the schema would say it).
-DELETE_BODIES = {
-    "/memories": {"type": "object", "required": ["confirm"], "properties": {"confirm": {"type": "boolean"}}}
-}
+_CONFIRM = {"type": "object", "required": ["confirm"], "properties": {"confirm": {"type": "boolean"}}}
+DELETE_BODIES = {"/memories": _CONFIRM, "/me": _CONFIRM}
 
 
 def json_bodies(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -98,7 +97,8 @@ def valid_ish_body(schema: dict[str, Any], body: dict[str, Any]) -> dict[str, An
 def test_the_lenient_list_names_only_real_json_endpoints(schema):
     endpoints = {(_unversioned(path), method) for path, method, _ in json_bodies(schema)}
     assert endpoints >= LENIENT
-    assert len(endpoints - LENIENT) == 4  # /me/settings, /me/tokens, DELETE /memories, PATCH /memories/{id}
+    # /me/settings, /me/tokens, PATCH /memories/{id}, DELETE /memories, DELETE /me
+    assert len(endpoints - LENIENT) == 5
 
 
 def test_every_strict_json_endpoint_refuses_an_unknown_field_by_name(schema, alice_client):
@@ -116,8 +116,8 @@ def test_every_strict_json_endpoint_refuses_an_unknown_field_by_name(schema, ali
         assert response.status_code == 400, (method, path, response.content)
         assert response.json()["success"] is False and UNKNOWN in response.json()["error"], (method, path)
         checked.append((method, path))
-    assert len(checked) >= 8, checked  # both trees, root and /api/v1/
-    assert alice_client.get(f"/memories/{object_id}").status_code == 200  # DELETE /memories deleted nothing
+    assert len(checked) >= 10, checked  # both trees, root and /api/v1/
+    assert alice_client.get(f"/memories/{object_id}").status_code == 200  # no DELETE deleted anything
 
 
 def test_the_seeds_save_endpoint_ignores_unknown_fields(alice_client):

@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -28,7 +27,7 @@ import threading
 import time
 import urllib.request
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -38,6 +37,7 @@ from django.conf import settings as django_settings
 
 from memories.models import Memory
 from testkit import client_for, make_user
+from testkit.processes import Served, make_run, wait_for
 
 EXTENSION = Path(__file__).resolve().parent.parent
 FAKES = Path(__file__).resolve().parent / "fakes"
@@ -73,17 +73,6 @@ pytestmark = [
 
 
 # ------------------------------------------------------------------------------------------------ helpers
-
-
-def wait_for(check: Callable[[], Any], *, timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
 
 
 def memories_of(user: Any) -> list[Memory]:
@@ -345,71 +334,38 @@ def browser(
         context.close()
 
 
-class MakeRun:
-    """`make run` (gunicorn with the project's gunicorn.conf.py, what a person starts) on a free port, against
-    this session's test database, so the test reads what it stored. It verifies this process's tokens (same
-    secret) and allows the extension's origin by CORS the way production does (CORS_ALLOWED_EXTENSION_IDS)."""
+def start_make_run(extension_id: str, log_path: Path) -> Served:
+    """`make run` (gunicorn with the project's gunicorn.conf.py and the queue's worker, what a person starts) on a
+    free port, against this session's test database, so the test reads what it stored. It verifies this process's
+    tokens (same secret) and allows the extension's origin by CORS the way production does."""
+    from django.db import connection
 
-    def __init__(self, extension_id: str, log_path: Path) -> None:
-        from django.db import connection
+    from config.tests.deploy_env import clean_env, session_database_url
 
-        from config.tests.deploy_env import ROOT, clean_env, session_database_url
-
-        url = urlsplit(session_database_url())
-        database_url = urlunsplit(url._replace(path="/" + connection.settings_dict["NAME"]))
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        env = clean_env(
-            DATABASE_URL=database_url,
-            DJANGO_SECRET_KEY=django_settings.SECRET_KEY,
-            CORS_ALLOWED_EXTENSION_IDS=extension_id,
-            RATELIMIT_API_RATE="100000/m",
-            RATELIMIT_AUTH_RATE="1000/m",
-        )
-        with log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                ["make", "run", f"PORT={self.port}"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,  # make, its shell, gunicorn (and what it starts) stop together
-            )  # fmt: skip
-        deadline = time.monotonic() + 300
-        while True:
-            assert self.process.poll() is None, self.log()
-            with contextlib.suppress(OSError), urllib.request.urlopen(f"{self.url}/ready", timeout=5) as answer:
-                if answer.status == 200:
-                    return
-            if time.monotonic() > deadline:
-                raise AssertionError(f"make run never became ready:\n{self.log()}")
-            time.sleep(0.5)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=30)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    url = urlsplit(session_database_url())
+    database_url = urlunsplit(url._replace(path="/" + connection.settings_dict["NAME"]))
+    env = clean_env(
+        DATABASE_URL=database_url,
+        DJANGO_SECRET_KEY=django_settings.SECRET_KEY,
+        CORS_ALLOWED_EXTENSION_IDS=extension_id,
+        RATELIMIT_API_RATE="100000/m",
+        RATELIMIT_AUTH_RATE="1000/m",
+    )
+    served = make_run(env=env, log_path=log_path)
+    served.wait_ready()
+    return served
 
 
 @pytest.fixture(scope="module")
-def served(django_db_setup: None, browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MakeRun]:
-    server = MakeRun(browser.id, tmp_path_factory.mktemp("make-run") / "make-run.log")
+def served(django_db_setup: None, browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    server = start_make_run(browser.id, tmp_path_factory.mktemp("make-run") / "make-run.log")
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
-def gate(served: MakeRun) -> Iterator[Gate]:
+def gate(served: Served) -> Iterator[Gate]:
+    assert served.port is not None
     gate = Gate(("127.0.0.1", served.port))
     yield gate
     gate.close()
@@ -564,7 +520,9 @@ def test_a_sent_prompt_and_its_streamed_answer_are_saved(env: Browser, gate: Gat
 
     page.wait_for_function("() => window.__sent.length === 1", timeout=5000)
     assert sent(page) == [prompt]  # no memories yet: sent as typed
-    saved = wait_for(lambda: [m for m in memories_of(person) if m.kind == "prompt"], what="the saved prompt")
+    saved = wait_for(
+        lambda: [m for m in memories_of(person) if m.kind == "prompt"], what="the saved prompt", timeout=10
+    )
     assert [(m.text, m.provider) for m in saved] == [(prompt, provider)]
 
     answer = page.evaluate("window.__answers[0]")
@@ -610,7 +568,7 @@ def test_context_is_added_before_sending_and_the_chip_counts_it(env: Browser, ga
 
     # What is saved is the prompt as the person wrote it, without the block the extension added.
     saved = wait_for(lambda: [m for m in memories_of(person) if m.kind == "prompt" and m.text != remembered],
-                     what="the saved prompt")  # fmt: skip
+                     what="the saved prompt", timeout=10)  # fmt: skip
     assert [m.text for m in saved] == [prompt]
     answer = wait_for(lambda: [m for m in memories_of(person) if m.kind == "response"], timeout=15, what="answer")
     assert answer[0].prompt == prompt
@@ -628,7 +586,7 @@ def test_an_unrelated_prompt_goes_out_unchanged(env: Browser, gate: Gate, person
     page.keyboard.press("Enter")
     page.wait_for_function("() => window.__sent.length === 1", timeout=6000)
     assert sent(page) == [prompt]  # nothing of the dog or the tiles pasted into a networking question
-    saved = wait_for(lambda: [m for m in memories_of(person) if m.text == prompt], what="the saved prompt")
+    saved = wait_for(lambda: [m for m in memories_of(person) if m.text == prompt], what="the saved prompt", timeout=10)
     assert saved[0].kind == "prompt"
 
 
@@ -648,7 +606,7 @@ def test_send_without_memories(env: Browser, gate: Gate, person: Any) -> None:
     assert sent(page) == [prompt]
     assert page.locator("#memory-layer-chip .count").text_content() == "Sent without memories"
     saved = wait_for(lambda: [m for m in memories_of(person) if m.kind == "prompt" and m.text == prompt],
-                     what="the saved prompt")  # fmt: skip
+                     what="the saved prompt", timeout=10)  # fmt: skip
     assert saved[0].provider == "claude"
 
 
@@ -705,7 +663,7 @@ def test_a_site_switched_off_saves_nothing(env: Browser, gate: Gate, person: Any
     popup.wait_for_selector("body[data-ready=true]")
     popup.uncheck("#site-gemini")
     wait_for(lambda: env.stored("sites") == {"chatgpt": True, "claude": True, "gemini": False, "grok": True},
-             what="the switch stored")  # fmt: skip
+             what="the switch stored", timeout=10)  # fmt: skip
     page.bring_to_front()
     page.wait_for_timeout(300)
     prompt = "This one must not be remembered"
