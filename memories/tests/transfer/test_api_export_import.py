@@ -193,7 +193,7 @@ def test_it_imports_a_chatgpt_export_so_that_context_finds_it(alice, alice_clien
     response = alice_client.post("/memories/import", {"file": upload}, format="multipart")
 
     assert response.status_code == 202, response.content
-    assert run_queued_jobs("memories.import_history") == 1
+    assert run_queued_jobs("memories.import_history") == 2  # its turns: counting the file, then its 4 messages
     body = alice_client.get(response.json()["status_url"]).json()
     assert (body["format"], body["status"], body["imported"], body["duplicates"], body["failed"]) == (
         "chatgpt",
