@@ -1,10 +1,17 @@
 """The memories API: saves, /context and memory management. Mounted at the root and under /api/v1/."""
 
 from django.urls import re_path
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import JSONRenderer
 
-from memories.api.views import ContextViewSet, ImportViewSet, MemoryViewSet, NDJSONParser, NDJSONRenderer, SaveViewSet
+from memories.api.views import (
+    ContextViewSet,
+    ImportBodyParser,
+    ImportViewSet,
+    MemoryViewSet,
+    NDJSONRenderer,
+    SaveViewSet,
+)
 
 urlpatterns = [
     re_path(r"^save-prompt/?$", SaveViewSet.as_view({"post": "save_prompt"}), name="save-prompt"),
@@ -18,7 +25,7 @@ urlpatterns = [
     ),
     re_path(
         r"^memories/import/?$",
-        ImportViewSet.as_view({"post": "create"}, parser_classes=[JSONParser, NDJSONParser, MultiPartParser]),
+        ImportViewSet.as_view({"post": "create"}, parser_classes=[MultiPartParser, ImportBodyParser]),
         name="memory-import",
     ),
     re_path(

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 
 from core.timing import phase
+from memories.embedding import onnx_export
 from memories.embedding.onnx_backend import OnnxEncoder
 
 if TYPE_CHECKING:
@@ -65,9 +66,16 @@ def _load_torch() -> Any:
     return model
 
 
+def onnx_model_file() -> str:
+    """The ONNX file the onnx backend runs: the fp32 export, or its int8 twin with EMBEDDING_ONNX_INT8."""
+    if settings.EMBEDDING_ONNX_INT8:
+        return str(onnx_export.int8_path(settings.EMBEDDING_ONNX_PATH))
+    return str(settings.EMBEDDING_ONNX_PATH)
+
+
 def _load_onnx() -> Any:
     return OnnxEncoder(
-        onnx_path=str(settings.EMBEDDING_ONNX_PATH),
+        onnx_path=onnx_model_file(),
         model_dir=model_path(),
         max_tokens=settings.EMBEDDING_MAX_TOKENS,
         threads=settings.EMBEDDING_TORCH_THREADS,

@@ -1,0 +1,149 @@
+#!/usr/bin/env python
+"""The embedding model's ceiling: chunks/s of the ONNX encoder alone, lever by lever, side by side in one run.
+
+    python bench/model_ceiling.py                      # 1,000 generated ChatGPT messages, 3 rounds
+    python bench/model_ceiling.py --messages 2000 --rounds 5 --json var/model-ceiling.json
+
+The inputs are what the worker embeds for an import: a deterministic ChatGPT export (testkit.chat_exports) read by
+the import reader, cut into chunks and prefixed as the worker does (an answer carries its prompt's head). No
+database, no HTTP: only tokenizer + ONNX Runtime + pooling, i.e. the most an import can reach on this machine.
+
+Variants: fp32 vs int8 (EMBEDDING_ONNX_INT8) × batches sorted by token count (dynamic padding) vs file order ×
+batch sizes × intra-op threads. The machine may be shared: every round runs every variant once, in a rotated
+order, so load drifts hit all variants alike; the table gives the median (and min-max) over rounds. The int8
+row also gives the mean cosine of its vectors against fp32's for the same inputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._common import machine  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Variant:
+    model: str  # fp32 | int8
+    sort: bool
+    batch: int
+    threads: int
+
+    @property
+    def name(self) -> str:
+        order = "sorted" if self.sort else "file order"
+        return f"{self.model:4} {order:10} batch {self.batch:3} threads {self.threads}"
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def variants(all_cores: int) -> list[Variant]:
+    found = [Variant(model, True, batch, all_cores) for model in ("fp32", "int8") for batch in (16, 32, 64, 128)]
+    found += [Variant(model, False, 32, all_cores) for model in ("fp32", "int8")]
+    if all_cores > 1:
+        found += [Variant(model, True, 32, 1) for model in ("fp32", "int8")]
+    return found
+
+
+def worker_inputs(messages: int) -> list[str]:
+    """The dense inputs the worker would embed for a generated export of ``messages`` messages."""
+    from memories.embedding.inputs import chunk_texts, embedding_input
+    from memories.transfer import history
+    from testkit.chat_exports import write_chatgpt_export
+
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "conversations.json"
+        write_chatgpt_export(path, messages, seed=7)
+        found = history.open_history(path)
+        inputs = []
+        for candidate in history.iter_candidates(found):
+            data = candidate.data
+            prompt = data.get("prompt", "")
+            for chunk in chunk_texts(kind=data["kind"], text=data["text"], prompt=prompt):
+                inputs.append(embedding_input(kind=data["kind"], chunk_text=chunk, prompt=prompt))
+    return inputs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-secret-" + "b" * 40)
+    import django
+
+    django.setup()
+    import numpy as np
+    from django.conf import settings
+
+    from memories.embedding import embeddings, onnx_export
+    from memories.embedding.onnx_backend import OnnxEncoder
+
+    inputs = worker_inputs(args.messages)
+    tokens = [len(ids) for ids in (e.ids for e in embeddings._tokenizer().encode_batch(inputs))]
+    files = {
+        "fp32": str(settings.EMBEDDING_ONNX_PATH),
+        "int8": str(onnx_export.int8_path(settings.EMBEDDING_ONNX_PATH)),
+    }
+    all_cores = cores()
+    chosen = variants(all_cores)
+    encoders = {
+        v: OnnxEncoder(
+            onnx_path=files[v.model],
+            model_dir=embeddings.model_path(),
+            max_tokens=settings.EMBEDDING_MAX_TOKENS,
+            threads=v.threads,
+            batch_size=v.batch,
+            sort_by_length=v.sort,
+        )
+        for v in chosen
+    }
+    print(machine())
+    print(f"load average at start: {os.getloadavg()[0]:.2f} (1 min); cores available to this process: {all_cores}")
+    print(
+        f"{len(inputs)} chunks from {args.messages} generated ChatGPT messages; tokens per chunk: mean "
+        f"{statistics.fmean(tokens):.0f}, median {statistics.median(tokens):.0f}, max {max(tokens)}"
+    )
+    for encoder in encoders.values():
+        encoder.encode(inputs[:64])  # warm-up: ONNX Runtime allocates on the first runs
+    rates: dict[Variant, list[float]] = {v: [] for v in chosen}
+    for round_number in range(args.rounds):
+        order = chosen[round_number % len(chosen) :] + chosen[: round_number % len(chosen)]
+        for v in order:
+            started = time.perf_counter()
+            encoders[v].encode(inputs)
+            rates[v].append(len(inputs) / (time.perf_counter() - started))
+        print(f"round {round_number + 1}/{args.rounds} done (load {os.getloadavg()[0]:.2f})", flush=True)
+    reference = encoders[Variant("fp32", True, 32, all_cores)].encode(inputs)
+    quantised = encoders[Variant("int8", True, 32, all_cores)].encode(inputs)
+    cosine = float(np.mean(np.sum(reference * quantised, axis=1)))
+    print(f"\n{'variant':42} {'chunks/s median':>16} {'min-max':>16}")
+    rows = []
+    for v in chosen:
+        median = statistics.median(rates[v])
+        print(f"{v.name:42} {median:16.1f} {min(rates[v]):7.1f}-{max(rates[v]):<8.1f}")
+        rows.append({**v.__dict__, "chunks_per_s": rates[v], "median": median})
+    print(f"\nint8 vs fp32: mean cosine of the same chunk's vectors {cosine:.4f}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(
+            json.dumps({"machine": machine(), "chunks": len(inputs), "rows": rows, "int8_cosine": cosine}, indent=2)
+        )
+
+
+if __name__ == "__main__":
+    main()
