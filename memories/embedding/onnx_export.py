@@ -5,7 +5,8 @@
 
 The graph is the bare transformer (input_ids, attention_mask, token_type_ids -> last_hidden_state, batch and
 sequence axes dynamic), and beside it its int8 twin (``<name>.int8.onnx``: the same graph with weights quantised by
-ONNX Runtime's ``quantize_dynamic``, used with EMBEDDING_ONNX_INT8=1); mean pooling and normalisation happen in numpy in ``memories.embedding.embeddings``. This module
+ONNX Runtime's ``quantize_dynamic``, used with EMBEDDING_ONNX_INT8=1); mean pooling and normalisation happen in
+numpy in ``memories.embedding.onnx_backend``. This module
 needs torch and transformers (installed for tests and the torch backend); the serving process with the onnx
 backend needs neither. It reads no Django settings, so setup can run it before any database exists: the paths
 come from the same environment variables as the settings, with the same defaults.
