@@ -78,8 +78,13 @@ def _load_onnx() -> Any:
         onnx_path=onnx_model_file(),
         model_dir=model_path(),
         max_tokens=settings.EMBEDDING_MAX_TOKENS,
-        threads=settings.EMBEDDING_TORCH_THREADS,
+        threads=settings.EMBEDDING_TORCH_THREADS or available_cores(),
     )
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. a container's cpuset), not the host's count."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def embed(texts: list[str]) -> np.ndarray:

@@ -74,15 +74,21 @@ def chunks_embed_pending(
                 dense_input(kind=kind, text=text, search_text=search_text, prompt=prompt)
                 for _, text, search_text, kind, prompt in rows
             ]
-            vectors = embeddings.embed(inputs)
-            cursor.execute(
-                _WRITE_SQL, {"ids": [row[0] for row in rows], "vectors": [vector_literal(v) for v in vectors]}
-            )
+            vectors = embed_distinct(inputs)
+            cursor.execute(_WRITE_SQL, {"ids": [row[0] for row in rows], "vectors": vectors})
             written += cursor.rowcount
         batches += 1
         if len(rows) < size:
             break
     return EmbedReport(chunks=written, batches=batches)
+
+
+def embed_distinct(inputs: list[str]) -> list[str]:
+    """The vector literal of each input, each distinct input through the model once (an import's "thanks!" and
+    "continue" repeat; a text the model has just embedded gets the same vector again)."""
+    distinct = list(dict.fromkeys(inputs))
+    literals = dict(zip(distinct, (vector_literal(v) for v in embeddings.embed(distinct)), strict=True))
+    return [literals[text] for text in inputs]
 
 
 def embedding_deferred() -> None:
