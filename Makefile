@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup onnx-model run dev serve browser test test-e2e extension test-extension lint bench bench-scale clean
+.PHONY: setup onnx-model run dev serve browser test test-fast test-e2e extension test-extension test-extension-unit lint lint-extension bench bench-scale clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -64,28 +64,53 @@ browser:
 
 test: setup browser
 	$(PY) -m pytest
+	node --test extension/tests/unit/
+
+# The inner loop: everything but the tests marked slow (live servers, workers, fuzzing) or e2e (browsers).
+# No coverage floor: a subset cannot meet the whole suite's. `make test` and CI still run everything.
+test-fast: setup
+	$(PY) -m pytest -m "not slow and not e2e" --no-cov
 
 # The dashboard's headless-browser test (skipped by `make test` when Chromium is missing): installs Debian's
 # chromium if needed (root or sudo), then runs it; screenshots land in test-artifacts/.
 test-e2e: setup browser
 	$(PY) -m pytest -m e2e --no-cov dashboard/tests/test_e2e_chromium.py
 
-# The browser extension as a zip (extension/ without its tests and tools), to load or upload elsewhere.
+# The browser extension as zips (extension/ without its tests, tools and npm files), to load or upload elsewhere:
+# Chrome's, and Firefox's from the same code with its manifest adapted (also unpacked in FIREFOX_DIR).
 EXTENSION_ZIP ?= dist/memory-layer-extension.zip
+FIREFOX_ZIP ?= dist/memory-layer-extension-firefox.zip
+FIREFOX_DIR ?= dist/firefox
 extension:
-	rm -f $(EXTENSION_ZIP)
+	rm -f $(EXTENSION_ZIP) $(FIREFOX_ZIP)
 	python3 extension/tools/build_zip.py $(EXTENSION_ZIP)
+	python3 extension/tools/build_zip.py $(FIREFOX_ZIP) --firefox $(FIREFOX_DIR)
+
+# The extension's npm tools (eslint, web-ext), pinned by extension/package-lock.json, in extension/node_modules.
+EXT_NODE := extension/node_modules/.installed
+$(EXT_NODE): extension/package.json extension/package-lock.json
+	cd extension && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The extension's unit tests (node --test, no npm packages needed).
+test-extension-unit:
+	node --test extension/tests/unit/
 
 # The extension's end-to-end tests: Debian's chromium with extension/ loaded, fake assistant sites over HTTPS,
 # the real API on a live server; screenshots land in test-artifacts/.
 test-extension: setup browser
 	$(PY) -m pytest -p no:cacheprovider --no-cov extension/tests -q
 
-lint: setup
+lint: setup lint-extension
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+
+# eslint on the extension's code, and web-ext lint (Mozilla's add-on linter) on the Firefox package.
+lint-extension: $(EXT_NODE) extension
+	cd extension && npx eslint .
+	cd extension && npx web-ext lint --source-dir ../$(FIREFOX_DIR)
 
 bench: setup
 	$(PY) bench/api_latency.py

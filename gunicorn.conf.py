@@ -1,6 +1,6 @@
 """gunicorn configuration for Render and `make serve`: `gunicorn -c gunicorn.conf.py`. Every knob is an env var.
 
-Memory: each worker holds its own copy of the embedding model (~0.5 GB resident with torch, measured: README), so
+Memory: each worker holds its own copy of the embedding model (~0.5 GB resident with torch: docs/deploy.md), so
 WEB_CONCURRENCY is bounded by the instance's RAM, not its CPUs; threads share the worker's model.
 """
 
@@ -30,7 +30,7 @@ keepalive = _int("GUNICORN_KEEPALIVE", 5)
 max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
 max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200)
 # Load the model in the master and share its pages with forked workers (copy-on-write) instead of once per
-# worker after fork. Off by default: see the README for the RSS measured both ways.
+# worker after fork. Off by default: see docs/deploy.md for the RSS measured both ways.
 preload_app = os.environ.get("GUNICORN_PRELOAD", "0").lower() in ("1", "true", "yes")
 # Render's proxy terminates TLS and sets X-Forwarded-*; only it can reach the instance (render.yaml sets "*").
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

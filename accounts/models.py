@@ -132,3 +132,51 @@ class PersonalAccessToken(models.Model):
     @property
     def can_write(self) -> bool:
         return self.scope == TokenScope.WRITE
+
+
+class WebSession(models.Model):
+    """A browser signed in to /app/: which device, since when, last seen (accounts.middleware records it).
+
+    Django's session row knows its user only inside its encoded data; this row makes a person's sessions a
+    query, for "Where you're signed in". Revoking deletes the session itself (its key) and this row.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="web_sessions")
+    session_key = models.CharField(max_length=40, help_text="django.contrib.sessions' key.")
+    user_agent = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField()
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # the middleware's upsert target; a key belongs to one session, hence to one person
+            models.UniqueConstraint(fields=["session_key"], name="websession_key_uniq"),
+        ]
+        indexes = [
+            # a person's sessions, most recently seen first (the sessions page)
+            models.Index(fields=["user", "-last_seen"], name="websession_user_seen_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"web session of {self.user_id}, last seen {self.last_seen:%Y-%m-%d %H:%M}"
+
+
+class AccountDeletion(models.Model):
+    """That an account was deleted, and when: what staff may know afterwards, nothing of what was deleted.
+
+    ``user_ref`` is the SHA-256 of the account's id: not reversible, no name or address, yet someone who holds
+    the id (a support request, an old log line) can check that this account was deleted.
+    """
+
+    user_ref = models.CharField(max_length=64, help_text="SHA-256 (hex) of the deleted account's id.")
+    deleted_at = models.DateTimeField()
+    via = models.CharField(max_length=16, help_text="Where the person asked: the web page or the API.")
+
+    class Meta:
+        indexes = [
+            # staff's list, newest first
+            models.Index(fields=["-deleted_at"], name="accountdeletion_deleted_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"account {self.user_ref[:12]}… deleted {self.deleted_at:%Y-%m-%d %H:%M}"

@@ -1,12 +1,16 @@
-"""Reads: a user's profile and today's quota usage (GET /auth/me), and personal access tokens."""
+"""Reads: a user's profile and today's quota usage (GET /auth/me), personal access tokens, and where the person is
+signed in."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import timezone
 
-from accounts.models import ACCESS_TOKEN_PREFIX, DailyUsage, PersonalAccessToken, User
+from accounts.models import ACCESS_TOKEN_PREFIX, DailyUsage, PersonalAccessToken, User, WebSession
 from accounts.services import UsageStatus, access_token_hash, daily_limit
 from core.dates import utc_today
 
@@ -51,3 +55,20 @@ def access_token_find(*, secret: str) -> PersonalAccessToken | None:
         .filter(token_hash=access_token_hash(secret))
         .first()
     )
+
+
+def web_session_list(*, user: User) -> QuerySet[WebSession]:
+    """``user``'s browsers signed in to /app/, most recently seen first; sessions idle past their expiry are left
+    out (Django refuses them anyway)."""
+    since = timezone.now() - timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    return WebSession.objects.filter(user=user, last_seen__gte=since).order_by("-last_seen", "-id")
+
+
+def refresh_token_list(*, user: User) -> QuerySet[Any]:
+    """The extension's sign-ins of ``user`` (simplejwt refresh tokens) that can still be refreshed: not expired,
+    not blacklisted. Newest first."""
+    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+    return OutstandingToken.objects.filter(
+        user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True
+    ).order_by("-created_at", "-id")

@@ -1,5 +1,5 @@
-"""Writes: registration, provisioning from Supabase tokens, tier changes, the daily quota counter and personal
-access tokens."""
+"""Writes: registration, provisioning from Supabase tokens, tier changes, the daily quota counter, personal
+access tokens, and where a person is signed in (web sessions, the extension's refresh tokens)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from importlib import import_module
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -25,10 +27,12 @@ from accounts.models import (
     Tier,
     TokenScope,
     User,
+    WebSession,
     preferences_of,
 )
+from accounts.second_factor import second_factor_required, second_factor_verify
 from core.dates import utc_today
-from core.exceptions import Conflict, InvalidInput, NotFound
+from core.exceptions import Conflict, InvalidInput, NotAllowed, NotFound
 
 # --- Users --------------------------------------------------------------------------------------------------
 
@@ -96,6 +100,19 @@ def user_set_tier(*, user: User, tier: str) -> str:
     return previous
 
 
+def user_reauthenticate(*, user: User, password: str, code: str = "") -> None:
+    """Make sure the person asking is the account's owner now, not someone at an unattended browser or holding a
+    stolen token: their password (unless the account has none, as one made from a Supabase token) and, when the
+    account has two-factor sign-in, a current code (accounts.second_factor). Raises NotAllowed or InvalidInput."""
+    if user.has_usable_password() and not (password and user.check_password(password)):
+        raise NotAllowed("That is not your password")
+    if second_factor_required(user=user):
+        if not code.strip():
+            raise InvalidInput("code: your account has two-factor sign-in; give a code from your authenticator app")
+        if not second_factor_verify(user=user, code=code):
+            raise NotAllowed("That two-factor code is not right (or was used already)")
+
+
 # --- Daily quota --------------------------------------------------------------------------------------------
 
 
@@ -150,7 +167,7 @@ def usage_consume(*, user: User) -> UsageStatus:
 
 
 def usage_refund(*, user: User, usage: UsageStatus) -> UsageStatus:
-    """Give back a request counted by :func:`usage_consume` whose answer was not a success (see the README).
+    """Give back a request counted by :func:`usage_consume` whose answer was not a success (docs/api.md).
 
     It decrements the day the request was counted on, even if midnight has passed since.
     """
@@ -243,3 +260,124 @@ def access_token_touch(*, token: PersonalAccessToken, now: datetime | None = Non
         return
     PersonalAccessToken.objects.filter(pk=token.pk).update(last_used_at=now)
     token.last_used_at = now
+
+
+# --- Where a person is signed in ----------------------------------------------------------------------------
+
+# last_seen is written when it is at least this old: one write a minute per session, not one per request.
+SEEN_RESOLUTION = timedelta(minutes=1)
+USER_AGENT_MAX_CHARS = 300
+
+
+def _session_store(session_key: str | None = None) -> Any:
+    return import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key)
+
+
+def web_session_record(*, user: User, session_key: str, user_agent: str, now: datetime | None = None) -> None:
+    """Note that ``session_key`` (signed in as ``user``) was just used, from ``user_agent``: one upsert.
+
+    A key seen for the first time is a new sign-in (created_at = now); afterwards only last_seen moves.
+    """
+    now = now or timezone.now()
+    WebSession.objects.update_or_create(
+        session_key=session_key,
+        defaults={"user": user, "last_seen": now, "user_agent": user_agent[:USER_AGENT_MAX_CHARS]},
+        create_defaults={
+            "user": user,
+            "last_seen": now,
+            "created_at": now,
+            "user_agent": user_agent[:USER_AGENT_MAX_CHARS],
+        },
+    )
+
+
+def web_session_forget(*, session_key: str) -> None:
+    """The session ended (signed out, or its key changed at sign-in): it is no longer listed."""
+    WebSession.objects.filter(session_key=session_key).delete()
+
+
+def web_session_revoke(*, user: User, web_session_id: int) -> WebSession:
+    """Sign one of ``user``'s browsers out: its session is deleted, so its next request is anonymous.
+    Another person's id is not found."""
+    web_session = WebSession.objects.filter(user=user, pk=web_session_id).first()
+    if web_session is None:
+        raise NotFound("Session not found")
+    _session_store().delete(web_session.session_key)
+    web_session.delete()
+    return web_session
+
+
+def web_sessions_end(*, user: User, keep_session_key: str | None = None) -> int:
+    """Sign ``user`` out of every browser but the one holding ``keep_session_key``; returns how many ended.
+
+    Sessions this app recorded (WebSession) are ended by key, whatever the session engine. With a
+    database-backed engine, sessions of ``user`` it never recorded (made before the recording began) are found
+    by decoding every stored session: a full scan, acceptable for a rare act of the person themselves.
+    """
+    keys = set(WebSession.objects.filter(user=user).values_list("session_key", flat=True))
+    keys |= _stored_session_keys_of(user)
+    keys.discard(keep_session_key or "")
+    store = _session_store()
+    for key in keys:
+        store.delete(key)
+    WebSession.objects.filter(session_key__in=keys).delete()
+    return len(keys)
+
+
+def _stored_session_keys_of(user: User) -> set[str]:
+    from django.contrib.sessions.backends.db import SessionStore as DatabaseStore
+
+    store_class = import_module(settings.SESSION_ENGINE).SessionStore
+    if not issubclass(store_class, DatabaseStore):
+        return set()
+    model = store_class.get_model_class()
+    store = store_class()
+    wanted = str(user.pk)
+    return {
+        key
+        for key, data in model.objects.values_list("session_key", "session_data").iterator(chunk_size=500)
+        if str(store.decode(data).get(SESSION_KEY, "")) == wanted
+    }
+
+
+def refresh_token_revoke(*, user: User, token_id: int) -> Any:
+    """Sign one of the extension's sign-ins out: its refresh token is blacklisted, so it cannot be refreshed.
+    The access token already issued from it stays valid until it expires (JWT_ACCESS_LIFETIME_SECONDS)."""
+    from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+    token = OutstandingToken.objects.filter(user=user, pk=token_id).first()
+    if token is None:
+        raise NotFound("Sign-in not found")
+    BlacklistedToken.objects.get_or_create(token=token)
+    return token
+
+
+def refresh_tokens_revoke_all(*, user: User) -> int:
+    """Blacklist every refresh token of ``user`` not blacklisted yet; returns how many."""
+    from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+    live = OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True)
+    return len(BlacklistedToken.objects.bulk_create([BlacklistedToken(token=token) for token in live]))
+
+
+def access_tokens_revoke_all(*, user: User) -> int:
+    return PersonalAccessToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+@dataclass(frozen=True)
+class SignedOut:
+    web_sessions: int
+    refresh_tokens: int
+    access_tokens: int
+
+
+@transaction.atomic
+def sign_out_everywhere(*, user: User, keep_session_key: str | None, access_tokens: bool = False) -> SignedOut:
+    """Every sign-in of ``user`` ends but this browser's: other web sessions, every refresh token of the
+    extension, and, when asked, every personal access token (they are for scripts, so they are kept unless asked).
+    """
+    return SignedOut(
+        web_sessions=web_sessions_end(user=user, keep_session_key=keep_session_key),
+        refresh_tokens=refresh_tokens_revoke_all(user=user),
+        access_tokens=access_tokens_revoke_all(user=user) if access_tokens else 0,
+    )

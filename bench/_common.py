@@ -11,9 +11,7 @@ import http.client
 import json
 import os
 import platform
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +21,10 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # the benches run as scripts; testkit.processes lives at the root
+
+from testkit.processes import Served, free_port  # noqa: E402
 
 
 def machine() -> str:
@@ -83,7 +85,7 @@ def make_users(prefix: str, count: int) -> list[tuple[str, str]]:
 
 
 @contextlib.contextmanager
-def server(base_url: str | None, port: int, workers: int = 2) -> Iterator[str]:
+def server(base_url: str | None, port: int | None = None, workers: int = 2) -> Iterator[str]:
     """Yield the base URL of a server: the given one, or gunicorn started here on the bench's database."""
     if base_url:
         yield base_url.rstrip("/")
@@ -98,35 +100,16 @@ def server(base_url: str | None, port: int, workers: int = 2) -> Iterator[str]:
         "RATELIMIT_ALLOW_LOCAL_CACHE": "1",
         "LOG_LEVEL": "WARNING",
     }
-    cmd = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "config.wsgi",
-        "-b",
-        f"127.0.0.1:{port}",
-        "-w",
-        str(workers),
-        "--threads",
-        "4",
-        "--timeout",
-        "120",
-        "--log-level",
-        "warning",
-    ]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
-    url = f"http://127.0.0.1:{port}"
+    port = port or free_port()
+    argv = [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(workers)]
+    argv += ["--threads", "4", "--timeout", "120", "--log-level", "warning"]
+    log_path = Path(tempfile.gettempdir()) / f"bench-gunicorn-{port}.log"
+    served = Served(argv, env=env, log_path=log_path, port=port, own_group=False)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                Client(url).request("GET", "/no-such-path")
-                break
-            time.sleep(0.3)
-        yield url
+        served.wait_answering(timeout=120)
+        yield served.base_url
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+        served.stop(timeout=30)
 
 
 class Client:

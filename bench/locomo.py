@@ -22,7 +22,6 @@ import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -212,22 +211,16 @@ def print_table(summary: dict[str, Any]) -> None:
 
 
 # --- server ---------------------------------------------------------------------------------------------
-def start_server(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2"]
-    command += ["--timeout", "120", "--log-level", "warning"]
-    server = subprocess.Popen(command, cwd=ROOT, env=env)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the server exited with {server.returncode}")
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/context/x", timeout=2)
-        except urllib.error.HTTPError:
-            return server  # any HTTP answer (401 here) means it is serving
-        except OSError:
-            time.sleep(0.5)
-    server.terminate()
-    raise RuntimeError("the server did not start within 120 s")
+def start_server(port: int, env: dict[str, str]) -> Any:
+    """gunicorn (2 workers) on the bench's database, once it answers HTTP (testkit.processes runs it)."""
+    from testkit.processes import Served  # importable once setup_django() has put the root on sys.path
+
+    argv = [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2"]
+    argv += ["--timeout", "120", "--log-level", "warning"]
+    log_path = Path(tempfile.gettempdir()) / f"locomo-gunicorn-{port}.log"
+    server = Served(argv, env=env, log_path=log_path, port=port, own_group=False)
+    server.wait_answering(timeout=120)
+    return server
 
 
 def setup_django(pgdata: str | None) -> None:
@@ -299,8 +292,7 @@ def main() -> int:
             args.json.write_text(json.dumps(summary | {"details": conversations}, indent=1))
     finally:
         if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
+            server.stop(timeout=30)
     return 0
 
 

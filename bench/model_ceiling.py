@@ -45,14 +45,10 @@ class Variant:
         return f"{self.model:4} {order:10} batch {self.batch:3} threads {self.threads}"
 
 
-def cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def variants(all_cores: int) -> list[Variant]:
-    found = [Variant(model, True, batch, all_cores) for model in ("fp32", "int8") for batch in (16, 32, 64)]
+def variants(all_cores: int, batches: list[int], one_thread: bool) -> list[Variant]:
+    found = [Variant(model, True, batch, all_cores) for model in ("fp32", "int8") for batch in batches]
     found += [Variant(model, False, 32, all_cores) for model in ("fp32", "int8")]
-    if all_cores > 1:
+    if one_thread and all_cores > 1:
         found += [Variant(model, True, 32, 1) for model in ("fp32", "int8")]
     return found
 
@@ -80,6 +76,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batches", default="16,32,64", help="batch sizes tried, sorted by length (32 always)")
+    parser.add_argument("--no-one-thread", action="store_true", help="leave out the one-thread variants")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
@@ -99,8 +97,9 @@ def main() -> None:
         "fp32": str(settings.EMBEDDING_ONNX_PATH),
         "int8": str(onnx_export.int8_path(settings.EMBEDDING_ONNX_PATH)),
     }
-    all_cores = cores()
-    chosen = variants(all_cores)
+    all_cores = embeddings.available_cores()
+    batches = sorted({32, *(int(b) for b in args.batches.split(","))})
+    chosen = variants(all_cores, batches, one_thread=not args.no_one_thread)
     # One session per model file and thread count (each holds its weights and arena); batch size and order are the
     # encoder's plain attributes, set before each run.
     sessions = {

@@ -40,6 +40,8 @@ from _common import ROOT, Client, machine, percentiles, setup_django
 from api_latency import TOPICS, VERBS
 from scale import layout, load
 
+from testkit.processes import Served
+
 WORDS = [
     "the",
     "a",
@@ -82,25 +84,18 @@ def query_text(rng: random.Random) -> str:
     return f"{rng.choice(VERBS)} {rng.choice(TOPICS)}?"
 
 
-def start_server(port: int, env_extra: dict[str, str]) -> subprocess.Popen[bytes]:
+def start_server(port: int, env_extra: dict[str, str]) -> Served:
+    """One gunicorn worker with one thread on the bench's database, once it answers HTTP."""
     env = {**os.environ, **env_extra, "HF_HUB_OFFLINE": "1", "DJANGO_SECURE_SSL_REDIRECT": "0", "TQDM_DISABLE": "1"}
-    cmd = [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"]
-    cmd += ["--threads", "1", "--timeout", "300", "--log-level", "warning"]
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)  # stdout: the access log
+    argv = [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"]
+    argv += ["--threads", "1", "--timeout", "300", "--log-level", "warning"]
+    log_path = Path(tempfile.gettempdir()) / f"scale-http-gunicorn-{port}.log"  # the access log, among others
+    server = Served(argv, env=env, log_path=log_path, port=port, own_group=False)
+    server.wait_answering(timeout=120)
+    return server
 
 
-def wait_for(url: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            Client(url).request("GET", "/no-such-path")
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"no server at {url}")
-
-
-def worker_rss_mb(master: subprocess.Popen[bytes]) -> float:
+def worker_rss_mb(master: Served) -> float:
     import psutil
 
     children = psutil.Process(master.pid).children()
@@ -110,9 +105,8 @@ def worker_rss_mb(master: subprocess.Popen[bytes]) -> float:
 def measure_server(args: argparse.Namespace, users: dict[str, tuple[str, str]], env_extra: dict[str, str]) -> dict:
     rng = random.Random(args.seed)
     proc = start_server(args.port, env_extra)
-    url = f"http://127.0.0.1:{args.port}"
+    url = proc.base_url
     try:
-        wait_for(url)
         client = Client(url)
         row: dict[str, Any] = {}
         for label, (user_id, token) in users.items():
@@ -143,8 +137,7 @@ def measure_server(args: argparse.Namespace, users: dict[str, tuple[str, str]], 
         row["rss_mb"] = worker_rss_mb(proc)
         return row
     finally:
-        proc.terminate()
-        proc.wait(timeout=60)
+        proc.stop()
 
 
 STARTUP_SCRIPT = """

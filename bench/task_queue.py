@@ -31,23 +31,10 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Client, machine, percentiles
-from serving import Database, MakeRun, users
+from serving import MakeRun, users
 
-
-def _chat_exports() -> Any:
-    """testkit/chat_exports.py alone (the testkit package itself needs Django's settings)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "chat_exports", Path(__file__).resolve().parent.parent / "testkit" / "chat_exports.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-write_chatgpt_export = _chat_exports().write_chatgpt_export
+from testkit.chat_exports import write_chatgpt_export
+from testkit.processes import ThrowawayPostgres
 
 ANSWER = " ".join(
     f"Step {i}: water the tomatoes early, mulch the beds, check the soil moisture and note the harvest."
@@ -185,7 +172,7 @@ def main() -> None:
     parser.add_argument("--probes", type=int, default=30)
     parser.add_argument("--messages", type=int, default=20000)
     args = parser.parse_args()
-    db = Database()
+    db = ThrowawayPostgres(prefix="memorylayer-bench-")
     server = MakeRun(db, "onnx")
     try:
         people = users(server, db, 3)

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -147,10 +148,15 @@ def metrics_write(metrics: dict[MetricKey, _Counts], activity: dict[tuple[date, 
         params += [hour, endpoint, method, klass, counts.count, counts.total_ms, counts.buckets]
     if activity:
         people = connection.ops.quote_name(UserActivity._meta.db_table)
-        rows = ", ".join(["(%s, %s, %s, %s, %s)"] * len(activity))
+        users = connection.ops.quote_name(get_user_model()._meta.db_table)
+        rows = ", ".join(["(%s::date, %s::uuid, %s::integer, %s::integer, %s::timestamptz)"] * len(activity))
+        # Only people who still exist: counts buffered before an account was deleted must neither bring its id
+        # back nor fail the whole statement on the foreign key.
         sql = (
             f"WITH metric AS ({sql} RETURNING 1) "  # noqa: S608 (table names from _meta, values are parameters)
-            f"INSERT INTO {people} AS a (day, user_id, requests, context_calls, last_seen) VALUES {rows} "
+            f"INSERT INTO {people} AS a (day, user_id, requests, context_calls, last_seen) "
+            f"SELECT v.* FROM (VALUES {rows}) AS v(day, user_id, requests, context_calls, last_seen) "
+            f"JOIN {users} AS u ON u.id = v.user_id "
             "ON CONFLICT (day, user_id) DO UPDATE SET requests = a.requests + EXCLUDED.requests, "
             "context_calls = a.context_calls + EXCLUDED.context_calls, "
             "last_seen = GREATEST(a.last_seen, EXCLUDED.last_seen)"

@@ -109,6 +109,15 @@ class UserAdmin(BaseUserAdmin):
         }
         return TemplateResponse(request, "admin/accounts/user/purge_memories.html", context)
 
+    # Staff deleting a user delete the whole account, the way the person would (memories.services.account_delete):
+    # Django's own delete would leave their sessions, refresh tokens and search-index entries behind.
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        services.account_delete(user=obj, via="staff")
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            services.account_delete(user=user, via="staff")
+
 
 @admin.register(DailyUsage)
 class DailyUsageAdmin(admin.ModelAdmin):

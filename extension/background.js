@@ -4,13 +4,19 @@
 // the popup and options pages send the account and queue commands. Every save goes through the outbox
 // (lib/queue.js) so that nothing is lost when the server is down.
 
-import { normalizeBaseUrl } from './lib/api.js';
+import './lib/contextblock.js'; // publishes globalThis.MemoryLayerBlock (one copy, shared with the content scripts)
+import * as adapters from './lib/adapters.js';
+import { call, normalizeBaseUrl } from './lib/api.js';
 import * as auth from './lib/auth.js';
-import { buildBlock, fitBudget, stripBlock } from './lib/contextblock.js';
+import * as health from './lib/health.js';
 import * as queue from './lib/queue.js';
 import * as store from './lib/storage.js';
 
+const { buildBlock, fitBudget, stripBlock } = globalThis.MemoryLayerBlock;
+
 const SETTINGS_TTL_MS = 5 * 60 * 1000;
+const ADAPTERS_ALARM = 'memory-layer-adapters';
+const ADAPTERS_EVERY_MIN = 60;
 const MAX_QUERY_CHARS = 2000; // the server's MEMORY_MAX_QUERY_CHARS default
 const MAX_TEXT_CHARS = 50000; // the server's MEMORY_MAX_TEXT_CHARS default
 const ALL_ON = Object.freeze({
@@ -28,8 +34,9 @@ const SITE_HOSTS = {
 
 // Tokens stay out of reach of content scripts; the session area carries what they may know.
 chrome.storage.local.setAccessLevel?.({ accessLevel: 'TRUSTED_CONTEXTS' }).catch(() => {});
-const sessionReady = chrome.storage.session
-  .setAccessLevel({ accessLevel: 'TRUSTED_AND_UNTRUSTED_CONTEXTS' })
+// (Firefox has no setAccessLevel: its content scripts then ask the worker by message instead.)
+const sessionReady = Promise.resolve()
+  .then(() => chrome.storage.session.setAccessLevel({ accessLevel: 'TRUSTED_AND_UNTRUSTED_CONTEXTS' }))
   .catch((err) => console.warn('Memory Layer: session storage stays private to the extension:', err));
 
 // ---------------------------------------------------------------------------------------------- server settings
@@ -80,6 +87,77 @@ async function serverSettings() {
   if (!cached || cached.account !== auth.accountKey(current)) return refreshServerSettings();
   if (Date.now() - cached.fetchedAt >= SETTINGS_TTL_MS) refreshServerSettings();
   return cached.value;
+}
+
+// ---------------------------------------------------------------------------------------------- site adapters
+
+let bundledAdapters = null;
+
+/** The adapters shipped with the extension (adapters/*.json). */
+async function bundled() {
+  if (!bundledAdapters) {
+    const entries = await Promise.all(
+      adapters.SITES.map(async (site) => {
+        const response = await fetch(chrome.runtime.getURL(`adapters/${site}.json`));
+        return [site, await response.json()];
+      }),
+    );
+    bundledAdapters = Object.fromEntries(entries);
+  }
+  return bundledAdapters;
+}
+
+/** The adapters in use: the server's valid ones, else the bundled copies; published for the content scripts. */
+async function publishAdapters() {
+  await sessionReady;
+  const remote = await store.get('remoteAdapters', null);
+  const chosen = adapters.chooseAdapters(await bundled(), remote && remote.adapters);
+  await chrome.storage.session.set({ adapters: chosen.adapters });
+  return chosen;
+}
+
+/**
+ * GET /extension/adapters with the ETag of the copy we hold (304: unchanged). Each site's adapter is validated;
+ * an invalid one is refused with its reasons (kept in `remoteAdapters.errors`) and the previous one stays.
+ */
+async function refreshAdapters() {
+  const current = await auth.getAuth();
+  const baseUrl = current ? current.baseUrl : (await store.getOptions()).baseUrl;
+  const held = await store.get('remoteAdapters', null);
+  const sameServer = held && held.baseUrl === baseUrl;
+  const headers = sameServer && held.etag ? { 'If-None-Match': held.etag } : {};
+  // Public data: no token, so that an expired session never keeps a capture fix from arriving.
+  const result = await call(baseUrl, '/extension/adapters', { headers, timeoutMs: 10000 });
+  const checkedAt = Date.now();
+  if (result.status === 304 && sameServer) {
+    await store.set({ remoteAdapters: { ...held, checkedAt } });
+    return publishAdapters();
+  }
+  if (!result.ok || !result.data || typeof result.data.adapters !== 'object' || !result.data.adapters) {
+    if (held) await store.set({ remoteAdapters: { ...held, checkedAt, lastError: result.error || 'no adapters in the answer' } });
+    return publishAdapters();
+  }
+  const kept = sameServer ? { ...(held.adapters || {}) } : {};
+  const errors = {};
+  if (result.data.schema_version !== adapters.SCHEMA_VERSION) {
+    errors['*'] = [`schema_version ${result.data.schema_version} is not ${adapters.SCHEMA_VERSION}`];
+  } else {
+    for (const site of adapters.SITES) {
+      if (!(site in result.data.adapters)) continue;
+      const problems = adapters.validateAdapter(result.data.adapters[site], site);
+      if (problems.length) errors[site] = problems;
+      else kept[site] = result.data.adapters[site];
+    }
+  }
+  for (const [site, problems] of Object.entries(errors)) console.warn(`Memory Layer: refused the server's ${site} adapter:`, problems);
+  await store.set({ remoteAdapters: { baseUrl, etag: result.etag, adapters: kept, errors, checkedAt, lastError: null } });
+  return publishAdapters();
+}
+
+// ---------------------------------------------------------------------------------------------- capture health
+
+function sendHealth(body) {
+  return auth.authedCall('/extension/health', { method: 'POST', body, timeoutMs: 10000 });
 }
 
 // ---------------------------------------------------------------------------------------------- the view
@@ -231,7 +309,15 @@ async function status() {
     store.get('serverSettings', null),
     computeView(),
   ]);
+  const remote = await store.get('remoteAdapters', null);
+  const chosen = await publishAdapters();
   return {
+    adapters: {
+      sources: chosen.sources,
+      versions: Object.fromEntries(Object.entries(chosen.adapters).map(([site, a]) => [site, a.version])),
+      refused: { ...(remote && remote.errors), ...chosen.errors },
+      checkedAt: remote ? remote.checkedAt : null,
+    },
     signedIn: Boolean(current),
     expired: Boolean(current && current.expired),
     account: current ? { baseUrl: current.baseUrl, userId: current.userId, username: current.username, mode: current.mode } : null,
@@ -269,6 +355,7 @@ async function signIn(message) {
   await refreshServerSettings({ force: true });
   await publishView();
   drain({ force: true });
+  refreshAdapters().catch((err) => console.warn('Memory Layer: adapters:', err));
   return { ok: true, account: { baseUrl, userId: result.auth.userId, username: result.auth.username } };
 }
 
@@ -303,6 +390,14 @@ function fromExtensionPage(sender) {
 
 const contentHandlers = {
   view: () => computeView(),
+  adapters: async () => ({ adapters: (await publishAdapters()).adapters }),
+  health: (message, sender) =>
+    health.record({
+      site: providerOf(sender) || message.provider,
+      layout: message.layout,
+      field: message.field,
+      adapterVersion: message.adapterVersion,
+    }),
   context: (message) => getContext(String(message.prompt || '')),
   save: (message, sender) => save(message, providerOf(sender) || message.provider),
 };
@@ -323,6 +418,11 @@ const pageHandlers = {
     await refreshServerSettings({ force: true });
     return status();
   },
+  'refresh-adapters': async () => {
+    await refreshAdapters();
+    return { ok: true, remote: await store.get('remoteAdapters', null) };
+  },
+  'flush-health': async () => health.flush(sendHealth, { force: true }),
   'open-memories': () => openMemories(),
 };
 
@@ -348,11 +448,14 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
 chrome.alarms.onAlarm.addListener((alarm) => {
   if (alarm.name === queue.ALARM) drain();
   else if (alarm.name === auth.REFRESH_ALARM) auth.refreshAccess();
+  else if (alarm.name === ADAPTERS_ALARM) refreshAdapters();
+  else if (alarm.name === health.ALARM) health.flush(sendHealth);
 });
 
 chrome.runtime.onStartup.addListener(() => {
   publishView();
   drain();
+  refreshAdapters().catch(() => {});
 });
 
 chrome.runtime.onInstalled.addListener(() => {
@@ -360,7 +463,19 @@ chrome.runtime.onInstalled.addListener(() => {
   drain();
 });
 
+function scheduleAlarms() {
+  chrome.alarms.create(ADAPTERS_ALARM, { periodInMinutes: ADAPTERS_EVERY_MIN });
+  chrome.alarms.create(health.ALARM, { periodInMinutes: health.FLUSH_MS / 60000 });
+}
+
 // Every start of the worker (an event woke it) also sends whatever is due, such as a save that was being sent
-// when the browser stopped the previous worker.
+// when the browser stopped the previous worker, and makes sure the content scripts have their adapters.
 publishView();
 drain();
+publishAdapters().catch((err) => console.error('Memory Layer: no adapters:', err));
+chrome.alarms.get(ADAPTERS_ALARM).then((found) => {
+  if (!found) {
+    scheduleAlarms();
+    refreshAdapters().catch(() => {});
+  }
+});

@@ -28,7 +28,7 @@ class McpView(APIView):
     permission_classes = [IsAuthenticated]
     parser_classes: list[Any] = []  # the SDK reads the raw body
 
-    @extend_schema(exclude=True)  # JSON-RPC, documented in the README, not an OpenAPI operation
+    @extend_schema(exclude=True)  # JSON-RPC, documented in docs/mcp.md, not an OpenAPI operation
     def post(self, request: Request) -> HttpResponse:
         burst_check_user(request)
         token = access_token_of(request)

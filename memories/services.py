@@ -1,25 +1,31 @@
-"""Writes. Every side effect of saving a memory (chunking, embedding, storing) happens here."""
+"""Writes. Every side effect of saving a memory (chunking, embedding, storing) happens here, and deleting a whole
+account (everything of the person, in every app, goes from here: memories is the lowest layer that knows both the
+accounts and the search index)."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.models import Preferences, User, preferences_of
+from accounts import services as account_services
+from accounts.models import AccountDeletion, Preferences, User, preferences_of
 from core.exceptions import NotFound
 from core.redaction import redact
 from core.timing import phase
 from memories.embedding import embeddings, pending
 from memories.embedding.inputs import chunk_texts, embedding_input
-from memories.models import Chunk, Kind, Memory, Priority
+from memories.models import Chunk, ImportJob, Kind, Memory, Priority
+from memories.search import indexing
 from memories.search.query import is_standing
 
 
@@ -300,3 +306,126 @@ def _forget(memories: QuerySet[Memory]) -> int:
     Chunk.objects.filter(memory_id__in=memory_ids).delete()
     Memory.objects.filter(pk__in=memory_ids).only("pk").delete()
     return len(memory_ids)
+
+
+# --- Deleting an account ----------------------------------------------------------------------------------
+
+
+def user_foreign_keys() -> list[models.ForeignKey]:
+    """Every foreign key to the user model, in every installed app (third-party ones and auto-created
+    many-to-many tables included): the rows that hold a person, by construction."""
+    user_model = apps.get_model(settings.AUTH_USER_MODEL)
+    return [
+        field
+        for model in apps.get_models(include_auto_created=True)
+        for field in model._meta.get_fields()
+        if isinstance(field, models.ForeignKey) and field.concrete and field.related_model is user_model
+    ]
+
+
+# Columns that name a person without a foreign key would escape both the CASCADE and the generic delete above.
+PERSON_COLUMN = re.compile(r"(^|_)(user|owner|account|person|member)(_?id|_?uuid|_?pk)?$")
+# label -> how account_delete removes its rows, for models that hold a person without a foreign key (none today).
+DELETED_ELSEWHERE: dict[str, str] = {}
+
+
+def user_data_uncovered(model_list: list[type[models.Model]] | None = None) -> list[str]:
+    """Why some rows of a person would outlive account_delete, one line each; empty when all are covered.
+
+    A model holds a person when it has a foreign key to the user or to a model that holds a person (an import's
+    upload parts through the import). Direct keys to the user are deleted whatever their on_delete; a key further
+    down the chain must CASCADE, or its rows would stay behind with their text. A column that looks like a
+    person's id without being a foreign key must be listed in DELETED_ELSEWHERE (and handled there).
+    """
+    model_list = model_list if model_list is not None else list(apps.get_models(include_auto_created=True))
+    user_model = apps.get_model(settings.AUTH_USER_MODEL)
+    holding: set[type[models.Model]] = {user_model}
+    problems: list[str] = []
+    changed = True
+    while changed:
+        changed = False
+        for model in model_list:
+            if model in holding:
+                continue
+            if any(f.is_relation and f.many_to_one and f.related_model in holding for f in model._meta.concrete_fields):
+                holding.add(model)
+                changed = True
+    for model in model_list:
+        label = model._meta.label
+        for field in model._meta.concrete_fields:
+            if field.is_relation and field.many_to_one and field.related_model in holding:
+                cascades = getattr(field.remote_field, "on_delete", None) is models.CASCADE
+                if field.related_model is not user_model and not cascades:
+                    problems.append(
+                        f"{label}.{field.name} points to {field.related_model._meta.label} without CASCADE: "  # type: ignore[union-attr]
+                        "its rows would outlive a deleted account"
+                    )
+            elif not field.is_relation and PERSON_COLUMN.search(field.column) and label not in DELETED_ELSEWHERE:
+                problems.append(
+                    f"{label}.{field.column} looks like a person's id but is no foreign key: delete its rows in "
+                    "account_delete and list the model in DELETED_ELSEWHERE"
+                )
+    return problems
+
+
+def account_user_ref(user_id: Any) -> str:
+    """The audit row's reference to a deleted account: SHA-256 of its id (AccountDeletion.user_ref)."""
+    return hashlib.sha256(str(user_id).encode("ascii")).hexdigest()
+
+
+@transaction.atomic
+def account_delete(*, user: User, via: str) -> AccountDeletion:
+    """Delete ``user`` and every row that holds them, in this transaction; their files right after it commits.
+
+    Order: queue jobs that name them or their imports; their memories with chunks (vectors, keyword index) in
+    bulk; rows whose foreign key to them does not cascade (simplejwt's outstanding tokens, SET_NULL), generically;
+    their web sessions (their ids live inside the sessions' encoded data); admin log lines about them; stored
+    search-index snapshots without their vectors; the user row, whose CASCADE takes every other row (settings,
+    tokens, usage, activity, imports and their uploads, idempotency keys, e-mail addresses, authenticators...).
+    Then the audit row, which says that an account was deleted, and when, never what it held.
+    """
+    user_id = user.pk
+    _queue_jobs_forget(
+        user_id=user_id, import_ids=list(ImportJob.objects.filter(user=user).values_list("pk", flat=True))
+    )
+    _forget(Memory.objects.filter(user=user))
+    for field in user_foreign_keys():
+        if getattr(field.remote_field, "on_delete", None) is not models.CASCADE:
+            field.model._base_manager.filter(**{field.name: user}).delete()
+    account_services.web_sessions_end(user=user)
+    _admin_log_forget(user_id=user_id)
+    indexing.index_snapshots_forget_user(user_id=user_id)
+    User.objects.filter(pk=user_id).delete()
+    deletion = AccountDeletion.objects.create(user_ref=account_user_ref(user_id), deleted_at=timezone.now(), via=via)
+    transaction.on_commit(lambda: indexing.index_file_forget_user(user_id=user_id))
+    return deletion
+
+
+def _queue_jobs_forget(*, user_id: Any, import_ids: list[Any]) -> None:
+    """procrastinate's jobs whose arguments carry the person's id or one of their imports' (a re-embed for them,
+    an import): deleted, with their events. One running right now cannot be deleted under its worker: it is asked
+    to abort, and it fails anyway at its next write for a person who is gone."""
+    needles = [str(user_id), *(str(i) for i in import_ids)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM procrastinate_jobs WHERE status <> 'doing' AND args::text LIKE ANY(%s)",
+            [[f"%{needle}%" for needle in needles]],
+        )
+        cursor.execute(
+            "UPDATE procrastinate_jobs SET abort_requested = true WHERE status = 'doing' AND args::text LIKE ANY(%s)",
+            [[f"%{needle}%" for needle in needles]],
+        )
+
+
+def _admin_log_forget(*, user_id: Any) -> None:
+    """The admin's history names the objects staff changed: lines about this person's account, or whose
+    description carries their id (a memory's), go too. Lines staff wrote themselves are not the person's."""
+    if not apps.is_installed("django.contrib.admin"):
+        return
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    user_type = ContentType.objects.get_for_model(User)
+    LogEntry.objects.filter(
+        models.Q(content_type=user_type, object_id=str(user_id)) | models.Q(object_repr__contains=str(user_id))
+    ).delete()

@@ -5,6 +5,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import JSONRenderer
 
 from memories.api.views import (
+    AccountView,
     ContextViewSet,
     ImportBodyParser,
     ImportViewSet,
@@ -14,6 +15,7 @@ from memories.api.views import (
 )
 
 urlpatterns = [
+    re_path(r"^me/?$", AccountView.as_view(), name="me-account"),
     re_path(r"^save-prompt/?$", SaveViewSet.as_view({"post": "save_prompt"}), name="save-prompt"),
     re_path(r"^save-response/?$", SaveViewSet.as_view({"post": "save_response"}), name="save-response"),
     re_path(r"^context/(?P<user_id>[^/]+)/?$", ContextViewSet.as_view({"get": "retrieve"}), name="context"),

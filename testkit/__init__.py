@@ -7,24 +7,32 @@ import json
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db import connection
-from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import AccessToken
 
-from accounts.models import User
+if TYPE_CHECKING:
+    from rest_framework.test import APIClient
+
+    from accounts.models import User
 
 T = TypeVar("T")
+# The Django imports stay inside the functions: testkit.processes is imported by benchmark scripts before Django
+# is set up, and importing it runs this package first.
 
 
 def make_user(username: str, **extra: object) -> User:
+    from accounts.models import User
+
     return User.objects.create_user(
         username=username, email=f"{username}@example.com", password="pw-" + username, **extra
     )
 
 
 def client_for(user: User | None) -> APIClient:
+    from rest_framework.test import APIClient
+    from rest_framework_simplejwt.tokens import AccessToken
+
     client = APIClient()
     if user is not None:
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")

@@ -164,3 +164,43 @@ class AccessTokenForm(forms.Form):
             "scope": self.cleaned_data["scope"],
             "expires_at": timezone.now() + timedelta(days=int(days)) if days else None,
         }
+
+
+class SignOutEverywhereForm(forms.Form):
+    access_tokens = forms.BooleanField(
+        required=False, label="Also revoke my access tokens (AI apps and scripts that use them stop working)"
+    )
+
+
+class AccountDeleteForm(forms.Form):
+    """Deleting the account: the user name typed out, the password (an account made from a Supabase token has
+    none), and a two-factor code when the account has one; accounts.services.user_reauthenticate checks the last
+    two."""
+
+    confirm = forms.CharField(max_length=150, label="Type your user name to confirm")
+    password = forms.CharField(
+        required=False, max_length=4096, strip=False, label="Your password", widget=forms.PasswordInput
+    )
+    code = forms.CharField(
+        required=False,
+        max_length=64,
+        label="Two-factor code",
+        help_text="From your authenticator app, or one of your recovery codes.",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+    def __init__(self, *args: Any, username: str, needs_password: bool, needs_code: bool, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.username = username
+        self.fields["password"].required = needs_password
+        self.fields["code"].required = needs_code
+        if not needs_password:
+            del self.fields["password"]
+        if not needs_code:
+            del self.fields["code"]
+
+    def clean_confirm(self) -> str:
+        value = self.cleaned_data["confirm"].strip()
+        if value != self.username:
+            raise forms.ValidationError(f"Type your user name, {self.username}, exactly.")
+        return value

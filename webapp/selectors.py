@@ -72,3 +72,34 @@ def context_preview(*, user: User, prompt: str) -> Preview:
         return Preview(prompt=prompt, contexts=[], context_off=True)
     results = context.context_search(user=user, query=prompt, top_k=settings.CONTEXT_TOP_K_DEFAULT)
     return Preview(prompt=prompt, contexts=[result.text for result in results])
+
+
+# (substring of the User-Agent, name) in the order they must be tried: Edge and Opera also say "Chrome", Chrome
+# also says "Safari", and Android also says "Linux".
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("HeadlessChrome/", "Chrome (headless)"),
+    ("Chrome/", "Chrome"),
+    ("Chromium/", "Chromium"),
+    ("Safari/", "Safari"),
+)
+_SYSTEMS = (
+    ("Windows", "Windows"),
+    ("Android", "Android"),
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("CrOS", "ChromeOS"),
+    ("Mac OS X", "macOS"),
+    ("Linux", "Linux"),
+)
+
+
+def device_of(user_agent: str) -> str:
+    """A person's words for a browser's User-Agent: "Firefox on Windows", or "An unknown browser"."""
+    browser = next((name for mark, name in _BROWSERS if mark in user_agent), "")
+    system = next((name for mark, name in _SYSTEMS if mark in user_agent), "")
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or (f"A browser on {system}" if system else "An unknown browser")

@@ -3,7 +3,7 @@
 from django.contrib.auth.views import LogoutView
 from django.urls import path
 
-from webapp import views
+from webapp import account_views, views
 from webapp.http import personal
 
 app_name = "webapp"
@@ -22,4 +22,25 @@ urlpatterns = [
     path("memories/delete-all", personal(views.memory_delete_all), name="memory-delete-all"),
     path("export", personal(views.memory_export), name="export"),
     path("import", personal(views.memory_import), name="import"),
+    # The account: where the person is signed in, and deleting it (webapp/account_views.py).
+    path("account/sessions/", personal(account_views.sessions), name="account-sessions"),
+    path(
+        "account/sessions/web/<int:web_session_id>/revoke",
+        personal(account_views.web_session_revoke),
+        name="account-web-session-revoke",
+    ),
+    path(
+        "account/sessions/extension/<int:token_id>/revoke",
+        personal(account_views.extension_sign_in_revoke),
+        name="account-extension-revoke",
+    ),
+    path(
+        "account/sessions/tokens/<int:token_id>/revoke",
+        personal(account_views.access_token_revoke),
+        name="account-token-revoke",
+    ),
+    path(
+        "account/sessions/everywhere", personal(account_views.sign_out_everywhere), name="account-sign-out-everywhere"
+    ),
+    path("account/delete/", personal(account_views.account_delete), name="account-delete"),
 ]

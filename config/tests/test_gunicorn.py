@@ -7,10 +7,8 @@ import json
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -20,29 +18,31 @@ from pathlib import Path
 import pytest
 
 from config.tests.deploy_env import PYTHON, ROOT, clean_env, session_database_url
+from testkit.processes import Served, gunicorn
 
 pytestmark = pytest.mark.slow
 
 SENTINEL_KEY = "sentinel-admin-key-9d41b7"
 FAKE_JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJzZW50aW5lbCJ9.c2VudGluZWwtc2lnbmF0dXJl"
 BOOT_LIMIT_SECONDS = 240  # a bound on waiting for two workers to load torch and the model, not an assertion
+WORKER_LOADED = "embedding model loaded in worker"
 
 
 @dataclass
 class Server:
-    process: subprocess.Popen[bytes]
-    base_url: str
-    log_path: Path
+    served: Served
     pgdata: Path
 
+    @property
+    def base_url(self) -> str:
+        return self.served.base_url
+
+    @property
+    def log_path(self) -> Path:
+        return self.served.log_path
+
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        return self.served.log()
 
 
 def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
@@ -52,17 +52,6 @@ def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), error.read()
-
-
-def _wait_until_serving(server: Server) -> None:
-    deadline = time.monotonic() + BOOT_LIMIT_SECONDS
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            pytest.fail(f"gunicorn exited with {server.process.returncode}:\n{server.log()}")
-        if server.log().count("embedding model loaded in worker") >= 2:
-            return
-        time.sleep(0.5)
-    pytest.fail(f"gunicorn did not boot two workers:\n{server.log()}")
 
 
 @pytest.fixture(scope="module")
@@ -86,41 +75,27 @@ def server() -> Iterator[Server]:
         check=False,
     )
     assert collect.returncode == 0, collect.stderr
-    port = _free_port()
     env.update(
         EMBEDDED_PGDATA=str(tmp / "pgdata"),
         EMBEDDED_PG_CLEANUP="stop",
-        GUNICORN_BIND=f"127.0.0.1:{port}",
         WEB_CONCURRENCY="2",
         GUNICORN_THREADS="2",
         EMBEDDING_TORCH_THREADS="1",
     )
-    log_path = tmp / "gunicorn.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(Path(PYTHON).parent / "gunicorn"), "-c", "gunicorn.conf.py"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    running = Server(process, f"http://127.0.0.1:{port}", log_path, tmp / "pgdata")
+    served = gunicorn(env=env, log_path=tmp / "gunicorn.log")
     try:
-        _wait_until_serving(running)
-        yield running
+        served.wait_until(
+            lambda: served.log().count(WORKER_LOADED) >= 2, what="two workers", timeout=BOOT_LIMIT_SECONDS
+        )
+        yield Server(served, tmp / "pgdata")
     finally:
-        if process.poll() is None:  # only when a test failed before the graceful stop below
-            process.send_signal(signal.SIGTERM)  # lets the master stop its embedded PostgreSQL
-            try:
-                process.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=30)
+        # Only when a test failed before the graceful stop below: SIGTERM lets the master stop its PostgreSQL.
+        served.stop(timeout=120)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_it_runs_two_workers_that_each_loaded_the_model_after_fork(server):
-    lines = [line for line in server.log().splitlines() if "embedding model loaded in worker" in line]
+    lines = [line for line in server.log().splitlines() if WORKER_LOADED in line]
     assert len(lines) == 2
     assert len({line.rsplit("pid ", 1)[1] for line in lines}) == 2
     assert "embedding model loaded in master" not in server.log()
@@ -153,8 +128,8 @@ def test_zz_secrets_stay_out_of_its_logs_and_it_stops_cleanly_with_its_database(
     _get(f"{server.base_url}/context/x?query=y&admin_key={SENTINEL_KEY}", headers)
     assert (server.pgdata / "postmaster.pid").exists()
 
-    server.process.send_signal(signal.SIGTERM)
-    assert server.process.wait(timeout=120) == 0
+    server.served.signal(signal.SIGTERM)
+    assert server.served.process.wait(timeout=120) == 0
 
     log = server.log()
     assert "request_id=leak-check-0001" in log and "[leak-check-0001] Unauthorized: /context/x" in log

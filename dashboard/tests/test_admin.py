@@ -23,6 +23,7 @@ ADMIN_PAGES = [
     "/admin/accounts/personalaccesstoken/",
     "/admin/dashboard/requestmetric/",
     "/admin/dashboard/useractivity/",
+    "/admin/accounts/accountdeletion/",
 ]
 
 
@@ -179,3 +180,34 @@ def test_staff_list_and_revoke_tokens_and_never_see_their_hash(staff_client, ali
 
     assert answer.status_code == 200 and "Revoked 1 token(s)." in answer.content.decode()
     assert PersonalAccessToken.objects.get().revoked_at is not None
+
+
+def test_staff_see_that_an_account_was_deleted_and_when_never_what_it_held(staff_client, alice):
+    from accounts.models import AccountDeletion
+    from memories.services import account_delete, account_user_ref
+
+    account_delete(user=alice, via="api")
+    listing = staff_client.get("/admin/accounts/accountdeletion/")
+    html = listing.content.decode()
+    assert listing.status_code == 200 and account_user_ref(alice.pk) in html
+    assert str(alice.pk) not in html and "alice" not in html
+    found = staff_client.get("/admin/accounts/accountdeletion/", {"q": str(alice.pk)}).content.decode()
+    assert account_user_ref(alice.pk) in found  # an id someone holds can be checked
+    row = AccountDeletion.objects.get()
+    assert staff_client.get(f"/admin/accounts/accountdeletion/{row.pk}/delete/").status_code == 403
+    assert staff_client.get("/admin/accounts/accountdeletion/add/").status_code == 403
+
+
+def test_staff_deleting_a_user_delete_the_whole_account(staff_client, alice, bob):
+    from django.test import Client
+    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+    from accounts.models import AccountDeletion
+
+    Client().post("/auth/token/", {"username": "alice", "password": "pw-alice"}, content_type="application/json")
+    response = staff_client.post(f"/admin/accounts/user/{alice.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302 and not User.objects.filter(pk=alice.pk).exists()
+    assert AccountDeletion.objects.get().via == "staff" and not OutstandingToken.objects.exists()
+    assert not LogEntry.objects.filter(object_id=str(alice.pk)).exists()
+    assert User.objects.filter(pk=bob.pk).exists()

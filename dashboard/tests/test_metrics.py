@@ -181,3 +181,17 @@ def test_gunicorn_writes_a_workers_counts_when_it_exits(alice, settings):
 
     hooks["worker_exit"](Server(), object())
     assert RequestMetric.objects.get().count == 1
+
+
+def test_buffered_activity_of_a_deleted_account_is_dropped_and_the_rest_written(alice, bob):
+    from memories.services import account_delete
+
+    pending = services.MetricsBuffer()
+    for person in (alice, bob):
+        pending.add(endpoint="context", method="GET", status=200, latency_ms=5.0, user_id=person.pk)
+    account_delete(user=alice, via="web")  # after the requests were counted, before the buffer is written
+
+    pending.flush()
+
+    assert list(UserActivity.objects.values_list("user_id", flat=True)) == [bob.pk]
+    assert RequestMetric.objects.get().count == 2

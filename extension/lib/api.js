@@ -1,5 +1,5 @@
 // The Memory Layer HTTP client. It never throws: every call answers
-// {ok, status, data, error, retryAfter} where status 0 means the server could not be reached (or timed out).
+// {ok, status, data, error, retryAfter, etag} where status 0 means the server could not be reached (or timed out).
 
 export const SAVE_TIMEOUT_MS = 20000;
 
@@ -61,7 +61,14 @@ export async function call(base, path, { method = 'GET', token = null, body, hea
     if (!response.ok) {
       error = data && typeof data.error === 'string' ? data.error : text.slice(0, 300) || `HTTP ${response.status}`;
     }
-    return { ok: response.ok, status: response.status, data, error, retryAfter: parseRetryAfter(response.headers.get('Retry-After')) };
+    return {
+      ok: response.ok,
+      status: response.status,
+      data,
+      error,
+      retryAfter: parseRetryAfter(response.headers.get('Retry-After')),
+      etag: response.headers.get('ETag'),
+    };
   } catch (err) {
     const timedOut = controller.signal.aborted;
     return {

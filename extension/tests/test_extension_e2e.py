@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -28,7 +27,7 @@ import threading
 import time
 import urllib.request
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -38,6 +37,7 @@ from django.conf import settings as django_settings
 
 from memories.models import Memory
 from testkit import client_for, make_user
+from testkit.processes import Served, make_run, wait_for
 
 EXTENSION = Path(__file__).resolve().parent.parent
 FAKES = Path(__file__).resolve().parent / "fakes"
@@ -56,12 +56,7 @@ URLS = {
     "gemini": "https://gemini.google.com/app",
     "grok": "https://grok.com/",
 }
-EDITORS = {
-    "chatgpt": "#prompt-textarea",
-    "claude": "div.ProseMirror",
-    "gemini": "rich-textarea .ql-editor",
-    "grok": "textarea",
-}
+EDITOR = "[data-fake-editor]"
 BLOCK_START = "[Memory Layer context — from your earlier chats]"
 
 browser_missing = not (Path(CHROMIUM).exists() and shutil.which("openssl"))
@@ -73,17 +68,6 @@ pytestmark = [
 
 
 # ------------------------------------------------------------------------------------------------ helpers
-
-
-def wait_for(check: Callable[[], Any], *, timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
 
 
 def memories_of(user: Any) -> list[Memory]:
@@ -250,6 +234,12 @@ class Browser:
         page.click("#save")
         page.wait_for_function("() => document.getElementById('saved').textContent === 'Saved.'")
 
+    def session(self, key: str) -> Any:
+        page = self.open(self.url("options.html"))
+        value = page.evaluate(f"chrome.storage.session.get({json.dumps(key)}).then(r => r[{json.dumps(key)}])")
+        page.close()
+        return value
+
     def stored(self, key: str) -> Any:
         page = self.open(self.url("options.html"))
         value = page.evaluate(f"chrome.storage.local.get({json.dumps(key)}).then(r => r[{json.dumps(key)}])")
@@ -257,16 +247,16 @@ class Browser:
         return value
 
 
-def chat(browser: Browser, provider: str) -> Any:
-    page = browser.open(URLS[provider])
+def chat(browser: Browser, provider: str, query: str = "") -> Any:
+    page = browser.open(URLS[provider] + (f"?{query}" if query else ""))
     page.wait_for_function("() => window.__sent !== undefined")
-    # The content script is in once the session view reached it; give the worker a moment to publish it.
-    page.wait_for_timeout(300)
+    # The content script is ready once the worker's view and adapters reached it.
+    page.wait_for_function("() => document.documentElement.dataset.memoryLayer === 'ready'")
     return page
 
 
 def type_prompt(page: Any, provider: str, text: str) -> None:
-    page.click(EDITORS[provider])
+    page.click(EDITOR)
     page.keyboard.type(text)
 
 
@@ -341,75 +331,45 @@ def browser(
             viewport={"width": 1100, "height": 760},
         )
         worker = context.service_workers[0] if context.service_workers else context.wait_for_event("serviceworker")
+        # The content script's marks on <html> (ready, sends, finished answers) that the tests wait on.
+        worker.evaluate("chrome.storage.session.set({testMarks: true})")
         yield Browser(context, worker.url.split("/")[2])
         context.close()
 
 
-class MakeRun:
-    """`make run` (gunicorn with the project's gunicorn.conf.py, what a person starts) on a free port, against
-    this session's test database, so the test reads what it stored. It verifies this process's tokens (same
-    secret) and allows the extension's origin by CORS the way production does (CORS_ALLOWED_EXTENSION_IDS)."""
+def start_make_run(extension_id: str, log_path: Path) -> Served:
+    """`make run` (gunicorn with the project's gunicorn.conf.py and the queue's worker, what a person starts) on a
+    free port, against this session's test database, so the test reads what it stored. It verifies this process's
+    tokens (same secret) and allows the extension's origin by CORS the way production does."""
+    from django.db import connection
 
-    def __init__(self, extension_id: str, log_path: Path) -> None:
-        from django.db import connection
+    from config.tests.deploy_env import clean_env, session_database_url
 
-        from config.tests.deploy_env import ROOT, clean_env, session_database_url
-
-        url = urlsplit(session_database_url())
-        database_url = urlunsplit(url._replace(path="/" + connection.settings_dict["NAME"]))
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        env = clean_env(
-            DATABASE_URL=database_url,
-            DJANGO_SECRET_KEY=django_settings.SECRET_KEY,
-            CORS_ALLOWED_EXTENSION_IDS=extension_id,
-            RATELIMIT_API_RATE="100000/m",
-            RATELIMIT_AUTH_RATE="1000/m",
-        )
-        with log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                ["make", "run", f"PORT={self.port}"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,  # make, its shell, gunicorn (and what it starts) stop together
-            )  # fmt: skip
-        deadline = time.monotonic() + 300
-        while True:
-            assert self.process.poll() is None, self.log()
-            with contextlib.suppress(OSError), urllib.request.urlopen(f"{self.url}/ready", timeout=5) as answer:
-                if answer.status == 200:
-                    return
-            if time.monotonic() > deadline:
-                raise AssertionError(f"make run never became ready:\n{self.log()}")
-            time.sleep(0.5)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=30)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    url = urlsplit(session_database_url())
+    database_url = urlunsplit(url._replace(path="/" + connection.settings_dict["NAME"]))
+    env = clean_env(
+        DATABASE_URL=database_url,
+        DJANGO_SECRET_KEY=django_settings.SECRET_KEY,
+        CORS_ALLOWED_EXTENSION_IDS=extension_id,
+        RATELIMIT_API_RATE="100000/m",
+        RATELIMIT_AUTH_RATE="1000/m",
+        EXTENSION_ADAPTERS_CACHE_SECONDS="0",  # an override saved by a test is served at once
+    )
+    served = make_run(env=env, log_path=log_path)
+    served.wait_ready()
+    return served
 
 
 @pytest.fixture(scope="module")
-def served(django_db_setup: None, browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MakeRun]:
-    server = MakeRun(browser.id, tmp_path_factory.mktemp("make-run") / "make-run.log")
+def served(django_db_setup: None, browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    server = start_make_run(browser.id, tmp_path_factory.mktemp("make-run") / "make-run.log")
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
-def gate(served: MakeRun) -> Iterator[Gate]:
+def gate(served: Served) -> Iterator[Gate]:
+    assert served.port is not None
     gate = Gate(("127.0.0.1", served.port))
     yield gate
     gate.close()
@@ -491,11 +451,20 @@ def test_manifest_names_only_files_that_exist() -> None:
 
 def test_make_extension_zips_the_extension_without_tests(tmp_path: Path) -> None:
     root = EXTENSION.parent
-    out = tmp_path / "memory-layer-extension.zip"
-    subprocess.run(["make", "-s", "extension", f"EXTENSION_ZIP={out}"], cwd=root, check=True, timeout=60)
+    out, firefox, unpacked = tmp_path / "chrome.zip", tmp_path / "firefox.zip", tmp_path / "firefox"
+    targets = [f"EXTENSION_ZIP={out}", f"FIREFOX_ZIP={firefox}", f"FIREFOX_DIR={unpacked}"]
+    subprocess.run(["make", "-s", "extension", *targets], cwd=root, check=True, timeout=60)
     names = zipfile.ZipFile(out).namelist()
     assert "manifest.json" in names and "background.js" in names and "icons/icon128.png" in names
-    assert not [n for n in names if n.startswith("tests/") or n.endswith(".py") or "__pycache__" in n]
+    assert "adapters/claude.json" in names and "lib/contextblock.js" in names
+    assert not [n for n in names if n.startswith(("tests/", "node_modules/")) or n.endswith((".py", ".pyc"))]
+    assert not {"package.json", "package-lock.json", "eslint.config.js"} & set(names)
+    # Firefox: the same files, its manifest with an event page and gecko settings.
+    assert sorted(zipfile.ZipFile(firefox).namelist()) == sorted(names)
+    manifest = json.loads(zipfile.ZipFile(firefox).read("manifest.json"))
+    assert manifest["background"] == {"scripts": ["background.js"], "type": "module"}
+    assert manifest["browser_specific_settings"]["gecko"]["id"]
+    assert json.loads((unpacked / "manifest.json").read_text()) == manifest
 
 
 @pytest.mark.django_db
@@ -551,32 +520,6 @@ def test_sign_in_with_a_password_and_save_the_options(env: Browser, gate: Gate, 
     assert auth["mode"] == "token" and auth["userId"] == str(person.pk) and auth["refresh"] is None
 
 
-@pytest.mark.parametrize("provider", ["chatgpt", "claude", "gemini", "grok"])
-def test_a_sent_prompt_and_its_streamed_answer_are_saved(env: Browser, gate: Gate, person: Any, provider: str) -> None:
-    signed_in(env, gate, person, timeout_ms=3000)
-    page = chat(env, provider)
-    prompt = f"Which train goes from Lyon to Turin on {provider}?"
-    type_prompt(page, provider, prompt)
-    if provider == "claude":
-        page.click("button[aria-label='Send message']")  # the site's own send button
-    else:
-        page.keyboard.press("Enter")
-
-    page.wait_for_function("() => window.__sent.length === 1", timeout=5000)
-    assert sent(page) == [prompt]  # no memories yet: sent as typed
-    saved = wait_for(lambda: [m for m in memories_of(person) if m.kind == "prompt"], what="the saved prompt")
-    assert [(m.text, m.provider) for m in saved] == [(prompt, provider)]
-
-    answer = page.evaluate("window.__answers[0]")
-    responses = wait_for(lambda: [m for m in memories_of(person) if m.kind == "response"], timeout=15,
-                         what="the saved answer")  # fmt: skip
-    # Saved once, whole (the chatgpt fake pauses 2 s mid-answer with its stop button shown), with its prompt.
-    assert [(m.text, m.prompt, m.provider) for m in responses] == [(answer, prompt, provider)]
-    time.sleep(1.0)
-    assert len(memories_of(person)) == 2
-    assert not env.stored("queue")
-
-
 def test_context_is_added_before_sending_and_the_chip_counts_it(env: Browser, gate: Gate, person: Any) -> None:
     remembered = "My dog is a golden retriever called Max and he loves swimming in the lake."
     assert client_for(person).post("/save-prompt", {"prompt": remembered, "provider": "claude"},
@@ -597,10 +540,13 @@ def test_context_is_added_before_sending_and_the_chip_counts_it(env: Browser, ga
     count = page.locator("#memory-layer-chip .count")
     count.wait_for()
     assert re.fullmatch(r"1 memory used", count.text_content())
-    page.wait_for_timeout(300)
-    chip_box = page.locator("#memory-layer-chip .chip").bounding_box()
-    editor_box = page.locator("#prompt-textarea").bounding_box()
-    assert 0 <= editor_box["y"] - (chip_box["y"] + chip_box["height"]) <= 16  # just above the prompt box
+
+    def chip_above_editor() -> bool:
+        chip_box = page.locator("#memory-layer-chip .chip").bounding_box()
+        editor_box = page.locator(EDITOR).bounding_box()
+        return bool(chip_box and editor_box) and 0 <= editor_box["y"] - (chip_box["y"] + chip_box["height"]) <= 16
+
+    wait_for(chip_above_editor, what="the chip just above the prompt box", timeout=10)
     count.click()
     preview = page.locator("#memory-layer-chip .preview")
     preview.wait_for()
@@ -610,7 +556,7 @@ def test_context_is_added_before_sending_and_the_chip_counts_it(env: Browser, ga
 
     # What is saved is the prompt as the person wrote it, without the block the extension added.
     saved = wait_for(lambda: [m for m in memories_of(person) if m.kind == "prompt" and m.text != remembered],
-                     what="the saved prompt")  # fmt: skip
+                     what="the saved prompt", timeout=10)  # fmt: skip
     assert [m.text for m in saved] == [prompt]
     answer = wait_for(lambda: [m for m in memories_of(person) if m.kind == "response"], timeout=15, what="answer")
     assert answer[0].prompt == prompt
@@ -628,7 +574,7 @@ def test_an_unrelated_prompt_goes_out_unchanged(env: Browser, gate: Gate, person
     page.keyboard.press("Enter")
     page.wait_for_function("() => window.__sent.length === 1", timeout=6000)
     assert sent(page) == [prompt]  # nothing of the dog or the tiles pasted into a networking question
-    saved = wait_for(lambda: [m for m in memories_of(person) if m.text == prompt], what="the saved prompt")
+    saved = wait_for(lambda: [m for m in memories_of(person) if m.text == prompt], what="the saved prompt", timeout=10)
     assert saved[0].kind == "prompt"
 
 
@@ -648,7 +594,7 @@ def test_send_without_memories(env: Browser, gate: Gate, person: Any) -> None:
     assert sent(page) == [prompt]
     assert page.locator("#memory-layer-chip .count").text_content() == "Sent without memories"
     saved = wait_for(lambda: [m for m in memories_of(person) if m.kind == "prompt" and m.text == prompt],
-                     what="the saved prompt")  # fmt: skip
+                     what="the saved prompt", timeout=10)  # fmt: skip
     assert saved[0].provider == "claude"
 
 
@@ -705,16 +651,17 @@ def test_a_site_switched_off_saves_nothing(env: Browser, gate: Gate, person: Any
     popup.wait_for_selector("body[data-ready=true]")
     popup.uncheck("#site-gemini")
     wait_for(lambda: env.stored("sites") == {"chatgpt": True, "claude": True, "gemini": False, "grok": True},
-             what="the switch stored")  # fmt: skip
+             what="the switch stored", timeout=10)  # fmt: skip
+    wait_for(lambda: env.session("view")["capture"]["gemini"] is False, what="the view published", timeout=10)
     page.bring_to_front()
-    page.wait_for_timeout(300)
     prompt = "This one must not be remembered"
     type_prompt(page, "gemini", prompt)
     page.keyboard.press("Enter")
     page.wait_for_function("() => window.__sent.length === 1", timeout=5000)
     assert sent(page) == [prompt]
-    page.wait_for_function("() => !document.querySelector('button.send-button.stop')", timeout=10000)  # answer done
-    time.sleep(2.5)  # past the 1.5 s an answer needs to count as finished
+    # The extension saw the send (and, capture being off here, kept nothing of it).
+    page.wait_for_function("() => document.documentElement.dataset.memoryLayerSent === '1'", timeout=10000)
+    page.wait_for_function("() => window.__idle()", timeout=10000)
     assert memories_of(person) == []
     assert not env.stored("queue")
 
@@ -747,13 +694,14 @@ def test_pause_and_server_settings_are_honoured(env: Browser, gate: Gate, person
     popup.wait_for_selector("body[data-ready=true]")
     popup.click("#pause")
     popup.wait_for_function("() => document.getElementById('pause-state').textContent.startsWith('Capture paused')")
+    wait_for(lambda: env.session("view")["pausedUntil"] > time.time() * 1000, what="the pause published", timeout=10)
     page = chat(env, "claude")
     type_prompt(page, "claude", "Where should I go for a weekend?")
     page.keyboard.press("Enter")
     page.wait_for_function("() => window.__sent.length === 1", timeout=5000)
     assert sent(page)[0].startswith(BLOCK_START)  # paused capture still adds context
-    page.wait_for_function("() => !document.querySelector('[data-is-streaming=true]')", timeout=10000)
-    time.sleep(2.0)
+    page.wait_for_function("() => document.documentElement.dataset.memoryLayerSent === '1'", timeout=10000)
+    page.wait_for_function("() => window.__idle()", timeout=10000)
     assert [m.text for m in memories_of(person)] == [remembered]
 
     # The account's own settings (PATCH /me/settings, as on /app/settings/): context off and claude off. The
@@ -766,9 +714,9 @@ def test_pause_and_server_settings_are_honoured(env: Browser, gate: Gate, person
     popup.reload()
     popup.wait_for_selector("body[data-ready=true]")
     assert "off in your account" in popup.text_content("#sites")
+    wait_for(lambda: env.session("view")["capture"]["claude"] is False, what="the settings published", timeout=10)
     page.reload()
-    page.wait_for_function("() => window.__sent !== undefined")
-    page.wait_for_timeout(300)
+    page.wait_for_function("() => document.documentElement.dataset.memoryLayer === 'ready'")
     type_prompt(page, "claude", "Where should I go next weekend?")
     page.keyboard.press("Enter")
     page.wait_for_function("() => window.__sent.length === 1", timeout=5000)
@@ -777,5 +725,262 @@ def test_pause_and_server_settings_are_honoured(env: Browser, gate: Gate, person
         page.locator("#memory-layer-chip .chip").count() == 0
         or not page.locator("#memory-layer-chip .chip").is_visible()
     )
-    time.sleep(4.0)
+    page.wait_for_function("() => document.documentElement.dataset.memoryLayerSent === '1'", timeout=10000)
+    page.wait_for_function("() => window.__idle()", timeout=10000)
     assert [m.text for m in memories_of(person)] == [remembered]
+
+
+# ------------------------------------------------------------------------------------------ the real sites' layouts
+
+# Page furniture that must never reach a saved answer (screen-reader headings, status rows, thinking panels,
+# reasoning headers, action bars, times), in every language the fakes speak.
+FURNITURE = ("Claude responded", "Claudeが返答しました", "Thinking", "Thought", "考え中", "思考プロセス", "Just now",
+             "たった今", "Gemini said", "weighing the question", "ChatGPT said", "Copy", "⧉", "Generating")  # fmt: skip
+
+
+def send_by(page: Any, how: str) -> None:
+    if how == "enter":
+        page.keyboard.press("Enter")
+    elif how == "mod-enter":
+        page.keyboard.press("Control+Enter")
+    else:
+        page.click(how)  # the site's own send control, by a language-neutral hook
+
+
+def exchange_done(page: Any, person: Any, answers: int, prompts: int | None = None) -> list[Memory]:
+    """Waits until the page produced `answers` answers, the extension finished as many, and the server holds them
+    with `prompts` prompts (as many as answers unless told)."""
+    page.wait_for_function(
+        f"() => window.__answers.length === {answers} && window.__answers.every(Boolean)", timeout=20000
+    )
+    page.wait_for_function(f"() => document.documentElement.dataset.memoryLayerDone === '{answers}'", timeout=30000)
+    want = {"response": answers, "prompt": answers if prompts is None else prompts}
+
+    def stored() -> list[Memory]:
+        saved = memories_of(person)
+        kinds = {kind: len([m for m in saved if m.kind == kind]) for kind in want}
+        return saved if kinds == want else []
+
+    return wait_for(stored, timeout=20, what=f"{want} saved")
+
+
+SCENARIOS = {
+    # name: (provider, query, how to send)
+    "chatgpt-app-pause": ("chatgpt", "layout=app&pause=2500", "enter"),
+    "chatgpt-app-cmd-enter": ("chatgpt", "layout=app", "mod-enter"),
+    "chatgpt-thread": ("chatgpt", "layout=thread", "enter"),
+    "chatgpt-thread-ja-button": ("chatgpt", "layout=thread&lang=ja", "button[data-composer-submit]"),
+    "chatgpt-signed-out": ("chatgpt", "layout=signed-out", "enter"),
+    "chatgpt-signed-out-ko-cmd-enter": ("chatgpt", "layout=signed-out&lang=ko", "mod-enter"),
+    "claude-classic-button": ("claude", "layout=classic", "button[aria-label='Send message']"),
+    "claude-hub-thinking": ("claude", "layout=hub&think=2000", "enter"),
+    "claude-hub-ja-button-thinking": ("claude", "layout=hub&lang=ja&think=3000", "button[data-testid=chat-input-send]"),
+    "claude-hub-ja-enter-thinking": ("claude", "layout=hub&lang=ja&think=3000", "enter"),
+    "gemini-thoughts": ("gemini", "thoughts=1", "enter"),
+    "gemini-ko-button-pause": ("gemini", "lang=ko&pause=2500", "button.send-button"),
+    "grok-reasoning-remount": ("grok", "thoughts=1&remount=1", "enter"),
+    "grok-ko-button": ("grok", "lang=ko&thoughts=1", "button[data-testid=chat-submit]"),
+}
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_each_layout_saves_one_prompt_and_one_clean_answer(
+    env: Browser, gate: Gate, person: Any, scenario: str
+) -> None:
+    provider, query, how = SCENARIOS[scenario]
+    signed_in(env, gate, person, timeout_ms=3000)
+    page = chat(env, provider, query)
+    prompt = f"Which train goes from Lyon to Turin ({scenario})?"
+    type_prompt(page, provider, prompt)
+    send_by(page, how)
+
+    page.wait_for_function("() => window.__sent.length === 1", timeout=5000)
+    assert sent(page) == [prompt]  # no memories yet: sent as typed
+    saved = exchange_done(page, person, 1)
+    shown = page.evaluate("window.__answers[0]")
+    assert [(m.kind, m.text, m.provider) for m in saved if m.kind == "prompt"] == [("prompt", prompt, provider)]
+    [answer] = [m for m in saved if m.kind == "response"]
+    assert (normalized(answer.text), answer.prompt) == (normalized(shown), prompt)
+    assert "\n\n" in answer.text  # its paragraphs kept apart
+    assert not [word for word in FURNITURE if word in answer.text], answer.text
+    assert page.evaluate("document.documentElement.dataset.memoryLayerSent") == "1"
+    assert len(memories_of(person)) == 2
+    assert not env.stored("queue")
+    layout = dict(p.split("=") for p in query.split("&")).get("layout", "app")
+    [bucket] = env.stored("health")["buckets"].values()
+    counts = (bucket["prompts_seen"], bucket["answers_captured"], bucket["answers_missing"])
+    assert (bucket["site"], bucket["layout"], counts) == (provider, layout, (1, 1, 0))
+
+
+def test_gemini_draft_and_stop_save_no_draft_and_the_answer_as_stopped(env: Browser, gate: Gate, person: Any) -> None:
+    signed_in(env, gate, person, timeout_ms=3000)
+    page = chat(env, "gemini", "lang=ko&pause=4000")
+    first = "Tell me about the night trains to Vienna"
+    type_prompt(page, "gemini", first)
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => window.__sent.length === 1", timeout=5000)
+    page.wait_for_selector("button.send-button.stop")
+    page.wait_for_function("() => document.querySelector('.markdown-main-panel').innerText.trim().length > 0")
+    draft = "and what about the sleeper to Rome"
+    type_prompt(page, "gemini", draft)  # a draft typed while the answer streams
+    page.click("button.send-button.stop")  # the same place as send: a stop, never a send
+    saved = exchange_done(page, person, 1)
+    assert [m.text for m in saved if m.kind == "prompt"] == [first]
+    [answer] = [m for m in saved if m.kind == "response"]
+    assert normalized(answer.text) == normalized(page.evaluate("window.__answers[0]"))
+    assert sent(page) == [first]
+    assert normalized(page.inner_text("[data-fake-editor]")) == draft  # still there, never sent
+
+    # Sending the draft afterwards is a prompt of its own, with its own answer.
+    page.click("[data-fake-editor]")
+    page.keyboard.press("End")
+    page.keyboard.press("Enter")
+    saved = exchange_done(page, person, 2)
+    assert [m.text for m in saved if m.kind == "prompt"] == [first, draft]
+
+
+def test_claude_ignores_enter_while_it_answers_and_nothing_is_saved_for_it(
+    env: Browser, gate: Gate, person: Any
+) -> None:
+    signed_in(env, gate, person, timeout_ms=3000)
+    page = chat(env, "claude", "layout=hub&think=1500&pause=2500")
+    first = "What is the fastest way from Paris to Milan?"
+    type_prompt(page, "claude", first)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("button[data-testid=chat-input-stop]")
+    second = "And from Milan to Rome?"
+    type_prompt(page, "claude", second)
+    page.keyboard.press("Enter")  # the site ignores it: the answer is still coming
+    page.click("button[data-testid=chat-input-stop]", trial=True)  # the stop control is there: no send possible
+    saved = exchange_done(page, person, 1)
+    assert [m.text for m in saved if m.kind == "prompt"] == [first]
+    assert normalized(page.inner_text("[data-fake-editor]")) == second
+    page.click("[data-fake-editor]")
+    page.keyboard.press("Enter")  # now it goes
+    saved = exchange_done(page, person, 2)
+    assert [m.text for m in saved if m.kind == "prompt"] == [first, second]
+
+
+def test_an_enter_remapping_extension_makes_no_phantom_prompt(env: Browser, gate: Gate, person: Any) -> None:
+    remembered = "My dog is a golden retriever called Max and he loves swimming in the lake."
+    assert client_for(person).post("/save-prompt", {"prompt": remembered}, format="json").status_code == 201
+    signed_in(env, gate, person, timeout_ms=3000)  # context on: the extension would hold a send back
+    page = chat(env, "claude", "layout=classic&remap=1")
+    type_prompt(page, "claude", "What breed is my dog Max?")
+    page.keyboard.press("Enter")  # the other extension makes this a new line
+    page.keyboard.type("Answer in one word.")
+    page.keyboard.press("Control+Enter")  # ... and this the send
+    page.wait_for_function("() => window.__sent.length === 1", timeout=6000)
+    received = sent(page)[0]
+    assert received.startswith(BLOCK_START) and "golden retriever" in received
+    assert normalized(received).endswith("What breed is my dog Max? Answer in one word.")
+    saved = exchange_done(page, person, 1, prompts=2)
+    prompts = [m.text for m in saved if m.kind == "prompt" and m.text != remembered]
+    assert [normalized(p) for p in prompts] == ["What breed is my dog Max? Answer in one word."]
+    assert page.evaluate("document.documentElement.dataset.memoryLayerSent") == "1"
+
+
+def test_an_adapter_fixed_on_the_server_reaches_a_running_extension(env: Browser, gate: Gate, person: Any) -> None:
+    """The site changes (a layout no bundled adapter knows: prompts are still seen, the answer is not); an
+    operator overrides the Claude adapter on the server; the running extension fetches it (what its hourly alarm
+    and a sign-in do) and the open page switches to it without a reload: the answer it was waiting for is read,
+    and so is the next one. Capture health goes to the server without any text."""
+    services = pytest.importorskip("extension_api.services", reason="needs the server side: GET /extension/adapters")
+    from extension_api.models import AdapterOverride
+
+    signed_in(env, gate, person, timeout_ms=3000)
+    page = chat(env, "claude", "layout=next")
+    first = "Is the night train to Vienna running this winter?"
+    type_prompt(page, "claude", first)
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.documentElement.dataset.memoryLayerSent === '1'", timeout=10000)
+    page.wait_for_function("() => window.__answers.length === 1 && window.__answers.every(Boolean)", timeout=20000)
+    wait_for(lambda: [m.text for m in memories_of(person)] == [first], what="the first prompt", timeout=10)
+
+    fixed = json.loads((EXTENSION / "adapters" / "claude.json").read_text())
+    fixed["version"] = "2099-01-01"
+    fixed["layouts"].insert(
+        0,
+        {
+            "name": "next",
+            "detect": {"page_has": "div[contenteditable=true][role=textbox]:not(.ProseMirror):not([data-testid])"},
+            "composer": ["div[contenteditable=true][role=textbox]"],
+            "send": ["button[data-testid=chat-input-send]"],
+            "stop": ["button[data-testid=chat-input-stop]"],
+            "user_turn": ["[data-testid=user-message]"],
+            "answer": ["article[data-reply]"],
+            "answer_body": [".reply-body"],
+            "strip": [".reply-tools"],
+            "complete": {"answer_is": "[data-state=done]"},
+        },
+    )
+    services.adapter_override_save(override=AdapterOverride(site="claude", data=fixed), user=None)
+
+    options = env.open(env.url("options.html"))
+    options.evaluate("chrome.runtime.sendMessage({type: 'refresh-adapters'})")
+    wait_for(
+        lambda: (env.session("adapters") or {}).get("claude", {}).get("version") == "2099-01-01",
+        what="the server's adapter in use",
+        timeout=15,
+    )
+    remote = env.stored("remoteAdapters")
+    assert remote["etag"] and remote["errors"] == {}
+    # Asked again: nothing changed (304 on the ETag), still the server's adapter.
+    options.evaluate("chrome.runtime.sendMessage({type: 'refresh-adapters'})")
+    wait_for(lambda: env.stored("remoteAdapters")["checkedAt"] > remote["checkedAt"], what="a second check", timeout=15)
+    assert env.stored("remoteAdapters")["etag"] == remote["etag"]
+    options.close()
+
+    # The open page switched without a reload: the answer it had missed is read now, then the next exchange.
+    saved = wait_for(
+        lambda: [m for m in memories_of(person) if m.kind == "response"], what="the rescued answer", timeout=15
+    )
+    assert [(normalized(m.text), m.prompt) for m in saved] == [
+        (normalized(page.evaluate("window.__answers[0]")), first)
+    ]
+    second = "And the one to Budapest?"
+    type_prompt(page, "claude", second)
+    page.keyboard.press("Enter")
+    saved = exchange_done(page, person, 2)
+    assert [m.text for m in saved if m.kind == "prompt"] == [first, second]
+    answers = [(normalized(m.text), m.prompt) for m in saved if m.kind == "response"]
+    assert answers == [
+        (normalized(text), prompt)
+        for text, prompt in zip(page.evaluate("window.__answers"), [first, second], strict=True)
+    ]
+    assert not [m for m in saved if "Copy" in m.text]
+
+    buckets = {(b["layout"], b["adapter_version"]): b for b in env.stored("health")["buckets"].values()}
+    bundled_version = json.loads((EXTENSION / "adapters" / "claude.json").read_text())["version"]
+    old, new = buckets[("classic", bundled_version)], buckets[("next", "2099-01-01")]
+    assert (old["prompts_seen"], old["answers_captured"], old["answers_missing"]) == (1, 1, 0)
+    assert (new["prompts_seen"], new["answers_captured"], new["answers_missing"]) == (1, 1, 0)
+
+    # The batch reaches the server (what the 15-minute alarm does), without any text.
+    options = env.open(env.url("options.html"))
+    result = options.evaluate("chrome.runtime.sendMessage({type: 'flush-health'})")
+    options.close()
+    assert result["sent"] == 2 and not result.get("dropped"), result
+    from extension_api.models import CaptureHealth
+
+    rows = CaptureHealth.objects.filter(site="claude")
+    got = {(r.layout, r.prompts_seen, r.answers_captured, r.answers_missing) for r in rows}
+    assert got == {("classic", 1, 1, 0), ("next", 1, 1, 0)}
+
+
+def test_a_virtualised_thread_neither_loses_nor_repeats_an_exchange(env: Browser, gate: Gate, person: Any) -> None:
+    signed_in(env, gate, person, timeout_ms=3000)
+    page = chat(env, "chatgpt", "layout=thread&virtual=1")
+    prompts = ["Which platform does the Milan train leave from?", "And how long is the ride?"]
+    for n, prompt in enumerate(prompts, start=1):
+        type_prompt(page, "chatgpt", prompt)
+        page.keyboard.press("Enter")
+        saved = exchange_done(page, person, n)
+        # Every turn was unmounted and mounted again after the answer: nothing new, nothing twice.
+        page.wait_for_function(f"() => document.querySelectorAll('[data-chatgpt-search-unit-key]').length === {2 * n}")
+    assert [m.text for m in saved if m.kind == "prompt"] == prompts
+    shown = page.evaluate("window.__answers")
+    assert [(normalized(m.text), m.prompt) for m in saved if m.kind == "response"] == [
+        (normalized(text), prompt) for text, prompt in zip(shown, prompts, strict=True)
+    ]
+    assert page.evaluate("document.documentElement.dataset.memoryLayerSent") == "2"

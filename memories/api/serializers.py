@@ -198,6 +198,35 @@ class DeletedOutput(serializers.Serializer):
     deleted = serializers.IntegerField(help_text="How many memories were deleted.")
 
 
+class AccountDeleteInput(serializers.Serializer):
+    confirm = serializers.BooleanField(help_text="Must be true: the account and everything in it are deleted for good.")
+    password = serializers.CharField(
+        required=False,
+        default="",
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=4096,
+        help_text="The account's password (not needed for an account without one, made from a Supabase token).",
+    )
+    code = serializers.CharField(
+        required=False,
+        default="",
+        allow_blank=True,
+        max_length=64,
+        help_text="With two-factor sign-in on: a current code from the authenticator app, or a recovery code.",
+    )
+
+    def validate_confirm(self, value: bool) -> bool:
+        if value is not True:
+            raise serializers.ValidationError("must be true to delete the account.")
+        return value
+
+
+class AccountDeletedOutput(serializers.Serializer):
+    success = serializers.BooleanField(default=True)
+    deleted_at = serializers.DateTimeField(help_text="When the account was deleted.")
+
+
 class ImportUploadInput(serializers.Serializer):
     file = serializers.FileField(
         help_text="ChatGPT's conversations.json or export .zip, claude.ai's conversations.json, or a Memory Layer "

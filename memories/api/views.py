@@ -21,18 +21,25 @@ from rest_framework import status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import BaseParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
+from rest_framework.views import APIView
 
+from accounts import services as account_services
 from accounts.api.quota import DailyQuotaMixin
 from accounts.models import preferences_of
+from accounts.permissions import NoAccessToken
+from accounts.ratelimit import burst_check, user_key
 from core.exceptions import InvalidInput, NotAllowed, TooLarge
 from core.openapi import ErrorEnvelope, error_responses
 from memories import selectors, services
 from memories.api.idempotency import idempotent
 from memories.api.serializers import (
+    AccountDeletedOutput,
+    AccountDeleteInput,
     ContextOutput,
     ContextQueryInput,
     DeleteAllInput,
@@ -379,3 +386,38 @@ class ImportViewSet(DailyQuotaMixin, viewsets.ViewSet):
     def retrieve(self, request: Request, job_id: str) -> Response:
         job = jobs.import_job_of(user=request.user, job_id=job_id)  # type: ignore[arg-type]
         return Response(ImportOutput(job, context={"status_url": request.path}).data)
+
+
+class AccountView(APIView):
+    """DELETE /me: the caller's account and everything it holds, for good. With the person's own sign-in (a JWT),
+    their password (and a two-factor code when they use one); never with a personal access token, whatever its
+    scope: a token handed to a script must not be able to erase the person."""
+
+    permission_classes = [IsAuthenticated, NoAccessToken]
+
+    @extend_schema(
+        request=AccountDeleteInput,
+        responses={
+            200: AccountDeletedOutput,
+            403: OpenApiResponse(
+                ErrorEnvelope, description="Wrong password or code, or sent with a personal access token."
+            ),
+            **error_responses(400, 429),
+        },
+        summary="Delete my account and everything in it",
+        description='Send `{"confirm": true, "password": "..."}` (and `"code"` with two-factor sign-in on). '
+        "Memories, settings, tokens, sign-ins, imports and usage are deleted at once; nothing can be recovered.",
+    )
+    def delete(self, request: Request) -> Response:
+        # Tight, like the sign-in endpoints: the password is checked here.
+        burst_check(request, group="account-delete", key=user_key, rate=settings.RATELIMIT_AUTH_RATE)
+        serializer = AccountDeleteInput(data=request.data if isinstance(request.data, dict) else {})
+        serializer.is_valid(raise_exception=True)
+        user = request.user
+        account_services.user_reauthenticate(
+            user=user,  # type: ignore[arg-type]
+            password=serializer.validated_data["password"],
+            code=serializer.validated_data["code"],
+        )
+        deletion = services.account_delete(user=user, via="api")  # type: ignore[arg-type]
+        return Response(AccountDeletedOutput({"deleted_at": deletion.deleted_at}).data)

@@ -1,7 +1,7 @@
 """EMBEDDING_BACKEND=onnx: the exported model (``memories.embedding.onnx_export``) run by ONNX Runtime, pooled in numpy.
 
 Imports neither torch nor sentence-transformers: a serving process on this backend starts faster and holds
-less memory (README, "Embedding backends"). It reproduces sentence-transformers' all-MiniLM-L6-v2 pipeline:
+less memory (docs/architecture.md). It reproduces sentence-transformers' all-MiniLM-L6-v2 pipeline:
 tokenize with truncation to the model's max length, run the transformer, mean-pool over the attention mask,
 L2-normalise. The int8 variant (EMBEDDING_ONNX_INT8, written beside the fp32 export) runs the same pipeline on
 dynamically quantised weights: faster, with slightly different vectors (docs/imports.md).

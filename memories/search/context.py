@@ -1,6 +1,6 @@
 """The per-user hybrid (dense + keyword) search behind /context: ``context_search`` is its one entry point.
 
-Ranking, in one place (the README's "Retrieval quality" section has the measurements behind the weights):
+Ranking, in one place (docs/retrieval.md explains it; docs/benchmarks.md has the measurements behind the weights):
 
     relevance = w_dense * z(cosine) + w_keyword * z(BM25)
     order     = relevance + w_priority * (priority - normal) + w_recency * 0.5^(age_days / half_life)
@@ -339,7 +339,7 @@ def _merge(candidates: list[_Candidate]) -> list[_Candidate]:
 
 
 def _answerable(candidates: list[_Candidate], query: str) -> bool:
-    """Abstention: does anything clear the absolute floor for this kind of query? (README, "Abstention")
+    """Abstention: does anything clear the absolute floor for this kind of query? (docs/retrieval.md, "Abstention")
 
     The floor is on raw cosine similarity, which means the same thing for every person and every history,
     unlike the z-scores used for ordering. A prompt about the person ("my accountant", "what did you

@@ -242,7 +242,7 @@ def index_fetch(*, snapshot_id: int | None = None, path: Path | None = None) -> 
     if snapshot is None:
         return FetchResult(None, "none")
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _exclusive(path.with_name(path.name + ".fetch.lock")) as got:
+    with _exclusive(_fetch_lock(path)) as got:
         if not got:
             return FetchResult(snapshot.pk, "busy")
         if search_index.local_sha256(path) == snapshot.sha256:
@@ -273,11 +273,12 @@ def _write_parts(snapshot: SearchIndexSnapshot, tmp: Path) -> None:
 
 
 @contextmanager
-def _exclusive(lock_path: Path) -> Iterator[bool]:
-    """A non-blocking exclusive lock on ``lock_path`` (flock: released when the process dies)."""
+def _exclusive(lock_path: Path, *, wait: bool = False) -> Iterator[bool]:
+    """An exclusive lock on ``lock_path`` (flock: released when the process dies); without ``wait``, False at
+    once when another process holds it."""
     with open(lock_path, "a") as f:
         try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             yield False
             return
@@ -285,6 +286,92 @@ def _exclusive(lock_path: Path) -> Iterator[bool]:
             yield True
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+# --- Forgetting a person (an account deleted) ---------------------------------------------------------------
+
+
+def _fetch_lock(path: Path) -> Path:
+    return path.with_name(path.name + ".fetch.lock")
+
+
+def _without_user(path: Path, meta: dict[str, Any], user_key: str) -> dict[str, Any] | None:
+    """Rewrite the index file at ``path`` without ``user_key``'s rows; its new sidecar, or None (no such rows).
+
+    Rows are sorted by user, and FAISS's remove_ids keeps the order of the rest: the users after the removed
+    range move down by its length, everyone else keeps their range.
+    """
+    import faiss
+
+    users = dict(meta.get("users") or {})
+    if user_key not in users:
+        return None
+    start, end = users.pop(user_key)
+    index: Any = faiss.read_index(str(path))
+    chunk_ids = faiss.vector_to_array(index.id_map).astype(np.int64)[start:end]
+    index.remove_ids(np.ascontiguousarray(chunk_ids))
+    n = end - start
+    users = {key: [a - n, b - n] if a >= end else [a, b] for key, (a, b) in users.items()}
+    _atomic_write(path, lambda tmp: faiss.write_index(index, str(tmp)))
+    return {**meta, "users": users, "rows": int(meta["rows"]) - n, "sha256": file_sha256(path)}
+
+
+def index_snapshots_forget_user(*, user_id: UUID | str) -> int:
+    """Stored snapshots (FAISS_INDEX_STORE=database) without ``user_id``'s vectors and id; how many held them.
+
+    Runs inside the account's deletion transaction. The newest snapshot that holds the person is copied without
+    their rows into a new snapshot (same build time, same chunk horizon), which web instances fetch as newer;
+    every snapshot that holds them is deleted. A damaged one is only deleted.
+    """
+    key = str(user_id)
+    holding = list(SearchIndexSnapshot.objects.filter(sidecar__users__has_key=key).order_by("-id"))
+    if not holding:
+        return 0
+    newest = holding[0]
+    with tempfile.TemporaryDirectory(prefix="forget-") as directory:
+        path = Path(directory) / "chunks.index"
+        try:
+            _write_parts(newest, path)
+        except SnapshotRefused:
+            meta = None
+        else:
+            meta = _without_user(path, dict(newest.sidecar), key)
+        SearchIndexSnapshotPart.objects.filter(snapshot__in=holding).delete()
+        SearchIndexSnapshot.objects.filter(pk__in=[s.pk for s in holding]).delete()
+        if meta is not None and not SearchIndexSnapshot.objects.filter(pk__gt=newest.pk).exists():
+            index_snapshot_store(path=path, meta=meta)
+    return len(holding)
+
+
+def index_file_forget_user(*, user_id: UUID | str, path: Path | None = None) -> bool:
+    """This machine's index file without ``user_id``'s rows, and the re-embed progress without their key; True
+    when the file held them. Run right after the deletion commits; waits for a snapshot fetch in progress.
+
+    Searches never return a deleted chunk (results are resolved in PostgreSQL), so this is about not keeping
+    the person's vectors on disk, not about what searches see.
+    """
+    path = path or search_index.index_path()
+    _forget_reembed_progress(str(user_id))
+    if not path.exists():
+        return False
+    with _exclusive(_fetch_lock(path), wait=True):
+        try:
+            meta = search_index.read_sidecar(path)
+        except search_index.IndexUnavailable:
+            return False
+        new_meta = _without_user(path, meta, str(user_id))
+        if new_meta is None:
+            return False
+        new_meta["index_key"] = list(search_index.file_key(path))
+        _atomic_write(search_index.sidecar_path(path), lambda tmp: tmp.write_text(json.dumps(new_meta)))
+    return True
+
+
+def _forget_reembed_progress(user_key: str) -> None:
+    state = _read_state()
+    kept = {key: value for key, value in state.items() if not key.endswith(f"|user={user_key}")}
+    if len(kept) != len(state):
+        _write_state(kept)
 
 
 # --- Re-embedding ---------------------------------------------------------------------------------------

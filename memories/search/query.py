@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 # The person speaking about themselves, their own past, or what the assistant told them: such a prompt
-# presupposes a memory, so a lower similarity already counts as evidence (README, "Abstention").
+# presupposes a memory, so a lower similarity already counts as evidence (docs/retrieval.md, "Abstention").
 _PERSONAL = re.compile(
     r"\b(i|i'm|i've|i'd|i'll|me|my|mine|myself|we|we're|we've|our|ours|us|ourselves)\b"
     r"|\byou (said|say|suggested|suggest|told|tell|recommended|recommend|gave|give|wrote|mentioned)\b"

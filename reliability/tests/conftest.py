@@ -9,8 +9,9 @@ from django.db import close_old_connections
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import Tier
-from reliability.tests.live import Gunicorn, ThrowawayPostgres
+from reliability.tests.live import Gunicorn
 from testkit import make_user
+from testkit.processes import ThrowawayPostgres
 
 
 @pytest.fixture

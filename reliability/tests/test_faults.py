@@ -17,10 +17,11 @@ import psycopg
 import pytest
 
 from reliability.tests.live import Answer, call, register, sql
+from testkit.processes import wait_for
 
 pytestmark = pytest.mark.slow
 
-# The bound: after the database is back, normal answers within this many seconds. A deadline, not a
+# The recovery bound: after the database is back, normal answers within this many seconds. A deadline, not a
 # timing measurement: generous and explicit.
 RECOVERY_BOUND_SECONDS = 5.0
 OUTAGE_SECONDS = 3.0
@@ -42,15 +43,6 @@ def stream_saves(base_url: str, token: str, name: str, stop: threading.Event, lo
         log.append(Sent(text, sent_at, answer))
         i += 1
         time.sleep(0.02)
-
-
-def wait_for(predicate, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {seconds}s waiting for {what}")
 
 
 def half_written(live) -> tuple[int, int]:
@@ -79,18 +71,18 @@ def test_a_database_restart_answers_503_loses_no_acknowledged_save_and_recovers(
     for thread in streams:
         thread.start()
     try:
-        wait_for(lambda: sum(s.answer.status == 201 for s in log) >= 6, 60, "saves before the outage")
+        wait_for(lambda: sum(s.answer.status == 201 for s in log) >= 6, timeout=60, what="saves before the outage")
         live.db.stop("fast")  # terminates every backend, as a crash-restart or failover would
         down_at = time.monotonic()
-        wait_for(lambda: sum(s.sent_at > down_at for s in log) >= 6, 30, "requests during the outage")
+        wait_for(lambda: sum(s.sent_at > down_at for s in log) >= 6, timeout=30, what="requests during the outage")
         time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - down_at)))
         live.db.start()
         up_at = time.monotonic()
         # Keep streaming past the bound, so that every request sent after it shows whether both workers recovered.
         wait_for(
             lambda: sum(s.sent_at > up_at + RECOVERY_BOUND_SECONDS for s in log) >= 10,
-            RECOVERY_BOUND_SECONDS + 60,
-            "requests after the recovery bound",
+            timeout=RECOVERY_BOUND_SECONDS + 60,
+            what="requests after the recovery bound",
         )
     finally:
         stop.set()
@@ -168,8 +160,7 @@ def test_sigkill_of_the_worker_in_the_middle_of_a_save_leaves_no_half_written_me
             )
         )
         saving.start()
-        wait_for(lambda: backend_waiting_on_chunk_insert(live) is not None, 60, "the save to reach its chunks")
-        backend = backend_waiting_on_chunk_insert(live)
+        backend = wait_for(lambda: backend_waiting_on_chunk_insert(live), timeout=60, what="the save at its chunks")
         assert backend is not None
         wrote_memory = sql(
             live.db,
@@ -185,7 +176,8 @@ def test_sigkill_of_the_worker_in_the_middle_of_a_save_leaves_no_half_written_me
         blocker.rollback()  # let the orphaned backend run on: it finds its client gone and rolls back
 
     assert [a.status for a in answers] == [0]  # the connection died without an answer
-    wait_for(lambda: not sql(live.db, "SELECT 1 FROM pg_stat_activity WHERE pid = %s", backend), 30, "the backend")
+    gone = "SELECT 1 FROM pg_stat_activity WHERE pid = %s"
+    wait_for(lambda: not sql(live.db, gone, backend), timeout=30, what="the killed worker's backend to end")
     assert sql(live.db, "SELECT count(*) FROM memories_memory WHERE user_id = %s", user.user_id) == [(0,)]
     assert half_written(live) == (0, 0)
 

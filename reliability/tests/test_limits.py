@@ -1,6 +1,6 @@
 """Every documented cap, at the cap and one past it, with the values the settings really hold.
 
-The README's "Limits" table lists these; the text-length cap (50,000 characters at cap and cap + 1) is tested in
+docs/reliability.md ("Limits") lists these; the text-length cap (50,000 characters at cap and cap + 1) is tested in
 memories/tests/api/test_api_save.py, and top_k's bounds in memories/tests/api/test_api_context.py as well.
 """
 

@@ -7,9 +7,7 @@ be counted from pg_stat_activity while eight clients save, search, list and expo
 from __future__ import annotations
 
 import itertools
-import os
 import secrets
-import signal
 import subprocess
 import threading
 import time
@@ -18,7 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from config.tests.deploy_env import ROOT, clean_env
-from reliability.tests.live import Answer, LiveUser, ThrowawayPostgres, call, client_backends, free_port, register, sql
+from reliability.tests.live import Answer, LiveUser, call, client_backends, register, sql
+from testkit.processes import ThrowawayPostgres, make_run
 
 pytestmark = pytest.mark.slow
 
@@ -36,54 +35,17 @@ ANSWER = " ".join(
 )  # about 300 words, as an assistant's answer is
 
 
-class MakeRun:
-    def __init__(self, db: ThrowawayPostgres) -> None:
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log_path = db.tmp / "make-run.log"
-        self.env = clean_env(
-            DATABASE_URL=db.django_url,
-            DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-            RATELIMIT_API_RATE="100000/m",
-            RATELIMIT_AUTH_RATE="1000/m",
-            EMBEDDING_TORCH_THREADS="1",
-        )
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                ["make", "run", f"PORT={self.port}"],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # make, its shell and gunicorn stop together
-            )
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_ready(self, limit: float = 300) -> None:
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log()
-            if call(self.base_url, "GET", "/ready", timeout=5).status == 200:
-                return
-            time.sleep(0.5)
-        raise AssertionError(f"make run never became ready:\n{self.log()}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=30)
-
-
 @pytest.fixture(scope="module")
 def served():
     db = ThrowawayPostgres()
-    server = MakeRun(db)
+    env = clean_env(
+        DATABASE_URL=db.django_url,
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        RATELIMIT_API_RATE="100000/m",
+        RATELIMIT_AUTH_RATE="1000/m",
+        EMBEDDING_TORCH_THREADS="1",
+    )
+    server = make_run(env=env, log_path=db.tmp / "make-run.log")
     try:
         server.wait_ready()
         users = [register(server.base_url, f"soak{i}") for i in range(CLIENTS)]

@@ -7,8 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from reliability.tests.live import Gunicorn, ThrowawayPostgres, call, client_backends, register, sql
+from reliability.tests.live import Gunicorn, call, client_backends, register, sql
 from reliability.tests.test_make_run import ANSWER
+from testkit.processes import ThrowawayPostgres
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +24,7 @@ from memories import services, tasks
 from memories.embedding import pending
 from memories.models import Chunk, Memory
 from testkit import client_for
+from testkit.processes import PYTHON, Served, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,7 +54,6 @@ def jobs(status: str | None = None, task: str = pending.EMBED_TASK) -> list[tupl
 
 
 ROOT = Path(settings.BASE_DIR)
-PYTHON = sys.executable
 
 
 def worker_env(**extra: str) -> dict[str, str]:
@@ -80,37 +78,22 @@ def worker_env(**extra: str) -> dict[str, str]:
 WORKER_LOG = ROOT / "test-artifacts" / "queue-worker.log"
 
 
-def start_worker(**extra: str) -> subprocess.Popen[bytes]:
-    WORKER_LOG.parent.mkdir(exist_ok=True)
-    with WORKER_LOG.open("ab") as log:
-        return subprocess.Popen(
-            [PYTHON, "manage.py", "procrastinate", "worker", "--queues", pending.EMBED_QUEUE],
-            cwd=ROOT,
-            env=worker_env(**extra),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+def start_worker(**extra: str) -> Served:
+    argv = [PYTHON, "manage.py", "procrastinate", "worker", "--queues", pending.EMBED_QUEUE]
+    return Served(argv, env=worker_env(**extra), log_path=WORKER_LOG)
+
+
+def worker_log() -> str:
+    log = WORKER_LOG.read_text(errors="replace")[-3000:] if WORKER_LOG.exists() else ""
+    return f"the worker's log ends:\n{log}"
 
 
 @pytest.fixture
-def worker() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
+def worker() -> Iterator[list[Served]]:
+    started: list[Served] = []
     yield started
     for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=60)
-
-
-def wait_for(condition, *, limit: float = 120, what: str = "") -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    log = WORKER_LOG.read_text(errors="replace")[-3000:] if WORKER_LOG.exists() else ""
-    raise AssertionError(f"timed out waiting for {what}; the worker's log ends:\n{log}")
+        process.stop()
 
 
 def test_a_save_stores_its_chunks_without_vectors_and_its_job_in_the_same_transaction(alice):
@@ -174,7 +157,12 @@ def test_the_worker_embeds_batches_across_saves_in_its_own_process(alice, worker
     assert waiting >= 10 and len(jobs("todo")) == 5
 
     worker.append(start_worker(MEMORY_EMBED_BATCH="64"))
-    wait_for(lambda: not pending.pending_chunks() and len(jobs("succeeded")) == 5, what="the worker")
+    wait_for(
+        lambda: not pending.pending_chunks() and len(jobs("succeeded")) == 5,
+        timeout=120,
+        details=worker_log,
+        what="the worker",
+    )
 
     # one job embedded them all in one model call; the four others found nothing left
     assert Chunk.objects.filter(user=alice, embedding__isnull=True).count() == 0
@@ -190,10 +178,15 @@ def test_a_worker_killed_mid_batch_commits_nothing_and_the_retried_job_writes_ea
     # One batch for everything, on one slow thread: the kill lands while the model works on it.
     first = start_worker(MEMORY_EMBED_BATCH=str(total), EMBEDDING_TORCH_THREADS="1")
     worker.append(first)
-    wait_for(lambda: any(status == "doing" for _, status, _ in jobs()), what="the job to start")
+    wait_for(
+        lambda: any(status == "doing" for _, status, _ in jobs()),
+        timeout=120,
+        details=worker_log,
+        what="the job to start",
+    )
     time.sleep(1.0)
-    os.killpg(first.pid, signal.SIGKILL)
-    first.wait(timeout=30)
+    first.signal(signal.SIGKILL)
+    first.process.wait(timeout=30)
 
     assert pending.pending_chunks() == total  # the batch's transaction died with it
     assert any(status == "doing" for _, status, _ in jobs())  # the job is stuck with its dead worker...
@@ -204,7 +197,12 @@ def test_a_worker_killed_mid_batch_commits_nothing_and_the_retried_job_writes_ea
 
     assert retried == 1
     worker.append(start_worker())
-    wait_for(lambda: not pending.pending_chunks() and not jobs("todo") and not jobs("doing"), what="the retry")
+    wait_for(
+        lambda: not pending.pending_chunks() and not jobs("todo") and not jobs("doing"),
+        timeout=120,
+        details=worker_log,
+        what="the retry",
+    )
     assert Chunk.objects.filter(user=alice).count() == total
     assert max(attempts for _, _, attempts in jobs()) >= 1
 
