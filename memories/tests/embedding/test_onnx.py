@@ -86,7 +86,7 @@ def test_the_int8_twin_is_exported_beside_the_model_and_chosen_by_the_setting(on
     int8 = embeddings.embed(TEXTS)
 
     cosines = (fp32 * int8).sum(axis=1)
-    assert cosines.min() >= 0.9 and not np.allclose(fp32, int8, atol=1e-4)  # the same model, other vectors
+    assert cosines.min() >= 0.8 and not np.allclose(fp32, int8, atol=1e-4)  # the same model, other vectors
 
 
 def test_the_check_fails_when_the_int8_twin_is_chosen_but_missing(settings, tmp_path, exported):
