@@ -6,9 +6,10 @@ import json
 from typing import Any
 
 from django.conf import settings
-from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploadedFile, UploadedFile
+from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploadedFile
 from django.http import Http404, StreamingHttpResponse
 from django.utils import timezone
+from django.utils.datastructures import MultiValueDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -20,7 +21,7 @@ from drf_spectacular.utils import (
 from rest_framework import status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import BaseParser
+from rest_framework.parsers import BaseParser, DataAndFiles
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
@@ -197,7 +198,7 @@ class ImportBodyParser(BaseParser):
 
     media_type = "*/*"
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> UploadedFile:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> DataAndFiles:
         body = TemporaryUploadedFile(name=BODY_NAME, content_type=media_type or "", size=0, charset=None)
         size, limit = 0, settings.MEMORY_IMPORT_MAX_FILE_BYTES
         while piece := stream.read(BODY_READ_BYTES):
@@ -208,7 +209,7 @@ class ImportBodyParser(BaseParser):
             body.write(piece)
         body.flush()
         body.size = size
-        return body
+        return DataAndFiles({}, MultiValueDict({"file": [body]}))  # request.FILES["file"], as from a form
 
 
 class MemoryPagination(PageNumberPagination):
@@ -372,10 +373,10 @@ class ImportViewSet(DailyQuotaMixin, viewsets.ViewSet):
         multipart = request.content_type.startswith("multipart/form-data")
         if length > settings.MEMORY_IMPORT_MAX_FILE_BYTES + (MULTIPART_OVERHEAD_BYTES if multipart else 0):
             raise TooLarge(jobs.file_too_big_message())
-        upload = request.FILES.get("file") if multipart else request.data
+        upload = request.FILES.get("file")
         if multipart and upload is None:
             raise InvalidInput("Send the file in a multipart form field named 'file'")
-        if not isinstance(upload, UploadedFile):  # no body at all: read like an empty file
+        if upload is None:  # no body at all: read like an empty file
             upload = SimpleUploadedFile(BODY_NAME, b"")
         job = jobs.import_job_create(user=request.user, upload=upload)  # type: ignore[arg-type]
         status_url = f"{request.path.rstrip('/')}/{job.pk}"
