@@ -38,11 +38,13 @@ RUN_ENV = DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-$$(cat var/secret_key)} DJANGO
 
 run: setup
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
+	$(RUN_ENV) $(PY) manage.py mail_status
 	$(RUN_ENV) exec $(VENV)/bin/honcho start -f Procfile
 
 # Django's auto-reloading development server, for editing code.
 dev: setup
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
+	$(RUN_ENV) $(PY) manage.py mail_status
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # Production-like local run: DEBUG off, gunicorn (gunicorn.conf.py) with 2 workers on the embedded PostgreSQL,

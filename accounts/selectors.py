@@ -1,11 +1,14 @@
-"""Reads: a user's profile and today's quota usage (GET /auth/me), personal access tokens, and where the person is
-signed in."""
+"""Reads: a user's profile and today's quota usage (GET /auth/me), personal access tokens, where the person is
+signed in, and the account page's email addresses and second factors."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -55,6 +58,29 @@ def access_token_find(*, secret: str) -> PersonalAccessToken | None:
         .filter(token_hash=access_token_hash(secret))
         .first()
     )
+
+
+# --- The account page (/app/account/): allauth's records about a person ---------------------------------------
+
+
+def email_addresses(*, user: User) -> list[EmailAddress]:
+    """``user``'s addresses, the primary first; a user made by POST /auth/register has none until they sign in."""
+    return list(EmailAddress.objects.filter(user=user).order_by("-primary", "email"))
+
+
+@dataclass(frozen=True)
+class TwoFactorStatus:
+    totp: bool  # an authenticator app
+    passkeys: int
+    recovery_codes_left: int | None  # None: no recovery codes made
+
+
+def two_factor_status(*, user: User) -> TwoFactorStatus:
+    kinds = {auth.type: auth for auth in Authenticator.objects.filter(user=user)}
+    passkeys = Authenticator.objects.filter(user=user, type=Authenticator.Type.WEBAUTHN).count()
+    codes = kinds.get(Authenticator.Type.RECOVERY_CODES)
+    left = len(codes.wrap().get_unused_codes()) if codes is not None else None
+    return TwoFactorStatus(totp=Authenticator.Type.TOTP in kinds, passkeys=passkeys, recovery_codes_left=left)
 
 
 def web_session_list(*, user: User) -> QuerySet[WebSession]:

@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from importlib import import_module
 from typing import Any
 
+from allauth.mfa.base.forms import AuthenticateForm
+from allauth.mfa.utils import is_mfa_enabled as mfa_is_enabled
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.validators import UnicodeUsernameValidator
@@ -32,7 +34,7 @@ from accounts.models import (
 )
 from accounts.second_factor import second_factor_required, second_factor_verify
 from core.dates import utc_today
-from core.exceptions import Conflict, InvalidInput, NotAllowed, NotFound
+from core.exceptions import Conflict, InvalidInput, NotAllowed, NotAuthenticated, NotFound
 
 # --- Users --------------------------------------------------------------------------------------------------
 
@@ -44,6 +46,30 @@ def user_register(*, username: str, email: str, password: str) -> User:
             return User.objects.create_user(username=username, email=email, password=password)
     except IntegrityError as exc:  # a concurrent registration of the same username won the race
         raise InvalidInput("username: A user with that username already exists.") from exc
+
+
+class SecondFactorRequired(NotAuthenticated):
+    """The account has two-factor sign-in and the request carried no code, or a wrong one."""
+
+
+def token_second_factor_check(*, user: User, code: str | None) -> None:
+    """Pass when ``user`` has no second factor, or ``code`` is a current TOTP code or an unused recovery code.
+
+    allauth's own form checks the code: the same per-user limit on wrong codes (ACCOUNT_RATE_LIMITS
+    "login_failed"), a TOTP code accepted once, a recovery code spent, the authenticator's last use recorded.
+    """
+    if not mfa_is_enabled(user):
+        return
+    if not code:
+        raise SecondFactorRequired(
+            "two-factor code required: send the 6-digit code from your authenticator app (or a recovery code) as otp",
+            extra={"mfa_required": True},
+        )
+    form = AuthenticateForm(data={"code": code}, user=user)
+    if not form.is_valid():
+        reason = " ".join(form.errors.get("code", [])) or "Incorrect code."
+        raise SecondFactorRequired(f"two-factor code refused: {reason}", extra={"mfa_required": True})
+    form.authenticator.record_usage()
 
 
 def supabase_user_provision(*, user_id: uuid.UUID, email: str) -> User:

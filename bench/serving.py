@@ -90,7 +90,7 @@ def sentence(rng: random.Random, n: int) -> str:
 class MakeRun:
     """`make run` with EMBEDDING_BACKEND=<backend> on the bench's own database (testkit.processes runs it)."""
 
-    def __init__(self, db: ThrowawayPostgres, backend: str) -> None:
+    def __init__(self, db: ThrowawayPostgres, backend: str, port: int | None = None, **env_extra: str) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "EMBEDDED_"))}
         env.update(
             DATABASE_URL=db.django_url,
@@ -99,8 +99,9 @@ class MakeRun:
             RATELIMIT_API_RATE="1000000/m",
             RATELIMIT_AUTH_RATE="10000/m",
             LOG_LEVEL="WARNING",
+            **env_extra,
         )
-        self.served = make_run(env=env, log_path=db.tmp / f"make-run-{backend}.log")
+        self.served = make_run(env=env, log_path=db.tmp / f"make-run-{backend}.log", port=port)
         self.url = self.served.base_url
         self.process = self.served.process
         self.ready_after = self.served.wait_ready(timeout=600)

@@ -31,7 +31,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Client, machine, percentiles
-from serving import MakeRun, users
+from serving import MakeRun, phases, users
 
 from testkit.chat_exports import write_chatgpt_export
 from testkit.processes import ThrowawayPostgres
@@ -52,10 +52,15 @@ FACTS = [
 ]
 
 
-def timed(client: Client, method: str, path: str, token: str, body: Any = None) -> float:
+def timed(
+    client: Client, method: str, path: str, token: str, body: Any = None, spent: dict[str, list[float]] | None = None
+) -> float:
     started = time.perf_counter()
     status, answer, _ = client.request(method, path, token=token, body=body)
     assert status in (200, 201), (status, answer)
+    if spent is not None:  # the server's own account of the request (Server-Timing: auth, look, store, ...)
+        for name, dur in phases(client.headers.get("Server-Timing", "")).items():
+            spent.setdefault(name, []).append(dur)
     return (time.perf_counter() - started) * 1000
 
 
@@ -65,12 +70,23 @@ def save_latency(server: MakeRun, user: tuple[str, str], n: int) -> dict[str, An
     for _ in range(10):  # warm both paths
         timed(client, "GET", "/auth/me", token)
     saves, mes = [], []
+    save_spent: dict[str, list[float]] = {}
+    me_spent: dict[str, list[float]] = {}
     for i in range(n):  # interleaved, so both see the same machine
         body = {"prompt": f"How do I grow tomatoes, take {i}?", "response": f"{ANSWER} ({i})", "provider": "chatgpt"}
-        saves.append(timed(client, "POST", "/save-response", token, body))
-        mes.append(timed(client, "GET", "/auth/me", token))
+        saves.append(timed(client, "POST", "/save-response", token, body, save_spent))
+        mes.append(timed(client, "GET", "/auth/me", token, spent=me_spent))
     save, me = percentiles(saves), percentiles(mes)
-    return {"save_response_300_words": save, "auth_me": me, "ratio_p50": round(save["p50"] / me["p50"], 2)}
+    return {
+        "save_response_300_words": save,
+        "auth_me": me,
+        "ratio_p50": round(save["p50"] / me["p50"], 2),
+        "server_timing_p50_ms": {"save": _p50s(save_spent), "auth_me": _p50s(me_spent)},
+    }
+
+
+def _p50s(spent: dict[str, list[float]]) -> dict[str, float]:
+    return {name: percentiles(values)["p50"] for name, values in sorted(spent.items())}
 
 
 def save_to_found(server: MakeRun, user: tuple[str, str], n: int) -> dict[str, Any]:

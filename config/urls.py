@@ -1,10 +1,14 @@
 """The root URLconf: it only includes. Each app owns its API routes (settings.API_URLCONFS), served at the root
 (the paths the browser extension calls) and again under /api/v1/ (URL names there are namespaced "v1:")."""
 
+from allauth.account.decorators import secure_admin_login
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+# Staff sign in to the admin through the people's sign-in (/app/login/), with its rate limits and second factor.
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 handler400 = "core.errors.handler400"
 handler403 = "core.errors.handler403"
@@ -21,6 +25,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("dashboard/", include("dashboard.staff_urls")),
     path("app/", include("webapp.urls")),  # the person's own page (session sign-in), not API traffic
+    path("app/", include("webapp.account_urls")),  # its sign-up, sign-in and account pages (django-allauth)
     path("", include("mcp_server.urls")),  # /mcp: the MCP endpoint (JSON-RPC over Streamable HTTP)
     path("", include("dashboard.probe_urls")),  # /health and /ready: not API traffic, not versioned
 ]

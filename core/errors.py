@@ -20,6 +20,7 @@ from core.exceptions import (
     Limited,
     Mismatch,
     NotAllowed,
+    NotAuthenticated,
     NotFound,
     TooLarge,
 )
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 # The one mapping from domain errors (core.exceptions) to status codes; the most specific class listed first.
 STATUS_OF: tuple[tuple[type[ApplicationError], int], ...] = (
     (InvalidInput, status.HTTP_400_BAD_REQUEST),
+    (NotAuthenticated, status.HTTP_401_UNAUTHORIZED),
     (NotAllowed, status.HTTP_403_FORBIDDEN),
     (NotFound, status.HTTP_404_NOT_FOUND),
     (Conflict, status.HTTP_409_CONFLICT),

@@ -17,6 +17,10 @@ class InvalidInput(ApplicationError):
     """The caller sent something that cannot be accepted as it is."""
 
 
+class NotAuthenticated(ApplicationError):
+    """The caller has not proved who they are yet (a second factor is missing or wrong)."""
+
+
 class NotAllowed(ApplicationError):
     """The caller may not do this (another person's data, a missing permission)."""
 

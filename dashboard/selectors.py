@@ -14,6 +14,7 @@ from django.utils import timezone
 from accounts.models import DailyUsage, Tier, User
 from core.dates import utc_today
 from dashboard.models import LATENCY_BUCKETS_MS, RequestMetric, StatusClass, UserActivity
+from extension_api.selectors import capture_health
 from memories.embedding import embeddings
 from memories.models import Memory
 from memories.search.search_index import index_status
@@ -207,6 +208,8 @@ def dashboard_stats() -> dict[str, Any]:
         "memories_per_provider": memories_per_provider(),
         "search_index": index_status,
         "queue": queue_status(),
+        # The browser extension's answer-capture rate per site and layout (flagged when it drops).
+        "capture_health": capture_health(),
         "timestamp": timezone.now(),
     }
 

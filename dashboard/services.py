@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from dashboard.models import BUCKET_COUNT, LATENCY_BUCKETS_MS, RequestMetric, StatusClass, UserActivity
+from extension_api.services import capture_health_prune
 
 
 def status_class(status: int) -> str:
@@ -168,11 +169,15 @@ def metrics_write(metrics: dict[MetricKey, _Counts], activity: dict[tuple[date, 
 
 
 def metrics_prune(*, keep_days: int | None = None, now: datetime | None = None) -> tuple[int, int]:
-    """Delete aggregates older than ``keep_days`` (METRICS_RETENTION_DAYS); returns the rows deleted per table."""
+    """Delete aggregates older than ``keep_days`` (METRICS_RETENTION_DAYS); returns the rows deleted per table.
+
+    The extension's capture-health hours go with them (same retention; the dashboard reads only their last 7 days).
+    """
     keep = settings.METRICS_RETENTION_DAYS if keep_days is None else keep_days
     cutoff = (now or timezone.now()).astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     cutoff -= timedelta(days=keep)
     with transaction.atomic():
         metrics, _ = RequestMetric.objects.filter(hour__lt=cutoff).delete()
         activity, _ = UserActivity.objects.filter(day__lt=cutoff.date()).delete()
+        capture_health_prune(before=cutoff)
     return metrics, activity

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
 from dashboard import charts, selectors
+from extension_api.selectors import adapter_sources
 
 CHART_DAYS = 30
 TOP_ENDPOINTS = 6
@@ -50,7 +54,45 @@ def dashboard_context() -> dict[str, object]:
         ),
         "tier_chart": charts.horizontal_bars("tier-mix", "Users by tier", stats["users_per_tier"]),
         "top_users": selectors.top_users_by_memories(limit=10),
+        "capture_rows": capture_rows(stats["capture_health"], adapter_sources()),
+        "capture_min_rate": _percent(settings.EXTENSION_HEALTH_MIN_RATE),
+        "capture_max_drop": round(settings.EXTENSION_HEALTH_MAX_DROP * 100),
+        "capture_min_prompts": settings.EXTENSION_HEALTH_MIN_PROMPTS,
+        "capture_recent_hours": settings.EXTENSION_HEALTH_RECENT_HOURS,
     }
+
+
+def capture_rows(health: list[dict[str, Any]], sources: dict[str, str]) -> list[dict[str, Any]]:
+    """The capture-health table: a row per site (with where its adapter comes from), then one per layout. Sites
+    with an adapter but no reports are listed too, so a silent site is seen."""
+    rows: list[dict[str, Any]] = []
+    by_site = {entry["site"]: entry for entry in health}
+    for site in sorted(set(by_site) | set(sources)):
+        entry = by_site.get(site)
+        if entry is None:
+            rows.append({"kind": "site", "name": site, "source": sources.get(site, ""), "empty": True})
+            continue
+        rows.append({"kind": "site", "name": site, "source": sources.get(site, "none"), **_figures(entry)})
+        rows += [
+            {"kind": "layout", "site": site, "name": layout["layout"], **_figures(layout)}
+            for layout in entry["layouts"]
+        ]
+    return rows
+
+
+def _figures(entry: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "day": entry["last_24h"],
+        "week": entry["last_7d"],
+        "day_rate": _percent(entry["last_24h"]["capture_rate"]),
+        "week_rate": _percent(entry["last_7d"]["capture_rate"]),
+        "flagged": entry["flagged"],
+        "flag_reason": entry["flag_reason"],
+    }
+
+
+def _percent(rate: float | None) -> str:
+    return "n/a" if rate is None else f"{rate:.0%}"
 
 
 def _top_series(series: dict[str, list[int]], keep: int) -> dict[str, list[int]]:

@@ -349,8 +349,13 @@ async function signIn(message) {
   const result =
     message.token !== undefined
       ? await auth.signInWithToken(baseUrl, message.token)
-      : await auth.signInWithPassword(baseUrl, String(message.username || ''), String(message.password || ''));
-  if (!result.ok) return { ok: false, status: result.status, error: result.error };
+      : await auth.signInWithPassword(
+          baseUrl,
+          String(message.username || ''),
+          String(message.password || ''),
+          String(message.otp || ''),
+        );
+  if (!result.ok) return { ok: false, status: result.status, error: result.error, mfaRequired: Boolean(result.mfaRequired) };
   await store.setOptions({ baseUrl });
   await refreshServerSettings({ force: true });
   await publishView();

@@ -20,14 +20,26 @@ async function hasAccess(baseUrl) {
   }
 }
 
+/** "Create an account" and "Forgot your password?" open the server's own pages (its web app, /app/). */
+function showAccountLinks(baseUrl) {
+  const links = { 'create-account': '/app/signup/', 'forgot-password': '/app/password/reset/' };
+  for (const [id, path] of Object.entries(links)) {
+    const link = $(id);
+    if (baseUrl) link.href = new URL(baseUrl).origin + path;
+    else link.removeAttribute('href');
+  }
+}
+
 async function showAccess() {
   let baseUrl;
   try {
     baseUrl = normalizeBaseUrl($('base-url').value);
   } catch {
     say($('access'), '');
+    showAccountLinks(null);
     return;
   }
+  showAccountLinks(baseUrl);
   const host = new URL(baseUrl).host;
   if (await hasAccess(baseUrl)) say($('access'), `The extension may reach ${host}.`, 'ok');
   else
@@ -81,6 +93,21 @@ function signIn(credentials) {
       say(result, `Signed in as ${answer.account.username || answer.account.userId}.`, 'ok');
       $('password').value = '';
       $('token').value = '';
+      $('otp').value = '';
+      $('otp-field').hidden = true;
+    } else if (answer.mfaRequired) {
+      // The account has two-factor sign-in: the server wants the app's current code with the password.
+      const retry = $('otp-field').hidden === false && credentials.otp;
+      $('otp-field').hidden = false;
+      $('otp').value = '';
+      $('otp').focus();
+      say(
+        result,
+        retry
+          ? `That code was not accepted (${answer.error}). Enter the current code and sign in again.`
+          : 'This account has two-factor sign-in: enter the 6-digit code from your authenticator app (or a recovery code), then sign in again.',
+        'error',
+      );
     } else {
       const reach = answer.status ? '' : ` Is the server running at ${baseUrl}, and may the extension reach it?`;
       say(result, `Sign-in failed: ${answer.error}.${reach}`, 'error');
@@ -92,7 +119,8 @@ function signIn(credentials) {
 
 $('sign-in-form').addEventListener('submit', (event) => {
   event.preventDefault();
-  signIn({ username: $('username').value.trim(), password: $('password').value });
+  const otp = $('otp-field').hidden ? '' : $('otp').value.replace(/\s+/g, '');
+  signIn({ username: $('username').value.trim(), password: $('password').value, ...(otp ? { otp } : {}) });
 });
 
 $('use-token').addEventListener('click', () => {

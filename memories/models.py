@@ -221,3 +221,25 @@ class ImportUploadPart(models.Model):
 
     def __str__(self) -> str:
         return f"part {self.position} of import {self.job_id}"
+
+
+class ReembedRun(models.Model):
+    """Where ``reembed`` is, per model and --user: it resumes from here, and /ready shows it from any instance.
+
+    Moved in the same transaction as the vectors of each batch, so a run stopped at any point resumes after the
+    last batch actually written.
+    """
+
+    model = models.CharField(max_length=200, help_text="EMBEDDING_MODEL_NAME of the run.")
+    scope = models.CharField(max_length=64, help_text="'all', or the one person's id (reembed --user).")
+    last_chunk_id = models.BigIntegerField(default=0, help_text="Every chunk up to this id is re-embedded.")
+    chunks = models.BigIntegerField(default=0, help_text="Vectors written by this run.")
+    started_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["model", "scope"], name="reembed_run_model_scope_uniq")]
+
+    def __str__(self) -> str:
+        return f"reembed {self.model} ({self.scope}) up to chunk {self.last_chunk_id}"

@@ -12,7 +12,9 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import User
 from core.exceptions import NotFound
+from memories.embedding import queues
 from memories.models import Memory
+from memories.search import indexing
 
 EXPORT_FIELDS = ("id", "kind", "provider", "prompt", "text", "priority", "pinned", "created_at")
 
@@ -56,27 +58,36 @@ def memory_export_rows(*, user: User, chunk_size: int = 500) -> Iterator[dict[st
 
 
 _QUEUE_SQL = """
-SELECT count(*) FILTER (WHERE j.status = 'todo'),
+SELECT j.queue_name,
+       count(*) FILTER (WHERE j.status = 'todo'),
        count(*) FILTER (WHERE j.status = 'doing'),
-       extract(epoch FROM now() - min(e.at) FILTER (WHERE j.status = 'todo'))::float8,
-       (SELECT count(*) FROM memories_chunk WHERE embedding IS NULL)
+       extract(epoch FROM now() - min(e.at) FILTER (WHERE j.status = 'todo'))::float8
 FROM procrastinate_jobs j
 LEFT JOIN LATERAL (
     SELECT at FROM procrastinate_events WHERE job_id = j.id AND type = 'deferred' ORDER BY at LIMIT 1
 ) e ON true
 WHERE j.status IN ('todo', 'doing')
+GROUP BY j.queue_name
 """
 
 
 def queue_status() -> dict[str, Any]:
-    """The task queue at a glance (/ready, the staff dashboard): jobs waiting and running, how long the oldest
-    waiting job has waited (seconds, 0 when none), and chunks stored but not embedded yet."""
+    """The task queue at a glance (/ready, the staff dashboard): per lane (live: saves' embeddings; bulk: imports and
+    re-embedding) and in total, jobs waiting and running and how long the oldest waiting job has waited (seconds, 0
+    when none); chunks stored but not embedded yet; re-embedding runs not finished."""
     with connection.cursor() as cursor:
         cursor.execute(_QUEUE_SQL)
-        waiting, running, oldest, pending = cursor.fetchone()
+        rows = cursor.fetchall()
+        cursor.execute("SELECT count(*) FROM memories_chunk WHERE embedding IS NULL")
+        pending = int(cursor.fetchone()[0])
+    lanes = {name: _lane([row for row in rows if row[0] == name]) for name in (queues.LIVE_QUEUE, queues.BULK_QUEUE)}
+    return {**_lane(rows), **lanes, "pending_chunks": pending, "reembed": indexing.reembed_runs_active()}
+
+
+def _lane(rows: list[tuple[str, int, int, float | None]]) -> dict[str, Any]:
+    oldest = max((float(row[3]) for row in rows if row[3] is not None), default=0.0)
     return {
-        "waiting": int(waiting),
-        "running": int(running),
-        "oldest_waiting_seconds": round(float(oldest or 0.0), 1),
-        "pending_chunks": int(pending),
+        "waiting": sum(int(row[1]) for row in rows),
+        "running": sum(int(row[2]) for row in rows),
+        "oldest_waiting_seconds": round(oldest, 1),
     }

@@ -395,6 +395,7 @@ def account_delete(*, user: User, via: str) -> AccountDeletion:
     account_services.web_sessions_end(user=user)
     _admin_log_forget(user_id=user_id)
     indexing.index_snapshots_forget_user(user_id=user_id)
+    indexing.reembed_runs_forget_user(user_id=user_id)
     User.objects.filter(pk=user_id).delete()
     deletion = AccountDeletion.objects.create(user_ref=account_user_ref(user_id), deleted_at=timezone.now(), via=via)
     transaction.on_commit(lambda: indexing.index_file_forget_user(user_id=user_id))

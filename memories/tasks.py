@@ -8,23 +8,29 @@ jobs of a worker that stopped sending heartbeats (killed with SIGKILL, machine l
 from __future__ import annotations
 
 import logging
-from uuid import UUID
 
 from django.conf import settings
+from django.db import transaction
 from procrastinate import JobContext, RetryStrategy
 from procrastinate.contrib.django import app
 from procrastinate.manager import JobManager
 
-from memories.embedding import pending
+from memories.embedding import pending, queues
 from memories.search import indexing
 from memories.transfer import jobs
 
 logger = logging.getLogger(__name__)
 
-MAINTENANCE_QUEUE = "maintenance"
+MAINTENANCE_QUEUE = queues.MAINTENANCE_QUEUE
+REEMBED_TASK = "memories.reembed"
 
 
-@app.task(name=pending.EMBED_TASK, queue=pending.EMBED_QUEUE, retry=RetryStrategy(max_attempts=10, exponential_wait=2))
+@app.task(
+    name=pending.EMBED_TASK,
+    queue=queues.LIVE_QUEUE,
+    priority=queues.LIVE_PRIORITY,
+    retry=RetryStrategy(max_attempts=10, exponential_wait=2),
+)
 def embed_pending() -> int:
     """Embed every chunk waiting for a vector, in batches across saves; returns how many were written."""
     report = pending.chunks_embed_pending()
@@ -33,22 +39,39 @@ def embed_pending() -> int:
     return report.chunks
 
 
-@app.task(name="memories.reembed", queue=pending.EMBED_QUEUE)
-def reembed(batch_size: int, user_id: str | None, restart: bool) -> int:
-    """``manage.py reembed --queue``: every stored chunk embedded again, resumable like the command itself."""
-    return indexing.chunks_reembed(
-        batch_size=batch_size, user_id=UUID(user_id) if user_id else None, restart=restart
-    ).chunks
+@app.task(name=REEMBED_TASK, queue=queues.BULK_QUEUE, priority=queues.REEMBED_PRIORITY, lock=queues.BULK_LOCK)
+def reembed(batch_size: int, user_id: str | None, restart: bool, after: int | None = None) -> int:
+    """``manage.py reembed --queue``: one batch of the run per turn, then its next turn at the back of the bulk lane
+    (behind people's imports). The first turn (``after`` None) starts or resumes the run; a later turn carries the
+    last chunk id it expects, so a turn that already ran does nothing when its job runs again."""
+    if after is None:
+        after = indexing.reembed_started(user_id=user_id, restart=restart).last_chunk_id
+    with transaction.atomic():
+        written = indexing.reembed_step(user_id=user_id, batch_size=batch_size, after=after)
+        if written:
+            run = indexing.reembed_run(user_id=user_id)
+            assert run is not None  # reembed_step has just moved it
+            queues.bulk_deferred(
+                REEMBED_TASK,
+                priority=queues.REEMBED_PRIORITY,
+                batch_size=batch_size,
+                user_id=user_id,
+                restart=False,
+                after=run.last_chunk_id,
+            )
+    return written or 0
 
 
-@app.task(name=jobs.IMPORT_TASK, queue=jobs.IMPORT_QUEUE)
-def import_history(job_id: str) -> str:
-    """Import an uploaded chat history (memories.transfer.jobs); its progress is on the ImportJob row."""
-    return str(jobs.import_job_run(job_id))
+@app.task(name=jobs.IMPORT_TASK, queue=queues.BULK_QUEUE, priority=queues.IMPORT_PRIORITY, lock=queues.BULK_LOCK)
+def import_history(job_id: str, position: int = 0) -> str:
+    """One turn of an uploaded chat history's import (memories.transfer.jobs); progress is on the ImportJob row."""
+    return str(jobs.import_job_run(job_id, position))
 
 
 @app.periodic(cron="* * * * *", periodic_id="retry-stalled")
-@app.task(name="memories.retry_stalled", queue=MAINTENANCE_QUEUE, pass_context=True)
+@app.task(
+    name="memories.retry_stalled", queue=MAINTENANCE_QUEUE, priority=queues.MAINTENANCE_PRIORITY, pass_context=True
+)
 async def retry_stalled(context: JobContext, timestamp: int) -> int:
     """Retry the jobs of workers silent for QUEUE_STALLED_SECONDS (their heartbeat stopped)."""
     return await stalled_jobs_retried(context.app.job_manager, seconds=settings.QUEUE_STALLED_SECONDS)
@@ -64,7 +87,9 @@ async def stalled_jobs_retried(manager: JobManager, *, seconds: float) -> int:
 
 
 @app.periodic(cron="17 * * * *", periodic_id="remove-old-jobs")
-@app.task(name="memories.remove_old_jobs", queue=MAINTENANCE_QUEUE, pass_context=True)
+@app.task(
+    name="memories.remove_old_jobs", queue=MAINTENANCE_QUEUE, priority=queues.MAINTENANCE_PRIORITY, pass_context=True
+)
 async def remove_old_jobs(context: JobContext, timestamp: int) -> None:
     """Every hour: forget the jobs that succeeded more than QUEUE_KEEP_SUCCEEDED_HOURS ago (one per save)."""
     await context.app.job_manager.delete_old_jobs(nb_hours=settings.QUEUE_KEEP_SUCCEEDED_HOURS)

@@ -71,15 +71,18 @@ def run_queued_jobs(task_name: str | None = None) -> int:
     from procrastinate.contrib.django import app
 
     ran = 0
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id, task_name, args FROM procrastinate_jobs"
-            " WHERE status = 'todo' AND (%s::text IS NULL OR task_name = %s) ORDER BY id",
-            [task_name, task_name],
-        )
-        waiting = cursor.fetchall()
     app.perform_import_paths()
-    for job_id, name, args in waiting:
+    while True:  # in the worker's order; the jobs these jobs queue (an import's next turns) run too
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id, task_name, args FROM procrastinate_jobs"
+                " WHERE status = 'todo' AND (%s::text IS NULL OR task_name = %s) ORDER BY priority DESC, id LIMIT 1",
+                [task_name, task_name],
+            )
+            waiting = cursor.fetchone()
+        if waiting is None:
+            break
+        job_id, name, args = waiting
         app.tasks[name](**(json.loads(args) if isinstance(args, str) else args))
         with connection.cursor() as cursor:
             cursor.execute("UPDATE procrastinate_jobs SET status = 'succeeded' WHERE id = %s", [job_id])

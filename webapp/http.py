@@ -8,28 +8,48 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.urls import URLPattern, URLResolver
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 
-# Nothing but this site's own stylesheet and forms: no script at all, no inline style, no framing.
+# Nothing but this site's own stylesheet, forms and static scripts (one: the import progress bar, which asks this
+# site only): no inline script or style, no framing. The page works the same without any script.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'"
+    "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+# allauth's account pages: the same, plus this site's own scripts (passkeys need the browser's WebAuthn API).
+ACCOUNT_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "default-src 'none';", "default-src 'none'; script-src 'self';"
 )
 
 View = Callable[..., HttpResponseBase]
 
 
-def personal(view: View) -> View:
+def personal(view: View, *, policy: str = CONTENT_SECURITY_POLICY) -> View:
     """The page's headers: the CSP above, and never cached (the pages show a person's own memories)."""
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         response = view(request, *args, **kwargs)
-        response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.setdefault("Content-Security-Policy", policy)
         add_never_cache_headers(response)
         return response
 
+    return wrapped
+
+
+def personal_patterns(patterns: list[Any]) -> list[URLPattern | URLResolver]:
+    """Another app's URL patterns (allauth's) with every view wrapped by :func:`personal`, names kept."""
+    wrapped: list[URLPattern | URLResolver] = []
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            inner = personal_patterns(entry.url_patterns)
+            wrapped.append(URLResolver(entry.pattern, inner, entry.default_kwargs, entry.app_name, entry.namespace))
+        else:
+            view = personal(entry.callback, policy=ACCOUNT_CONTENT_SECURITY_POLICY)
+            wrapped.append(URLPattern(entry.pattern, view, entry.default_args, entry.name))
     return wrapped
 
 

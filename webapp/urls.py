@@ -1,6 +1,5 @@
 """The person's own page, mounted at /app/ (session sign-in; not API traffic, not counted by the metrics)."""
 
-from django.contrib.auth.views import LogoutView
 from django.urls import path
 
 from webapp import account_views, views
@@ -10,9 +9,9 @@ app_name = "webapp"
 
 urlpatterns = [
     path("", personal(views.home), name="home"),
-    path("login/", personal(views.PageLoginView.as_view()), name="login"),
-    path("logout/", personal(LogoutView.as_view()), name="logout"),  # POST only (Django 5)
+    # Signing up and in, out, passwords and two-factor: allauth's pages, also under /app/ (webapp.account_urls).
     path("login/link/<str:token>", personal(views.login_link), name="login-link"),
+    path("account/", personal(views.account), name="account"),
     path("settings/", personal(views.capture_settings), name="settings"),
     path("tokens/", personal(views.access_tokens), name="tokens"),
     path("tokens/<int:token_id>/revoke", personal(views.access_token_revoke), name="token-revoke"),
@@ -22,6 +21,7 @@ urlpatterns = [
     path("memories/delete-all", personal(views.memory_delete_all), name="memory-delete-all"),
     path("export", personal(views.memory_export), name="export"),
     path("import", personal(views.memory_import), name="import"),
+    path("imports/<uuid:job_id>", personal(views.import_status), name="import-status"),
     # The account: where the person is signed in, and deleting it (webapp/account_views.py).
     path("account/sessions/", personal(account_views.sessions), name="account-sessions"),
     path(

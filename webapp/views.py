@@ -12,8 +12,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import LoginView
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -25,7 +24,7 @@ from accounts import services as account_services
 from accounts.models import User, preferences_of
 from accounts.ratelimit import BurstLimited, burst_check, user_key
 from accounts.selectors import usage_today
-from core.errors import status_of
+from core.errors import error_body, status_of
 from core.exceptions import ApplicationError, NotFound
 from dashboard import charts
 from memories import services as memory_services
@@ -45,6 +44,8 @@ from webapp.forms import (
 from webapp.http import back, error_page
 
 CHART_DAYS = 30
+# The account page's extra sections (templates), shown under email, password and two-factor sign-in.
+ACCOUNT_SECTIONS: list[str] = []
 
 
 def _user(request: HttpRequest) -> User:
@@ -61,19 +62,6 @@ def _bad_input(request: HttpRequest, form: Any) -> HttpResponse:
 
 
 # --- Signing in -------------------------------------------------------------------------------------------
-
-
-class PageLoginView(LoginView):
-    template_name = "webapp/login.html"
-    redirect_authenticated_user = True
-
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            burst_check(request, group="app-login", key="ip", rate=settings.RATELIMIT_AUTH_RATE)
-        except BurstLimited as exc:
-            form = self.get_form_class()(request)
-            return render(request, self.template_name, {"form": form, "limited": exc.message}, status=429)
-        return super().post(request, *args, **kwargs)
 
 
 @require_GET
@@ -139,7 +127,7 @@ def _home(request: HttpRequest, *, status: int = 200, **forms: Any) -> HttpRespo
         "preview": preview,
         "delete_all_form": forms.get("delete_all_form") or DeleteAllForm(),
         "import_form": forms.get("import_form") or ImportForm(),
-        "imports": jobs.import_jobs_recent(user=user),
+        "imports": [(job, jobs.import_place_in_line(job=job)) for job in jobs.import_jobs_recent(user=user)],
         "priorities": ["low", "normal", "high"],
     }
     return render(request, "webapp/home.html", context, status=status)
@@ -242,7 +230,7 @@ def memory_import(request: HttpRequest) -> HttpResponse:
         return _home(request, status=400, import_form=form)
     try:
         # The API's way in: imported now when small, else queued for the worker and listed under Import.
-        job = jobs.import_job_create(user=_user(request), upload=form.cleaned_data["file"])
+        job = jobs.import_receive(user=_user(request), upload=form.cleaned_data["file"])
     except ApplicationError as exc:  # not a format we read, broken, too large
         form.add_error("file", exc.message)
         return _home(request, status=status_of(exc), import_form=form)
@@ -257,6 +245,24 @@ def memory_import(request: HttpRequest) -> HttpResponse:
     for problem in job.errors[:5]:
         messages.warning(request, f"{problem['item']}: {problem['status']}, {problem['reason']}")
     return redirect("webapp:home")
+
+
+# --- The account ------------------------------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def account(request: HttpRequest) -> HttpResponse:
+    """Your account: email addresses, password, two-factor sign-in (allauth's pages), and more sections below."""
+    user = _user(request)
+    context = {
+        "emails": account_selectors.email_addresses(user=user),
+        "has_password": user.has_usable_password(),
+        "two_factor": account_selectors.two_factor_status(user=user),
+        # Further sections' templates, in order (each gets this same context): add one here to extend the page.
+        "account_sections": ACCOUNT_SECTIONS,
+    }
+    return render(request, "webapp/account.html", context)
 
 
 # --- Settings ---------------------------------------------------------------------------------------------
@@ -319,3 +325,26 @@ def access_token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
         return error_page(request, status=404, title="Not found", message="There is no such token among yours.")
     messages.success(request, f"Revoked “{token.name}” ({token.prefix}…): it is refused from now on.")
     return redirect("webapp:tokens")
+
+
+@require_GET
+@login_required
+def import_status(request: HttpRequest, job_id: str) -> HttpResponse:
+    """One of the person's imports as JSON, for the page's progress bar (static/webapp/imports.js): its counts and
+    how many bulk turns of other people's work run before its next one."""
+    try:
+        job = jobs.import_job_of(user=_user(request), job_id=job_id)
+    except NotFound as exc:
+        return JsonResponse(error_body(exc.message), status=404)
+    return JsonResponse(
+        {
+            "job_id": str(job.pk),
+            "status": job.status,
+            "total": job.total,
+            "done": job.done,
+            "imported": job.imported,
+            "duplicates": job.duplicates,
+            "failed": job.failed,
+            "place_in_line": jobs.import_place_in_line(job=job),
+        }
+    )

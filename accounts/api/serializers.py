@@ -3,12 +3,19 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import password_validation
+from django.contrib.auth.models import update_last_login
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
-from rest_framework_simplejwt.serializers import TokenRefreshSerializer
+from rest_framework_simplejwt.serializers import (
+    TokenObtainPairSerializer,
+    TokenObtainSerializer,
+    TokenRefreshSerializer,
+)
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
+from accounts import services
 from accounts.models import PROVIDERS, TokenScope, User
 from core.fields import StrictBooleanField, StrictCharField, StrictEmailField
 
@@ -148,6 +155,33 @@ class AccessTokenOutput(serializers.Serializer):
 
 class CreatedAccessTokenOutput(AccessTokenOutput):
     token = serializers.CharField(help_text="The token itself: shown in this answer only, never again.")
+
+
+class TokenObtainInput(TokenObtainPairSerializer):
+    """POST /auth/token/: simplejwt's pair, plus ``otp`` for an account with two-factor sign-in.
+
+    The second factor is checked after the password and before any token is made: a refused request leaves no
+    outstanding refresh token behind.
+    """
+
+    otp = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        write_only=True,
+        help_text="With two-factor sign-in on: the authenticator app's current code, or one recovery code.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # TokenObtainPairSerializer.validate with the check between authenticating and making the tokens.
+        data: dict[str, Any] = TokenObtainSerializer.validate(self, attrs)  # self.user, or simplejwt's 401
+        services.token_second_factor_check(user=self.user, code=attrs.get("otp") or None)  # type: ignore[arg-type]
+        refresh = self.get_token(self.user)  # type: ignore[type-var]  # authenticated: never None here
+        data["refresh"] = str(refresh)
+        data["access"] = str(refresh.access_token)  # type: ignore[attr-defined]
+        if jwt_settings.UPDATE_LAST_LOGIN:
+            update_last_login(None, self.user)  # type: ignore[arg-type]
+        return data
 
 
 class TokenRefreshInput(TokenRefreshSerializer):

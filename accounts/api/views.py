@@ -25,6 +25,7 @@ from accounts.api.serializers import (
     PreferencesInput,
     PreferencesOutput,
     RegisterInput,
+    TokenObtainInput,
     UserOutput,
     WebLoginLinkOutput,
 )
@@ -167,6 +168,17 @@ class AccessTokenView(APIView):
 
 
 class TokenObtainPairView(jwt_views.TokenObtainPairView):
+    """An access and a refresh token for a user name (or email address) and password, and ``otp`` when the
+    account has two-factor sign-in (without it: 401 with ``"mfa_required": true``)."""
+
+    serializer_class = TokenObtainInput
+
+    @extend_schema(
+        description=(
+            "An account with two-factor sign-in also needs `otp`: the authenticator app's current code or one "
+            'recovery code. Without it (or with a wrong one) the answer is 401 with `"mfa_required": true`.'
+        )
+    )
     @burst_limited_by_ip("auth-token")
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().post(request, *args, **kwargs)

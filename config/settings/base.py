@@ -71,6 +71,12 @@ INSTALLED_APPS = [
     "dashboard",
     "webapp",
     "mcp_server",
+    "extension_api",
+    # Sign-up, email verification, password reset/change and two-factor sign-in for people (docs/accounts.md).
+    # After webapp: its templates (webapp/templates/account/, allauth/, mfa/) replace allauth's own.
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
 ]
 
 MIDDLEWARE = [
@@ -94,12 +100,13 @@ MIDDLEWARE = [
     # Notes each browser signed in to /app/ (device, last seen) for "Where you're signed in" (accounts.WebSession).
     "accounts.middleware.WebSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
 # Each app's JSON API routes, mounted by config.urls at the root and under /api/v1/ (and counted by the metrics).
-API_URLCONFS = ["accounts.urls", "memories.urls", "dashboard.urls"]
+API_URLCONFS = ["accounts.urls", "memories.urls", "dashboard.urls", "extension_api.urls"]
 # The routes the request metrics count (dashboard.middleware): the API's, and /mcp (mounted at the root only).
 METRICS_URLCONFS = [*API_URLCONFS, "mcp_server.urls"]
 WSGI_APPLICATION = "config.wsgi.application"
@@ -161,6 +168,12 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+
+# allauth's backend signs people in by email or user name (the /app/ form and POST /auth/token/ alike).
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -264,10 +277,61 @@ else:
     SILENCED_SYSTEM_CHECKS += ["django_ratelimit.E003", "django_ratelimit.W001"]
 
 # --- The person's own web page (/app/, the webapp app; docs/webapp.md) ---------------------------------
-# Session sign-in for people; staff keep the admin's own login page.
-LOGIN_URL = "webapp:login"
+# Session sign-in for people (allauth's pages, mounted under /app/); staff keep the admin's own login page.
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "webapp:home"
-LOGOUT_REDIRECT_URL = "webapp:login"
+LOGOUT_REDIRECT_URL = "account_login"
+
+# --- People's accounts: django-allauth (docs/accounts.md) ------------------------------------------------
+# Sign up with an email address and a password; the user name is optional (derived from the address when left
+# empty). Sign in with either.
+ACCOUNT_LOGIN_METHODS = {"email", "username"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "username", "password1*", "password2*"]
+ACCOUNT_UNIQUE_EMAIL = True
+# none / optional / mandatory. Production should say mandatory (render.yaml does); `make run` keeps optional.
+ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", default="optional")
+if ACCOUNT_EMAIL_VERIFICATION not in ("none", "optional", "mandatory"):
+    raise ImproperlyConfigured(
+        f"ACCOUNT_EMAIL_VERIFICATION must be none, optional or mandatory, not {ACCOUNT_EMAIL_VERIFICATION!r}."
+    )
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False  # a mail scanner following the link must not confirm the address
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_PREVENT_ENUMERATION = True  # "reset" and "sign up" answer alike whether or not an address is known
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = True  # (and the adapter revokes the extension's refresh tokens too)
+ACCOUNT_SESSION_REMEMBER = None  # the form's "remember me" decides
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Memory Layer] "
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SECURE_SSL_REDIRECT else "http"  # the scheme of links in mails
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+# Per client address (ip), per submitted address (key) and per user; allauth's syntax, shared cache (CACHES).
+ACCOUNT_RATE_LIMITS = {
+    "login": env("ACCOUNT_RATE_LIMIT_LOGIN", default="30/m/ip"),
+    "login_failed": env("ACCOUNT_RATE_LIMIT_LOGIN_FAILED", default="10/m/ip,5/5m/key"),
+    "signup": env("ACCOUNT_RATE_LIMIT_SIGNUP", default="20/m/ip"),
+    "reset_password": env("ACCOUNT_RATE_LIMIT_RESET_PASSWORD", default="20/m/ip,5/m/key"),
+    "reset_password_from_key": "20/m/ip",
+    "change_password": "5/m/user",
+    "confirm_email": "1/3m/key",
+    "manage_email": "10/m/user",
+}
+# Two-factor sign-in: an authenticator app (TOTP) with recovery codes, and passkeys (WebAuthn). Both are asked at
+# /app/ sign-in; POST /auth/token/ asks for a TOTP or recovery code in ``otp``.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_TOTP_ISSUER = env("MFA_TOTP_ISSUER", default="Memory Layer")
+# WebAuthn needs a secure origin; plain http://localhost counts as one in browsers, and DEBUG allows it here.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
+
+# --- Email: Django's backends ---------------------------------------------------------------------------------
+# EMAIL_URL (django-environ), e.g. smtp+tls://user:password@smtp.example.com:587 or smtp+ssl://...:465. Unset, every
+# message is written as a file under EMAIL_FILE_PATH (var/mail/ by default): `make run` says where at start-up.
+EMAIL_URL = env("EMAIL_URL", default="")
+if EMAIL_URL:
+    globals().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Memory Layer <no-reply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 # POST /auth/web-login-link: how long the one-time sign-in link for a Supabase account (no password) is valid.
 WEB_LOGIN_LINK_SECONDS = env.int("WEB_LOGIN_LINK_SECONDS", default=300)
 
@@ -350,8 +414,9 @@ IDEMPOTENCY_KEY_TTL = timedelta(hours=env.int("IDEMPOTENCY_KEY_TTL_HOURS", defau
 # CORS: exact web origins, plus browser extensions by id (chrome-extension://<id>).
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_ALLOWED_ORIGIN_REGEXES = extension_origin_regexes(env.list("CORS_ALLOWED_EXTENSION_IDS", default=[]))
-CORS_ALLOW_HEADERS = ["authorization", "content-type", "idempotency-key"]
-CORS_EXPOSE_HEADERS = ["Content-Disposition", "Idempotent-Replayed", "Retry-After"]
+# if-none-match / ETag: the extension revalidates its adapters (GET /extension/adapters).
+CORS_ALLOW_HEADERS = ["authorization", "content-type", "idempotency-key", "if-none-match"]
+CORS_EXPOSE_HEADERS = ["Content-Disposition", "ETag", "Idempotent-Replayed", "Retry-After"]
 CORS_ALLOW_CREDENTIALS = False  # bearer tokens, never cookies
 
 SPECTACULAR_SETTINGS = {
@@ -390,6 +455,27 @@ ADMIN_KEY_FAILURE_RATE = env("ADMIN_KEY_FAILURE_RATE", default="10/m")
 # health_score: the error-rate (5xx share) and p95 latency limits over the last hour.
 HEALTH_MAX_ERROR_RATE = env.float("HEALTH_MAX_ERROR_RATE", default=0.05)
 HEALTH_MAX_P95_MS = env.int("HEALTH_MAX_P95_MS", default=2000)
+
+# --- The browser extension's server side (docs/extension-server.md) -----------------------------------------
+EXTENSION_ADAPTERS_DIR = env("EXTENSION_ADAPTERS_DIR", default=str(BASE_DIR / "extension" / "adapters"))
+# Public data, so no token: a per-address limit instead.
+EXTENSION_ADAPTERS_RATE = env("EXTENSION_ADAPTERS_RATE", default="60/m")
+EXTENSION_ADAPTERS_MAX_AGE_SECONDS = env.int("EXTENSION_ADAPTERS_MAX_AGE_SECONDS", default=300)
+# Bounds how long another process serves the old set after an override is saved, when the cache is per process.
+EXTENSION_ADAPTERS_CACHE_SECONDS = env.int("EXTENSION_ADAPTERS_CACHE_SECONDS", default=60)
+EXTENSION_ADAPTER_MAX_BYTES = env.int("EXTENSION_ADAPTER_MAX_BYTES", default=64 * 1024)
+EXTENSION_HEALTH_RATE = env("EXTENSION_HEALTH_RATE", default="60/h")
+EXTENSION_HEALTH_MAX_REPORTS = env.int("EXTENSION_HEALTH_MAX_REPORTS", default=50)
+EXTENSION_HEALTH_MAX_COUNT = env.int("EXTENSION_HEALTH_MAX_COUNT", default=10_000)
+# Older reports would land past the dashboard's 7 days.
+EXTENSION_HEALTH_MAX_AGE_HOURS = env.int("EXTENSION_HEALTH_MAX_AGE_HOURS", default=168)
+# Made-up layout names must not grow the table: past this many per site and hour they count as "other".
+EXTENSION_HEALTH_MAX_LAYOUTS = env.int("EXTENSION_HEALTH_MAX_LAYOUTS", default=10)
+# The short window shows a broken site within hours; the 24 h rate alone lags until the good hours age out.
+EXTENSION_HEALTH_RECENT_HOURS = env.int("EXTENSION_HEALTH_RECENT_HOURS", default=3)
+EXTENSION_HEALTH_MIN_PROMPTS = env.int("EXTENSION_HEALTH_MIN_PROMPTS", default=20)
+EXTENSION_HEALTH_MIN_RATE = env.float("EXTENSION_HEALTH_MIN_RATE", default=0.8)
+EXTENSION_HEALTH_MAX_DROP = env.float("EXTENSION_HEALTH_MAX_DROP", default=0.15)
 
 # --- Search engines (dense retrieval) -----------------------------------------------------------------
 # SEARCH_BACKEND: "pgvector" (default) searches the Chunk.embedding column; "faiss" serves the dense part
@@ -468,7 +554,11 @@ MEMORY_EMBED_BATCH = env.int("MEMORY_EMBED_BATCH", default=64)
 QUEUE_STALLED_SECONDS = env.int("QUEUE_STALLED_SECONDS", default=30)
 # Succeeded jobs (one per save) are deleted this many hours after they ended; failed ones are kept for staff.
 QUEUE_KEEP_SUCCEEDED_HOURS = env.int("QUEUE_KEEP_SUCCEEDED_HOURS", default=24)
-PROCRASTINATE_WORKER_DEFAULTS = {"concurrency": env.int("QUEUE_WORKER_CONCURRENCY", default=1)}
+# Jobs a worker runs at once (docs/queue.md). Bulk jobs share one lock, so with 2 one slot is always free for a
+# save's embedding; 1 makes a save wait for the running bulk turn (an import slice: a few seconds).
+PROCRASTINATE_WORKER_DEFAULTS = {"concurrency": env.int("QUEUE_WORKER_CONCURRENCY", default=2)}
+# Messages an import stores and embeds per turn before it queues its next turn behind other people's imports.
+MEMORY_IMPORT_SLICE_ITEMS = env.int("MEMORY_IMPORT_SLICE_ITEMS", default=64)
 
 # A chat turn is often meaningless alone ("Yes, last Friday!"): a prompt's keyword index also gets the tail of the
 # same person's previous message when it is recent (memories/services.py).

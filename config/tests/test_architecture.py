@@ -9,7 +9,7 @@ import pytest
 
 from config.tests.deploy_env import PYTHON, ROOT, clean_env
 
-PACKAGES = ("config", "core", "accounts", "memories", "dashboard", "webapp", "mcp_server")
+PACKAGES = ("config", "core", "accounts", "memories", "dashboard", "webapp", "mcp_server", "extension_api")
 
 
 def test_it_has_no_import_cycle_anywhere_in_the_project() -> None:

@@ -70,12 +70,13 @@ def test_every_api_endpoint_is_documented_at_both_paths(schema):
         assert "/api/v1" + path in documented, path
 
 
-def test_every_operation_uses_bearer_auth_except_getting_a_token_or_registering(schema):
+def test_every_operation_uses_bearer_auth_except_getting_a_token_registering_or_the_adapters(schema):
     bearer = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     assert schema["components"]["securitySchemes"]["jwtAuth"] == bearer
     assert schema["components"]["securitySchemes"]["supabaseAuth"] == bearer
     for path, _, operation in operations(schema):
-        if "/auth/token/" in path or path.endswith("/auth/register"):
+        # GET /extension/adapters: public data (the same files ship inside the extension), no token read.
+        if "/auth/token/" in path or path.endswith(("/auth/register", "/extension/adapters")):
             assert operation.get("security") in (None, [], [{}]), path
             continue
         assert {"jwtAuth": []} in operation["security"] and {"supabaseAuth": []} in operation["security"], path
@@ -106,6 +107,8 @@ def test_every_error_status_of_every_operation_is_the_envelope(schema):
         ("/api/v1/memories/import", "post", {200, 202, 400, 401, 403, 413, 415, 429, 500, 503}),
         ("/me/tokens", "post", {201, 400, 401, 403, 413, 415, 429, 500, 503}),
         ("/api/v1/me/tokens/{token_id}", "delete", {200, 401, 403, 404, 429, 500, 503}),
+        ("/extension/adapters", "get", {200, 304, 401, 429, 500, 503}),
+        ("/extension/health", "post", {200, 400, 401, 403, 413, 415, 429, 500, 503}),
     ],
 )
 def test_each_endpoint_declares_its_statuses(schema, path, method, codes):

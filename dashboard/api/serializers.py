@@ -32,6 +32,28 @@ class DashboardUsageOutput(serializers.Serializer):
     rate_limited_today = serializers.IntegerField()
 
 
+class CaptureWindowOutput(serializers.Serializer):
+    prompts_seen = serializers.IntegerField()
+    answers_captured = serializers.IntegerField()
+    answers_missing = serializers.IntegerField()
+    fallbacks_used = serializers.IntegerField()
+    capture_rate = serializers.FloatField(allow_null=True, help_text="answers_captured / prompts_seen; null: none.")
+
+
+class CaptureLayoutOutput(serializers.Serializer):
+    layout = serializers.CharField()
+    last_24h = CaptureWindowOutput()
+    last_7d = CaptureWindowOutput()
+    flagged = serializers.BooleanField()
+    flag_reason = serializers.CharField(allow_null=True)
+
+
+class CaptureSiteOutput(CaptureLayoutOutput):
+    layout = None  # type: ignore[assignment]
+    site = serializers.CharField()
+    layouts = CaptureLayoutOutput(many=True)
+
+
 class DashboardOutput(serializers.Serializer):
     system = DashboardSystemOutput()
     health = DashboardHealthOutput()
@@ -39,4 +61,7 @@ class DashboardOutput(serializers.Serializer):
     users_per_tier = serializers.DictField(child=serializers.IntegerField())
     memories_per_provider = serializers.DictField(child=serializers.IntegerField())
     search_index = serializers.DictField(help_text="The search engine's own status (backend, counts, in_sync).")
+    capture_health = CaptureSiteOutput(
+        many=True, help_text="The browser extension's capture health per site and layout (docs/extension-server.md)."
+    )
     timestamp = serializers.DateTimeField()

@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from dashboard.models import RequestMetric, UserActivity
 from dashboard.tests.conftest import ADMIN_KEY
+from extension_api.tests.factories import health_report
 from memories.models import Chunk, Memory
 from testkit import client_for
 
@@ -42,6 +43,7 @@ def test_it_answers_the_seeds_shape_with_the_key_in_the_header(client, admin_key
         "users_per_tier",
         "memories_per_provider",
         "search_index",
+        "capture_health",
         "timestamp",
     }
 
@@ -223,3 +225,32 @@ def test_the_key_never_reaches_the_logs_or_the_metrics(client, admin_key, all_lo
     assert admin_key not in logs and wrong not in logs
     stored = repr(list(RequestMetric.objects.values())) + repr(list(UserActivity.objects.values()))
     assert admin_key not in stored and wrong not in stored
+
+
+def test_it_reports_capture_health_per_site_and_layout(client, admin_key, alice, settings):
+    settings.EXTENSION_HEALTH_MIN_PROMPTS = 5
+    report = health_report(site="claude", layout="hub", prompts_seen=10, answers_captured=4, answers_missing=6)
+    report["fallbacks_used"] = 1
+    assert client_for(alice).post("/extension/health", {"reports": [report]}, format="json").status_code == 200
+
+    body = client.get("/admin/dashboard", HTTP_X_ADMIN_KEY=admin_key).json()
+
+    window = {"prompts_seen": 10, "answers_captured": 4, "answers_missing": 6, "fallbacks_used": 1, "capture_rate": 0.4}
+    assert body["capture_health"] == [
+        {
+            "site": "claude",
+            "last_24h": window,
+            "last_7d": window,
+            "flagged": True,
+            "flag_reason": "24 h capture rate 40% is below 80%",
+            "layouts": [
+                {
+                    "layout": "hub",
+                    "last_24h": window,
+                    "last_7d": window,
+                    "flagged": True,
+                    "flag_reason": "24 h capture rate 40% is below 80%",
+                }
+            ],
+        }
+    ]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from core.dates import utc_today
 from memories.models import Memory
@@ -83,3 +85,36 @@ def test_a_label_from_the_data_is_escaped_in_the_svg(client, staff):
     client.force_login(staff)
     html = client.get("/dashboard/").content.decode()
     assert "<b>evil</b>" not in html and "&lt;b&gt;evil&lt;/b&gt;" in html
+
+
+def _capture_row(html: str, key: str) -> str:
+    match = re.search(rf'<tr class="[^"]*" data-capture="{re.escape(key)}".*?</tr>', html, re.S)
+    assert match, key
+    return match.group(0)
+
+
+def test_staff_see_capture_health_per_site_and_layout_with_the_falling_site_flagged(client, staff, settings):
+    from extension_api.tests.factories import ADAPTER_FIXTURES, capture_row
+
+    settings.EXTENSION_ADAPTERS_DIR = str(ADAPTER_FIXTURES)
+    hour = timezone.now().replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    for site, layout, seen, captured in [
+        ("chatgpt", "app", 30, 30),
+        ("chatgpt", "thread", 30, 2),
+        ("claude", "hub", 25, 24),
+    ]:
+        capture_row(site, layout, hour, seen, captured)
+    client.force_login(staff)
+
+    html = client.get("/dashboard/").content.decode()
+
+    assert 'id="capture-health"' in html
+    chatgpt = _capture_row(html, "chatgpt")
+    assert 'data-flagged="true"' in chatgpt
+    assert '<td class="num">60</td><td class="num">32</td><td class="num rate">53%</td>' in chatgpt
+    assert "24 h capture rate 53% is below 80%" in chatgpt
+    assert 'data-flagged="true"' in _capture_row(html, "chatgpt/thread")
+    assert 'data-flagged="false"' in _capture_row(html, "chatgpt/app")
+    claude = _capture_row(html, "claude")
+    assert 'data-flagged="false"' in claude and "<td>bundled</td>" in claude and ">96%<" in claude
+    assert "no reports in the last 7 days" in _capture_row(html, "grok")  # an adapter, but silent

@@ -91,7 +91,8 @@ def test_ready_answers_200_when_the_database_and_model_are_there(client, model_l
     assert response.status_code == 200
     body = response.json()
     assert (body["status"], body["checks"]) == ("ready", {"database": "ok", "embedding_model": "ok"})
-    assert body["queue"] == {"waiting": 0, "running": 0, "oldest_waiting_seconds": 0.0, "pending_chunks": 0}
+    idle = {"waiting": 0, "running": 0, "oldest_waiting_seconds": 0.0}
+    assert body["queue"] == {**idle, "live": idle, "bulk": idle, "pending_chunks": 0, "reembed": []}
     assert response["Cache-Control"] == "no-store"
 
 
@@ -107,6 +108,35 @@ def test_ready_shows_the_queues_backlog_and_its_oldest_wait(client, model_loaded
 
     assert (queue["waiting"], queue["running"], queue["pending_chunks"]) == (1, 0, 1)
     assert 89 <= queue["oldest_waiting_seconds"] < 200
+    assert queue["live"]["waiting"] == 1 and 89 <= queue["live"]["oldest_waiting_seconds"] < 200
+    assert queue["bulk"] == {"waiting": 0, "running": 0, "oldest_waiting_seconds": 0.0}
+
+
+def test_ready_shows_live_and_bulk_work_apart_and_a_reembed_run(client, model_loaded, alice, tmp_path, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from memories import services
+    from memories.search import indexing
+    from memories.transfer import jobs
+    from testkit.chat_exports import write_chatgpt_export
+
+    settings.MEMORY_EMBED_INLINE = False
+    path = tmp_path / "conversations.json"
+    write_chatgpt_export(path, 10)
+    jobs.import_job_create(user=alice, upload=SimpleUploadedFile(path.name, path.read_bytes()))
+    services.memory_save(user=alice, kind="prompt", provider="claude", text="I keep bees.")
+    indexing.reembed_started()
+    with connection.cursor() as cursor:  # the import has waited longer than the save
+        cursor.execute(
+            "UPDATE procrastinate_events e SET at = now() - interval '300 seconds' FROM procrastinate_jobs j"
+            " WHERE e.job_id = j.id AND j.queue_name = 'bulk' AND e.type = 'deferred'"
+        )
+
+    queue = client.get("/ready").json()["queue"]
+
+    assert (queue["live"]["waiting"], queue["bulk"]["waiting"], queue["waiting"]) == (1, 1, 2)
+    assert queue["live"]["oldest_waiting_seconds"] < 60 <= 299 <= queue["bulk"]["oldest_waiting_seconds"]
+    assert [(run["scope"], run["chunks"]) for run in queue["reembed"]] == [("all", 0)]
 
 
 def test_ready_answers_503_while_the_model_loads_in_the_background(client, monkeypatch):

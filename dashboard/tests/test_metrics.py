@@ -11,6 +11,7 @@ from django.utils import timezone
 from dashboard import services
 from dashboard.models import BUCKET_COUNT, LATENCY_BUCKETS_MS, RequestMetric, UserActivity
 from dashboard.selectors import percentile
+from extension_api.models import CaptureHealth
 
 pytestmark = pytest.mark.django_db
 
@@ -116,10 +117,14 @@ def test_the_prune_command_keeps_only_the_retention_window(alice, settings):
         services.request_record(endpoint="memory-list", method="GET", status=200, latency_ms=1, user_id=alice.pk, at=at)
     settings.METRICS_RETENTION_DAYS = 90
 
+    for days in (1, 91):
+        CaptureHealth.objects.create(site="grok", layout="app", hour=now - timedelta(days=days), prompts_seen=1)
+
     call_command("prune_request_metrics")
 
     assert RequestMetric.objects.count() == 2 and UserActivity.objects.count() == 2
     assert min(RequestMetric.objects.values_list("hour", flat=True)) > now - timedelta(days=91)
+    assert CaptureHealth.objects.get().hour > now - timedelta(days=2)
 
 
 def test_recording_a_request_is_one_sql_statement(alice, django_assert_num_queries):

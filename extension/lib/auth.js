@@ -33,9 +33,17 @@ export function scheduleRefresh(auth) {
   chrome.alarms.create(REFRESH_ALARM, { when });
 }
 
-export async function signInWithPassword(baseUrl, username, password) {
-  const result = await call(baseUrl, '/auth/token/', { method: 'POST', body: { username, password }, timeoutMs: 15000 });
-  if (!result.ok) return { ok: false, status: result.status, error: result.error };
+/**
+ * A user name (or email address) and password, and `otp` (the authenticator app's code or a recovery code) for an
+ * account with two-factor sign-in: without it the server answers 401 with `mfa_required`, passed on as `mfaRequired`.
+ */
+export async function signInWithPassword(baseUrl, username, password, otp = '') {
+  const body = otp ? { username, password, otp } : { username, password };
+  const result = await call(baseUrl, '/auth/token/', { method: 'POST', body, timeoutMs: 15000 });
+  if (!result.ok) {
+    const mfaRequired = Boolean(result.data && result.data.mfa_required === true);
+    return { ok: false, status: result.status, error: result.error, mfaRequired };
+  }
   const { access, refresh } = result.data || {};
   let claims;
   try {

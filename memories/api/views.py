@@ -378,7 +378,7 @@ class ImportViewSet(DailyQuotaMixin, viewsets.ViewSet):
             raise InvalidInput("Send the file in a multipart form field named 'file'")
         if upload is None:  # no body at all: read like an empty file
             upload = SimpleUploadedFile(BODY_NAME, b"")
-        job = jobs.import_job_create(user=request.user, upload=upload)  # type: ignore[arg-type]
+        job = jobs.import_receive(user=request.user, upload=upload)  # type: ignore[arg-type]
         status_url = f"{request.path.rstrip('/')}/{job.pk}"
         code = status.HTTP_200_OK if job.status == ImportStatus.DONE else status.HTTP_202_ACCEPTED
         return Response(ImportOutput(job, context={"status_url": status_url}).data, status=code)

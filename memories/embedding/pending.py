@@ -9,21 +9,23 @@ pending again for the retry or the next job, and each vector is written once (th
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from procrastinate.contrib.django import app
+from django.db.backends.utils import CursorWrapper
 
-from memories.embedding import embeddings
+from memories.embedding import embeddings, queues
 from memories.embedding.inputs import embedding_input
 from memories.embedding.vectors import vector_literal
 
 # The job, registered by memories.tasks (the worker's side); deferred here by name, so the save path, below the
 # tasks module in the layers, does not import it.
 EMBED_TASK = "memories.embed_pending"
-EMBED_QUEUE = "embeddings"
+EMBED_QUEUE = queues.LIVE_QUEUE
 
 _TAKE_SQL = """
 SELECT c.id, c.text, c.search_text, m.kind, m.prompt
@@ -34,11 +36,22 @@ LIMIT %(batch)s
 FOR UPDATE OF c SKIP LOCKED
 """
 
+# reembed's next batch: every chunk after the last one done (of one person, with --user), whatever its vector.
+_AFTER_SQL = """
+SELECT c.id, c.text, c.search_text, m.kind, m.prompt
+FROM memories_chunk c JOIN memories_memory m ON m.id = c.memory_id
+WHERE c.id > %(after)s {only}
+ORDER BY c.id
+LIMIT %(batch)s
+"""
+
 _WRITE_SQL = """
 UPDATE memories_chunk c SET embedding = v.embedding::vector
 FROM unnest(%(ids)s::bigint[], %(vectors)s::text[]) AS v(id, embedding)
-WHERE c.id = v.id AND c.embedding IS NULL
+WHERE c.id = v.id {only_pending}
 """
+
+ChunkRow = tuple[int, str, str, str, str]  # id, text, search_text, kind, prompt: what _TAKE_SQL reads
 
 
 @dataclass(frozen=True)
@@ -56,10 +69,16 @@ def dense_input(*, kind: str, text: str, search_text: str, prompt: str) -> str:
 
 
 def chunks_embed_pending(
-    *, memory_ids: Sequence[int] | None = None, batch: int | None = None, max_batches: int | None = None
+    *,
+    memory_ids: Sequence[int] | None = None,
+    batch: int | None = None,
+    max_batches: int | None = None,
+    bulk: bool | None = None,
 ) -> EmbedReport:
     """Embed pending chunks (of ``memory_ids`` only, when given) until none is left that another worker is not
-    already embedding, or ``max_batches`` model calls were made; returns what was written."""
+    already embedding, or ``max_batches`` model calls were made; returns what was written. ``bulk`` (by default:
+    when ``memory_ids`` are given, an import's own batch) lets a live save's embedding go first (_bulk_embedded)."""
+    bulk = memory_ids is not None if bulk is None else bulk
     size = batch or settings.MEMORY_EMBED_BATCH
     only = "AND c.memory_id = ANY(%(memory_ids)s)" if memory_ids is not None else ""
     params = {"batch": size, "memory_ids": list(memory_ids or [])}
@@ -70,31 +89,81 @@ def chunks_embed_pending(
             rows = cursor.fetchall()
             if not rows:
                 break
-            inputs = [
-                dense_input(kind=kind, text=text, search_text=search_text, prompt=prompt)
-                for _, text, search_text, kind, prompt in rows
-            ]
-            vectors = embed_distinct(inputs)
-            cursor.execute(_WRITE_SQL, {"ids": [row[0] for row in rows], "vectors": vectors})
-            written += cursor.rowcount
+            written += vectors_write(cursor, rows, bulk=bulk)
         batches += 1
         if len(rows) < size:
             break
     return EmbedReport(chunks=written, batches=batches)
 
 
-def embed_distinct(inputs: list[str]) -> list[str]:
-    """The vector literal of each input, each distinct input through the model once (an import's "thanks!" and
-    "continue" repeat; a text the model has just embedded gets the same vector again)."""
+def vectors_write(cursor: CursorWrapper, rows: Sequence[ChunkRow], *, replace: bool = False, bulk: bool = False) -> int:
+    """The one vector writer (the worker's pending chunks, imports, ``reembed``): embed ``rows`` and write their
+    vectors in one UPDATE; how many were written. Without ``replace`` only a chunk still without a vector is
+    written (a retried job never writes one twice). ``bulk`` work yields the model to live saves between pieces."""
+    inputs = [
+        dense_input(kind=kind, text=text, search_text=search_text, prompt=prompt)
+        for _, text, search_text, kind, prompt in rows
+    ]
+    # Each distinct input through the model once (an import's "thanks!" and "continue" repeat).
     distinct = list(dict.fromkeys(inputs))
-    literals = dict(zip(distinct, (vector_literal(v) for v in embeddings.embed(distinct)), strict=True))
-    return [literals[text] for text in inputs]
+    vectors = _bulk_embedded(distinct) if bulk else _live_embedded(distinct)
+    literals = dict(zip(distinct, (vector_literal(v) for v in vectors), strict=True))
+    only_pending = "" if replace else "AND c.embedding IS NULL"
+    cursor.execute(
+        _WRITE_SQL.format(only_pending=only_pending),
+        {"ids": [row[0] for row in rows], "vectors": [literals[text] for text in inputs]},
+    )
+    return int(cursor.rowcount)
+
+
+def chunks_reembed_after(*, after: int, batch: int, user_id: str | None = None) -> tuple[int, int]:
+    """Embed again the ``batch`` chunks following chunk id ``after`` (of ``user_id`` only, when given), in one
+    transaction; returns (vectors written, the last chunk id taken, or ``after`` when none was left)."""
+    only = "AND c.user_id = %(user_id)s" if user_id is not None else ""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_AFTER_SQL.format(only=only), {"after": after, "batch": batch, "user_id": user_id})
+        rows = cursor.fetchall()
+        if not rows:
+            return 0, after
+        # replace: the chunk's vector is rewritten, and a chunk deleted meanwhile stays deleted (UPDATE, no INSERT)
+        return vectors_write(cursor, rows, replace=True, bulk=True), int(rows[-1][0])
+
+
+# The worker runs a live job and a bulk turn side by side (docs/queue.md), but the model takes one call at a time
+# (embeddings._encode_lock), and a plain lock is not fair: a bulk turn calling the model batch after batch could
+# keep a save's embedding waiting for the whole turn. So bulk work calls the model in pieces of BULK_PIECE inputs
+# (16: a CPU runs MiniLM about as fast per input at 16 as at 32, and a save waits for at most one piece) and,
+# before each piece, lets every waiting live call go first.
+BULK_PIECE = 16
+_gate = threading.Condition()
+_live_calls = 0
+
+
+def _live_embedded(inputs: list[str]) -> Any:
+    global _live_calls
+    with _gate:
+        _live_calls += 1
+    try:
+        return embeddings.embed(inputs)
+    finally:
+        with _gate:
+            _live_calls -= 1
+            _gate.notify_all()
+
+
+def _bulk_embedded(inputs: list[str]) -> list[Any]:
+    vectors: list[Any] = []
+    for start in range(0, len(inputs), BULK_PIECE):
+        with _gate:
+            _gate.wait_for(lambda: _live_calls == 0)
+        vectors.extend(embeddings.embed(inputs[start : start + BULK_PIECE]))
+    return vectors
 
 
 def embedding_deferred() -> None:
-    """Queue the embedding job in the caller's transaction (procrastinate's Django connector runs the insert on
-    Django's connection): it commits, or rolls back, with the chunks it is for."""
-    app.configure_task(EMBED_TASK, queue=EMBED_QUEUE).defer()
+    """Queue the embedding job on the live lane, in the caller's transaction (procrastinate's Django connector runs
+    the insert on Django's connection): it commits, or rolls back, with the chunks it is for."""
+    queues.live_deferred(EMBED_TASK)
 
 
 def pending_chunks() -> int:

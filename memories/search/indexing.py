@@ -19,11 +19,11 @@ from uuid import UUID
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 
 from accounts.models import User
-from memories.embedding import embeddings
-from memories.embedding.inputs import embedding_input
-from memories.models import Chunk, Memory, SearchIndexSnapshot, SearchIndexSnapshotPart
+from memories.embedding import pending
+from memories.models import Chunk, ReembedRun, SearchIndexSnapshot, SearchIndexSnapshotPart
 from memories.search import dense, search_index
 from memories.search.search_index import SnapshotRefused
 
@@ -344,14 +344,13 @@ def index_snapshots_forget_user(*, user_id: UUID | str) -> int:
 
 
 def index_file_forget_user(*, user_id: UUID | str, path: Path | None = None) -> bool:
-    """This machine's index file without ``user_id``'s rows, and the re-embed progress without their key; True
-    when the file held them. Run right after the deletion commits; waits for a snapshot fetch in progress.
+    """This machine's index file without ``user_id``'s rows; True when the file held them. Run right after the
+    deletion commits; waits for a snapshot fetch in progress.
 
     Searches never return a deleted chunk (results are resolved in PostgreSQL), so this is about not keeping
     the person's vectors on disk, not about what searches see.
     """
     path = path or search_index.index_path()
-    _forget_reembed_progress(str(user_id))
     if not path.exists():
         return False
     with _exclusive(_fetch_lock(path), wait=True):
@@ -367,11 +366,9 @@ def index_file_forget_user(*, user_id: UUID | str, path: Path | None = None) -> 
     return True
 
 
-def _forget_reembed_progress(user_key: str) -> None:
-    state = _read_state()
-    kept = {key: value for key, value in state.items() if not key.endswith(f"|user={user_key}")}
-    if len(kept) != len(state):
-        _write_state(kept)
+def reembed_runs_forget_user(*, user_id: UUID | str) -> int:
+    """Delete the person's `reembed --user <id>` progress rows (their id is the scope); how many."""
+    return int(ReembedRun.objects.filter(scope=str(user_id)).delete()[0])
 
 
 # --- Re-embedding ---------------------------------------------------------------------------------------
@@ -384,32 +381,19 @@ class ReembedResult:
     last_chunk_id: int
 
 
-def reembed_state_path() -> Path:
-    # search_index._reembedded_after reads it too, to report an index older than the vectors as stale
-    return search_index.reembed_state_path()
+def _scope(user_id: UUID | str | None) -> str:
+    return str(user_id) if user_id is not None else "all"
 
 
-def _state_key(user_id: UUID | str | None) -> str:
-    return f"{settings.EMBEDDING_MODEL_NAME}|user={user_id or 'all'}"
-
-
-def _read_state() -> dict[str, Any]:
-    try:
-        state = json.loads(reembed_state_path().read_text())
-        return state if isinstance(state, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
-def _write_state(state: dict[str, Any]) -> None:
-    path = reembed_state_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, lambda tmp: tmp.write_text(json.dumps(state)))
+def reembed_run(*, user_id: UUID | str | None = None) -> ReembedRun | None:
+    """The recorded run for the configured model and ``user_id`` (None before the first)."""
+    return ReembedRun.objects.filter(model=settings.EMBEDDING_MODEL_NAME, scope=_scope(user_id)).first()
 
 
 def reembed_pending(*, user_id: UUID | str | None = None) -> int:
     """How many chunks a `reembed` with these arguments would still process (it resumes where it stopped)."""
-    after = int(_read_state().get(_state_key(user_id), {}).get("last_chunk_id", 0))
+    run = reembed_run(user_id=user_id)
+    after = run.last_chunk_id if run is not None else 0
     return _chunks(user_id).filter(id__gt=after).count()
 
 
@@ -418,46 +402,73 @@ def _chunks(user_id: UUID | str | None) -> Any:
     return chunks.filter(user_id=user_id) if user_id is not None else chunks
 
 
+def reembed_started(*, user_id: UUID | str | None = None, restart: bool = False) -> ReembedRun:
+    """The run for the configured model and ``user_id``: the recorded one (resumed), or a new one from the first
+    chunk when there is none or ``restart``."""
+    run, created = ReembedRun.objects.get_or_create(model=settings.EMBEDDING_MODEL_NAME, scope=_scope(user_id))
+    if restart and not created:
+        now = datetime.now(UTC)
+        ReembedRun.objects.filter(pk=run.pk).update(
+            last_chunk_id=0, chunks=0, started_at=now, updated_at=now, finished_at=None
+        )
+        run.refresh_from_db()
+    return run
+
+
+def reembed_step(*, user_id: UUID | str | None, batch_size: int, after: int | None = None) -> int | None:
+    """Re-embed the next ``batch_size`` chunks of the run with pending's vector writer, and move the run in the
+    same transaction; the vectors written (0 when the run has finished), or None when ``after`` is given and the
+    run is no longer there (a queued turn that already ran)."""
+    with transaction.atomic():
+        run = ReembedRun.objects.select_for_update().get(model=settings.EMBEDDING_MODEL_NAME, scope=_scope(user_id))
+        if after is not None and run.last_chunk_id != after:
+            return None
+        written, last = pending.chunks_reembed_after(
+            after=run.last_chunk_id, batch=batch_size, user_id=None if user_id is None else str(user_id)
+        )
+        now = datetime.now(UTC)
+        if last == run.last_chunk_id:
+            ReembedRun.objects.filter(pk=run.pk).update(finished_at=run.finished_at or now)
+            return 0
+        ReembedRun.objects.filter(pk=run.pk).update(
+            last_chunk_id=last, chunks=F("chunks") + written, updated_at=now, finished_at=None
+        )
+        return written
+
+
 def chunks_reembed(
     *, batch_size: int = 64, user_id: UUID | str | None = None, restart: bool = False, progress: Progress = _no_progress
 ) -> ReembedResult:
-    """Embed every chunk again with the configured model, in ascending id order, resumably.
+    """Embed every chunk again with the configured model, in ascending id order, resumably, here and now.
 
-    After each batch the highest finished chunk id is recorded (per model and --user) in
-    ``reembed-progress.json`` beside the index, so an interrupted run continues where it stopped; a finished
-    run leaves its mark too, so running it twice does nothing the second time unless ``restart``.
-    Chunks saved meanwhile are embedded by the new model already. Rebuild the FAISS index afterwards.
+    Each batch goes through the worker's vector writer (memories.embedding.pending: the same input and one UPDATE
+    per batch) and moves the run's ReembedRun row in the same transaction, so an interrupted run continues where
+    it stopped, from any machine; a finished run leaves its mark too, so running it twice does nothing the second
+    time unless ``restart``. Chunks saved meanwhile are embedded by the new model already. Rebuild the FAISS index
+    afterwards. ``reembed --queue`` runs the same steps as turns of the bulk lane (memories.tasks.reembed).
     """
-    state = _read_state()
-    key = _state_key(user_id)
-    after = 0 if restart else int(state.get(key, {}).get("last_chunk_id", 0))
-    start, last, done = after, after, 0
-    while True:
-        batch = list(
-            _chunks(user_id)
-            .filter(id__gt=last)
-            .order_by("id")
-            .only("id", "text", "memory__kind", "memory__prompt")
-            .select_related("memory")[:batch_size]
-        )
-        if not batch:
-            break
-        inputs = [_input(chunk.memory, chunk.text) for chunk in batch]
-        vectors = embeddings.embed(inputs)
-        with transaction.atomic():
-            for chunk, vector in zip(batch, vectors, strict=True):
-                # update(), not save(): a chunk deleted meanwhile stays deleted
-                Chunk.objects.filter(pk=chunk.pk).update(embedding=vector)
-        last = batch[-1].pk
-        done += len(batch)
-        state[key] = {"last_chunk_id": last, "updated_at": datetime.now(UTC).isoformat(timespec="seconds")}
-        _write_state(state)
-        progress(len(batch))
-    return ReembedResult(chunks=done, resumed_after=start, last_chunk_id=last)
+    run = reembed_started(user_id=user_id, restart=restart)
+    start, done = run.last_chunk_id, 0
+    while written := reembed_step(user_id=user_id, batch_size=batch_size):
+        done += written
+        progress(written)
+    run.refresh_from_db()
+    return ReembedResult(chunks=done, resumed_after=start, last_chunk_id=run.last_chunk_id)
 
 
-def _input(memory: Memory, text: str) -> str:
-    return embedding_input(kind=memory.kind, chunk_text=text, prompt=memory.prompt)
+def reembed_runs_active() -> list[dict[str, Any]]:
+    """Runs not finished yet, for /ready and the staff dashboard: model, scope, chunks written, last chunk id."""
+    runs = ReembedRun.objects.filter(finished_at__isnull=True).order_by("started_at")
+    return [
+        {
+            "model": run.model,
+            "scope": run.scope,
+            "chunks": run.chunks,
+            "last_chunk_id": run.last_chunk_id,
+            "updated_at": run.updated_at.isoformat(timespec="seconds"),
+        }
+        for run in runs
+    ]
 
 
 # --- Verification ---------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from django.conf import settings
 from django.db import connections
 from django.db.models import Max
 
-from memories.models import Chunk, SearchIndexSnapshot
+from memories.models import Chunk, ReembedRun, SearchIndexSnapshot
 
 logger = logging.getLogger(__name__)
 
@@ -73,11 +73,6 @@ class IndexUnavailable(Exception):
         super().__init__(detail)
         self.state = state
         self.detail = detail
-
-
-def reembed_state_path() -> Path:
-    """Where ``reembed`` records its progress (memories.search.indexing); read here to spot a stale index."""
-    return index_path().with_name("reembed-progress.json")
 
 
 def index_path() -> Path:
@@ -408,13 +403,13 @@ def index_status(*, load_index: bool | None = None) -> dict[str, Any]:
 
 
 def _reembedded_after(built_at: str) -> str:
-    """When `reembed` last changed vectors, if that was after ``built_at`` (ISO times, UTC), else ''."""
+    """When `reembed` last changed vectors (its ReembedRun rows), if that was after ``built_at`` (ISO, UTC), else ''."""
     try:
-        state = json.loads(reembed_state_path().read_text())
-        latest = max((str(run.get("updated_at", "")) for run in state.values()), default="")
-    except (OSError, ValueError, AttributeError):
+        built = datetime.fromisoformat(built_at)
+    except ValueError:
         return ""
-    return latest if latest > built_at else ""
+    latest = ReembedRun.objects.filter(chunks__gt=0, updated_at__gt=built).aggregate(latest=Max("updated_at"))
+    return latest["latest"].isoformat(timespec="seconds") if latest["latest"] else ""
 
 
 def _sidecar_or_none(path: Path | None = None) -> dict[str, Any] | None:

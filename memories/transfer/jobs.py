@@ -1,42 +1,51 @@
 """Every import, whatever door it came in by, recorded as an ImportJob and read by the one reader (history).
 
-``import_job_create`` (the API's body or file, /app/'s form) checks the file's size and recognises it (open_history
+``import_receive`` (the API's body or file, /app/'s form) checks the file's size and recognises it (open_history
 reads its first bytes: not JSON, an unknown shape, a zip without conversations.json or a zip bomb are refused at
 once, and nothing is kept). A small upload is then read whole (count_candidates) and imported within the request;
-a larger one is stored in ImportUploadPart rows, with the ImportJob and the queue's job, in one transaction.
-``import_job_here`` (``manage.py import_memories``) imports a file on disk in its own process.
-``import_job_run`` (the worker) writes the parts back to a temporary file, counts and validates every message in a
-first pass (a file broken half-way fails the job before anything is stored), then stores and embeds them batch by
-batch, moving the job's counts after each batch. Re-importing stores nothing new: every message is deduplicated
-on the person's content hash, so a job retried after a crash continues where it stopped.
+a larger one is stored in ImportUploadPart rows, with the ImportJob and its first turn, in one transaction.
+``import_job_here`` (``manage.py import_memories``) imports a file on disk in its own process; ``import_job_create``
+always queues.
+``import_job_run`` (the worker) takes one turn: the first writes the parts back to a temporary file and counts and
+validates every message (a file broken half-way fails the job before anything is stored); each later turn stores
+and embeds one slice of MEMORY_IMPORT_SLICE_ITEMS messages and queues the next turn at the back of the bulk lane
+(memories.embedding.queues), so imports of several people take turns (docs/queue.md).
+
+A turn is one transaction with the job's row locked: its memories, their vectors, the job's counts and the next
+turn all commit together, or none does. A turn retried after a crash therefore starts again from the same message,
+and a turn that had committed (its successor queued) finds the job moved on and does nothing.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
-from procrastinate.contrib.django import app
 
 from accounts.models import User
 from core.exceptions import InvalidInput, NotFound, TooLarge
+from memories.embedding import queues
 from memories.models import ImportJob, ImportStatus, ImportUploadPart
 from memories.transfer import history
+from memories.transfer.history import Candidate
 from memories.transfer.importers import MAX_REPORTED_PROBLEMS, ImportReport, import_candidates
 
 logger = logging.getLogger(__name__)
 
 IMPORT_TASK = "memories.import_history"
-IMPORT_QUEUE = "imports"
+IMPORT_QUEUE = queues.BULK_QUEUE
 # Slices of the upload in the database (bytea values stay far below PostgreSQL's 1 GB cap).
 UPLOAD_PART_BYTES = 8 * 1024 * 1024
 
@@ -48,12 +57,21 @@ def file_too_big_message() -> str:
     )
 
 
-def import_job_create(*, user: User, upload: UploadedFile) -> ImportJob:
-    """Every door's way in (the API's body or file, /app/'s form): ``import_job_start`` on the upload, on disk."""
+def import_receive(*, user: User, upload: UploadedFile) -> ImportJob:
+    """Every request door's way in (the API's body or file, /app/'s form): ``import_job_start`` on the upload."""
     if upload.size is not None and upload.size > settings.MEMORY_IMPORT_MAX_FILE_BYTES:
         raise TooLarge(file_too_big_message())
     with _on_disk(upload) as path:
         return import_job_start(user=user, path=path, filename=upload.name or "")
+
+
+def import_job_create(*, user: User, upload: UploadedFile) -> ImportJob:
+    """Check and keep an upload and queue its import for the worker, whatever its size (``import_receive`` imports
+    a small one at once); raises InvalidInput / TooLarge for a bad file."""
+    if upload.size is not None and upload.size > settings.MEMORY_IMPORT_MAX_FILE_BYTES:
+        raise TooLarge(file_too_big_message())
+    with _on_disk(upload) as path:
+        return _queued(user=user, path=path, found=history.open_history(path), filename=upload.name or "")
 
 
 def import_job_start(*, user: User, path: Path, filename: str) -> ImportJob:
@@ -71,11 +89,17 @@ def import_job_start(*, user: User, path: Path, filename: str) -> ImportJob:
             job = _started(user=user, found=found, filename=filename, size=size, total=total)
             _import(job, found, embed_now=settings.MEMORY_EMBED_INLINE)
             return job
+    return _queued(user=user, path=path, found=found, filename=filename)
+
+
+def _queued(*, user: User, path: Path, found: history.HistoryFile, filename: str) -> ImportJob:
     with transaction.atomic():
-        job = ImportJob.objects.create(user=user, format=found.format, filename=filename[:255], size=size)
+        job = ImportJob.objects.create(
+            user=user, format=found.format, filename=filename[:255], size=path.stat().st_size
+        )
         with path.open("rb") as file:
             _store_parts(job, file)
-        app.configure_task(IMPORT_TASK, queue=IMPORT_QUEUE).defer(job_id=str(job.pk))
+        _turn_deferred(job, position=0)
     return job
 
 
@@ -99,6 +123,38 @@ def _started(*, user: User, found: history.HistoryFile, filename: str, size: int
         status=ImportStatus.RUNNING,
         started_at=timezone.now(),
     )
+
+
+def _import(
+    job: ImportJob,
+    found: history.HistoryFile,
+    *,
+    embed_now: bool,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportStatus:
+    """Store (and with ``embed_now`` embed) every memory of ``found`` into ``job``'s counts, batch by batch, in this
+    process (a small upload within its request, or the command); the worker's turns do the same a slice at a time."""
+    report = ImportReport(format=found.format)
+
+    def after_batch(r: ImportReport) -> None:
+        _record(job, r)
+        if progress is not None:
+            progress(r.done, job.total)
+
+    try:
+        import_candidates(
+            user=job.user,
+            found=history.iter_candidates(found),
+            report=report,
+            embed_now=embed_now,
+            progress=after_batch,
+        )
+    except Exception as exc:
+        _finish(job, ImportStatus.FAILED, errors=[{"item": "file", "status": "failed", "reason": str(exc)}])
+        raise
+    status = _finish(job, ImportStatus.DONE)
+    job.refresh_from_db()
+    return status
 
 
 @contextmanager
@@ -135,56 +191,169 @@ def import_jobs_recent(*, user: User, limit: int = 5) -> list[ImportJob]:
     return list(ImportJob.objects.filter(user=user).order_by("-created_at")[:limit])
 
 
-def import_job_run(job_id: str) -> ImportStatus:
-    """The worker's side: import the job's file, unless it already ended; returns the job's final status."""
-    job = ImportJob.objects.select_related("user").filter(pk=job_id).first()
-    if job is None:  # deleted with its person meanwhile
-        return ImportStatus.FAILED
-    if job.status in (ImportStatus.DONE, ImportStatus.FAILED):
-        return ImportStatus(job.status)
-    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.RUNNING, started_at=timezone.now())
-    with tempfile.TemporaryDirectory(prefix="import-") as directory:
-        path = Path(directory) / "upload"
-        _write_parts(job, path)
+def import_job_run(job_id: str, position: int = 0) -> ImportStatus:
+    """The worker's side: one turn of the import, from message ``position``; returns the job's status after it."""
+    try:
+        with transaction.atomic():
+            job = ImportJob.objects.select_for_update(of=("self",)).select_related("user").filter(pk=job_id).first()
+            if job is None:  # deleted with its person meanwhile
+                return ImportStatus.FAILED
+            if job.status in (ImportStatus.DONE, ImportStatus.FAILED):
+                return ImportStatus(job.status)
+            if job.done != position:  # this turn had committed before its worker died: its successor goes on
+                return ImportStatus(job.status)
+            return _turn(job, position)
+    except BaseException:
+        _streams.drop(str(job_id))  # the stream moved past messages whose transaction rolled back
+        raise
+
+
+def _turn(job: ImportJob, position: int) -> ImportStatus:
+    if job.status == ImportStatus.QUEUED:
         try:
-            found = history.open_history(path)
-            total = history.count_candidates(found)
+            total = history.count_candidates(history.open_history(_streams.local_copy(job)))
         except (InvalidInput, TooLarge) as exc:
             return _finish(job, ImportStatus.FAILED, errors=[{"item": "file", "status": "failed", "reason": str(exc)}])
-        ImportJob.objects.filter(pk=job.pk).update(total=total)
-        job.total = total
-        return _import(job, found, embed_now=True)  # "done" means every message is searchable by meaning too
+        ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.RUNNING, total=total, started_at=timezone.now())
+        # A turn of its own: the page shows the total and "running" at once, and the first slice queues up
+        # behind the turns other people's imports queued meanwhile.
+        _turn_deferred(job, position=0)
+        return ImportStatus.RUNNING
+    report = _report_of(job)
+    import_candidates(
+        user=job.user,
+        found=itertools.islice(_streams.at(job, position), settings.MEMORY_IMPORT_SLICE_ITEMS),
+        report=report,
+        embed_now=True,  # in this transaction: "done" means every message is searchable by meaning too
+        progress=lambda r: _record(job, r),
+    )
+    if report.done - position < settings.MEMORY_IMPORT_SLICE_ITEMS or report.done >= job.total:
+        return _finish(job, ImportStatus.DONE)
+    _streams.moved(job, report.done)
+    _turn_deferred(job, position=report.done)
+    return ImportStatus.RUNNING
 
 
-def _import(
-    job: ImportJob,
-    found: history.HistoryFile,
-    *,
-    embed_now: bool,
-    progress: Callable[[int, int], None] | None = None,
-) -> ImportStatus:
-    """Store (and with ``embed_now`` embed) every memory of ``found`` into ``job``'s counts, batch by batch."""
-    report = ImportReport(format=found.format)
+def _turn_deferred(job: ImportJob, *, position: int) -> None:
+    """The job's next turn, at the back of the bulk lane (behind the turns other people's imports queued)."""
+    queues.bulk_deferred(IMPORT_TASK, priority=queues.IMPORT_PRIORITY, job_id=str(job.pk), position=position)
 
-    def after_batch(r: ImportReport) -> None:
-        _record(job, r)
-        if progress is not None:
-            progress(r.done, job.total)
 
-    try:
-        import_candidates(
-            user=job.user,
-            found=history.iter_candidates(found),
-            report=report,
-            embed_now=embed_now,
-            progress=after_batch,
-        )
-    except Exception as exc:
-        _finish(job, ImportStatus.FAILED, errors=[{"item": "file", "status": "failed", "reason": str(exc)}])
-        raise
-    status = _finish(job, ImportStatus.DONE)
-    job.refresh_from_db()
-    return status
+def _report_of(job: ImportJob) -> ImportReport:
+    """The counts so far, which this turn adds to (ImportReport counts duplicates among the skipped)."""
+    return ImportReport(
+        format=job.format,
+        imported=job.imported,
+        skipped=job.skipped + job.duplicates,
+        failed=job.failed,
+        duplicates=job.duplicates,
+        done=job.done,
+        problems=list(job.errors),
+    )
+
+
+@dataclass
+class _Stream:
+    directory: tempfile.TemporaryDirectory[str]
+    position: int = 0  # the next message's number
+    items: Iterator[Candidate] | None = None  # opened at the first turn that reads
+
+    @property
+    def path(self) -> Path:
+        return Path(self.directory.name) / "upload"
+
+    def close(self) -> None:
+        if self.items is not None:
+            getattr(self.items, "close", lambda: None)()
+        self.directory.cleanup()
+
+
+class _Streams:
+    """The uploads this worker process is importing, each with its reader at the next message to import.
+
+    Turns of several imports alternate, so the reader of each stays open between its turns instead of parsing the
+    file again up to the next message; a turn that finds none at its position (another worker took the previous
+    turn, a restart, a rollback) writes the file back from the database and skips to the position.
+    """
+
+    KEEP = 8  # open uploads at most (each a temporary file); the least recently used is closed first
+
+    def __init__(self) -> None:
+        self._open: dict[str, _Stream] = {}
+        self._lock = threading.Lock()
+
+    def local_copy(self, job: ImportJob) -> Path:
+        """The upload written back from the database to a fresh temporary file (the first turn counts it)."""
+        self.drop(str(job.pk))
+        return self._opened(job).path
+
+    def at(self, job: ImportJob, position: int) -> Iterator[Candidate]:
+        """The upload's messages from number ``position`` on."""
+        with self._lock:
+            stream = self._open.get(str(job.pk))
+        if stream is None or stream.position != position:
+            self.drop(str(job.pk))
+            stream = self._opened(job)
+            stream.position = position
+        if stream.items is None:
+            stream.items = history.iter_candidates(history.open_history(stream.path))
+            next(itertools.islice(stream.items, position, position), None)  # skip what earlier turns imported
+        return stream.items
+
+    def moved(self, job: ImportJob, position: int) -> None:
+        with self._lock:
+            stream = self._open.get(str(job.pk))
+            if stream is not None:
+                stream.position = position
+
+    def drop(self, job_id: str) -> None:
+        with self._lock:
+            stream = self._open.pop(job_id, None)
+        if stream is not None:
+            stream.close()
+
+    def _opened(self, job: ImportJob) -> _Stream:
+        stream = _Stream(directory=tempfile.TemporaryDirectory(prefix="import-"))
+        _write_parts(job, stream.path)
+        with self._lock:
+            self._open[str(job.pk)] = stream
+            evicted = [self._open.pop(key) for key in list(self._open)[: max(0, len(self._open) - self.KEEP)]]
+        for old in evicted:
+            old.close()
+        return stream
+
+
+_streams = _Streams()
+
+
+# This import's next turn, and the bulk turns that run before it: other people's imports (and re-embedding)
+# running, or waiting with a higher priority or queued earlier, as procrastinate's fetch orders them.
+_AHEAD_SQL = """
+WITH mine AS (
+    SELECT id, priority, status FROM procrastinate_jobs
+    WHERE task_name = %(task)s AND status IN ('todo', 'doing') AND args->>'job_id' = %(job)s
+    ORDER BY id LIMIT 1
+)
+SELECT mine.status, (
+    SELECT count(*) FROM procrastinate_jobs j
+    WHERE j.queue_name = %(queue)s AND j.id <> mine.id AND (j.args->>'job_id') IS DISTINCT FROM %(job)s
+      AND (j.status = 'doing' OR (j.status = 'todo' AND (j.priority > mine.priority
+           OR (j.priority = mine.priority AND j.id < mine.id))))
+)
+FROM mine
+"""
+
+
+def import_place_in_line(*, job: ImportJob) -> int | None:
+    """How many bulk turns of other work run before this import's next turn (0: it runs now or next); None when
+    it has no turn queued (ended)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_AHEAD_SQL, {"task": IMPORT_TASK, "job": str(job.pk), "queue": IMPORT_QUEUE})
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    status, ahead = row
+    return 0 if status == "doing" else int(ahead)
 
 
 def _write_parts(job: ImportJob, path: Path) -> None:
@@ -206,6 +375,7 @@ def _record(job: ImportJob, report: ImportReport) -> None:
 
 
 def _finish(job: ImportJob, status: ImportStatus, errors: list[dict[str, str]] | None = None) -> ImportStatus:
+    _streams.drop(str(job.pk))
     with transaction.atomic():
         fields: dict[str, Any] = {"status": status, "finished_at": timezone.now()}
         if errors is not None:

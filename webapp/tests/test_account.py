@@ -26,10 +26,10 @@ def signed_in(user: User, user_agent: str = FIREFOX, *, csrf: bool = False) -> C
         token = browser.cookies["csrftoken"].value
         response = browser.post(
             "/app/login/",
-            {"username": user.username, "password": f"pw-{user.username}", "csrfmiddlewaretoken": token},
+            {"login": user.username, "password": f"pw-{user.username}", "csrfmiddlewaretoken": token},
         )
     else:
-        response = browser.post("/app/login/", {"username": user.username, "password": f"pw-{user.username}"})
+        response = browser.post("/app/login/", {"login": user.username, "password": f"pw-{user.username}"})
     assert response.status_code == 302
     return browser
 

@@ -43,7 +43,7 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
 
 def _sign_in(page, base: str, user: User) -> None:
     page.goto(f"{base}/app/login/")
-    page.fill("#id_username", user.username)
+    page.fill("#id_login", user.username)
     page.fill("#id_password", f"pw-{user.username}")
     with page.expect_navigation():
         page.click("button:has-text('Sign in')")

@@ -86,7 +86,7 @@ def test_it_works_in_a_real_browser(transactional_db, live_server, browser, scre
     # Signing in through the form.
     page.goto(f"{base}/app/")
     assert re.search(r"/app/login/\?next=/app/$", page.url)
-    page.fill("#id_username", user.username)
+    page.fill("#id_login", user.username)
     page.fill("#id_password", f"pw-{user.username}")
     page.click("button:has-text('Sign in')")
     page.wait_for_url(f"{base}/app/")
@@ -182,3 +182,40 @@ def _fits(page: Page, screen: str) -> None:
     """Nothing wider than the screen: no sideways scrolling on a phone."""
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= SCREENS[screen]["width"], f"{screen}: the page is {width}px wide"
+
+
+def test_an_imports_progress_bar_moves_without_a_reload(transactional_db, live_server, browser, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from memories.transfer import jobs
+    from testkit import run_queued_jobs
+    from testkit.chat_exports import write_chatgpt_export
+
+    user = make_user("importer")
+    path = tmp_path / "conversations.json"
+    write_chatgpt_export(path, 40)
+    job = jobs.import_job_create(user=user, upload=SimpleUploadedFile(path.name, path.read_bytes()))
+    page = browser.new_context(viewport=SCREENS["desktop"]).new_page()  # type: ignore[arg-type]
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(f"{live_server.url}/app/")
+    page.fill("#id_username", user.username)
+    page.fill("#id_password", f"pw-{user.username}")
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(f"{live_server.url}/app/")
+    row = page.locator(f"tr[data-import='{job.pk}']")
+    assert row.locator("[data-field=status]").inner_text() == "queued"
+    assert row.locator("[data-field=place]").inner_text() == "next"
+    loads: list[str] = []
+    page.on("framenavigated", lambda frame: loads.append(frame.url))
+
+    run_queued_jobs()  # the worker's turns, committed: the page's script sees them on its next poll
+
+    page.wait_for_function(
+        "row => row.querySelector('[data-field=status]').textContent === 'done'", arg=row.element_handle()
+    )
+    bar = row.locator("progress")
+    assert (bar.get_attribute("max"), bar.evaluate("b => b.value")) == ("40", 40)
+    assert row.locator("[data-field=done]").inner_text() == "40 of 40"
+    assert loads == [] and problems == []  # moved in place, no reload; no script error, no CSP violation

@@ -124,7 +124,7 @@ def test_it_honours_web_login_link_seconds(client, alice, settings, monkeypatch)
 
 def test_it_refuses_a_link_issued_before_another_sign_in(client, alice):
     url = _link(alice)
-    assert Client().post("/app/login/", {"username": "alice", "password": "pw-alice"}).status_code == 302
+    assert Client().post("/app/login/", {"login": "alice", "password": "pw-alice"}).status_code == 302
     _refused(client.get(url), "already been used")
 
 

@@ -32,6 +32,11 @@ def _text(response) -> str:
     return response.content.decode()
 
 
+def _scripts(web) -> list[str]:
+    """Every script tag /app/ can show (with an import listed, the page's only script)."""
+    return re.findall(r"<script[^>]*>.*?</script>", _text(web.get("/app/")), flags=re.S)
+
+
 def _messages(response) -> list[str]:
     return [str(m) for m in response.context["messages"]] if response.context else []
 
@@ -58,9 +63,7 @@ def test_it_refuses_get_on_every_change(web, alice_memories, path):
     assert Memory.objects.count() == 3 and not Memory.objects.filter(pinned=True).exists()
 
 
-@pytest.mark.parametrize(
-    ("method", "path"), [("post", "/app/"), ("post", "/app/export"), ("put", "/app/settings/"), ("get", "/app/logout/")]
-)
+@pytest.mark.parametrize(("method", "path"), [("post", "/app/"), ("post", "/app/export"), ("put", "/app/settings/")])
 def test_it_refuses_other_methods(web, method, path):
     assert getattr(web, method)(path).status_code == 405
 
@@ -70,8 +73,9 @@ def test_it_answers_html_not_the_api_envelope_and_is_never_cached(web):
     assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
     assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
     policy = response["Content-Security-Policy"]
-    assert "default-src 'none'" in policy and "script-src" not in policy  # no script may run at all
-    assert "<script" not in _text(response) and "style=" not in _text(response)
+    assert "default-src 'none'" in policy and "script-src 'self';" in policy  # this site's files only, no inline
+    assert "unsafe" not in policy and "style=" not in _text(response)
+    assert all(re.match(r'<script src="/static/[^"]+" defer></script>', tag) for tag in _scripts(web))
     missing = web.post("/app/memories/999999999/delete")
     assert missing.status_code == 404 and missing["Content-Type"].startswith("text/html")
     assert "no such memory among yours" in _text(missing)
@@ -83,7 +87,7 @@ def test_it_answers_html_not_the_api_envelope_and_is_never_cached(web):
 def test_it_signs_in_with_username_and_password_and_out_again(client, alice):
     page = client.get("/app/login/")
     assert page.status_code == 200 and 'name="csrfmiddlewaretoken"' in _text(page)
-    response = client.post("/app/login/", {"username": "alice", "password": "pw-alice"})
+    response = client.post("/app/login/", {"login": "alice", "password": "pw-alice"})
     assert response.status_code == 302 and response["Location"] == "/app/"
     assert client.get("/app/").context["user"] == alice
     out = client.post("/app/logout/")
@@ -91,33 +95,38 @@ def test_it_signs_in_with_username_and_password_and_out_again(client, alice):
     assert client.get("/app/").status_code == 302
 
 
+def test_it_signs_in_with_the_email_address_too(client, alice):
+    response = client.post("/app/login/", {"login": "alice@example.com", "password": "pw-alice"})
+    assert response.status_code == 302 and client.get("/app/").context["user"] == alice
+
+
 def test_it_refuses_a_wrong_password_with_a_form_error(client, alice):
-    response = client.post("/app/login/", {"username": "alice", "password": "nope"})
+    response = client.post("/app/login/", {"login": "alice", "password": "nope"})
     assert response.status_code == 200
-    assert "Please enter a correct username and password" in _text(response)
+    assert "username and/or password you specified are not correct" in _text(response)
     assert client.get("/app/").status_code == 302
 
 
 def test_it_follows_next_after_signing_in_but_never_off_the_site(client, alice):
-    inside = client.post("/app/login/?next=/app/settings/", {"username": "alice", "password": "pw-alice"})
+    inside = client.post("/app/login/?next=/app/settings/", {"login": "alice", "password": "pw-alice"})
     assert inside["Location"] == "/app/settings/"
     client.post("/app/logout/")
-    outside = client.post("/app/login/?next=https://evil.example/", {"username": "alice", "password": "pw-alice"})
+    outside = client.post("/app/login/?next=https://evil.example/", {"login": "alice", "password": "pw-alice"})
     assert outside["Location"] == "/app/"
 
 
 def test_it_limits_password_guesses_per_client_address(client, alice, settings):
-    settings.RATELIMIT_AUTH_RATE = "2/m"
+    settings.ACCOUNT_RATE_LIMITS = {**settings.ACCOUNT_RATE_LIMITS, "login_failed": "2/m/ip"}
     for _ in range(2):
-        assert client.post("/app/login/", {"username": "alice", "password": "guess"}).status_code == 200
-    limited = client.post("/app/login/", {"username": "alice", "password": "pw-alice"})
-    assert limited.status_code == 429 and "Too many requests" in _text(limited)
+        assert client.post("/app/login/", {"login": "alice", "password": "guess"}).status_code == 200
+    limited = client.post("/app/login/", {"login": "alice", "password": "pw-alice"})
+    assert "Too many failed login attempts" in _text(limited)
     assert client.get("/app/").status_code == 302
 
 
 def test_it_enforces_csrf_on_the_login_form(alice):
     strict = Client(enforce_csrf_checks=True)
-    assert strict.post("/app/login/", {"username": "alice", "password": "pw-alice"}).status_code == 403
+    assert strict.post("/app/login/", {"login": "alice", "password": "pw-alice"}).status_code == 403
     assert strict.get("/app/").status_code == 302
 
 
@@ -477,11 +486,48 @@ def test_a_whole_history_is_queued_and_its_progress_listed(web, alice, settings,
     assert "Import of conversations.json queued" in _messages(web.get("/app/"))[0]
     assert "queued" in _text(web.get("/app/"))
 
+    queued = _text(web.get("/app/"))
+    (job_id,) = re.findall(r'data-import-status="/app/imports/([0-9a-f-]+)"', queued)  # the script follows it
+    assert '<progress max="1" value="0"></progress>' in queued and ">next<" in queued
+    assert _scripts(web) == ['<script src="/static/webapp/imports.js" defer></script>']
+    status = web.get(f"/app/imports/{job_id}").json()
+    assert (status["status"], status["done"], status["place_in_line"]) == ("queued", 0, 0)
+
     run_queued_jobs()
 
     page = _text(web.get("/app/"))
-    assert "done" in page and "40 of 40" in page
+    assert "done" in page and "40 of 40" in page and '<progress max="40" value="40">' in page
+    assert "data-import-status" not in page  # nothing left to follow
     assert Memory.objects.filter(user=alice).count() == 40
+    done = web.get(f"/app/imports/{job_id}").json()
+    assert (done["status"], done["done"], done["total"], done["imported"], done["place_in_line"]) == (
+        "done",
+        40,
+        40,
+        40,
+        None,
+    )
+
+
+def test_an_imports_status_is_its_owners_only_and_get_only(web, alice, bob, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from memories.transfer import jobs
+    from testkit.chat_exports import write_chatgpt_export
+
+    path = tmp_path / "conversations.json"
+    write_chatgpt_export(path, 5)
+    bobs = jobs.import_job_create(user=bob, upload=SimpleUploadedFile(path.name, path.read_bytes()))
+    mine = jobs.import_job_create(user=alice, upload=SimpleUploadedFile(path.name, path.read_bytes()))
+
+    other = web.get(f"/app/imports/{bobs.pk}")
+    assert other.status_code == 404 and other.json() == {"success": False, "error": "No such import"}
+    assert web.get("/app/imports/00000000-0000-0000-0000-000000000000").status_code == 404
+    assert web.get("/app/imports/not-a-uuid").status_code == 404
+    assert web.post(f"/app/imports/{mine.pk}").status_code == 405
+    assert web.get(f"/app/imports/{mine.pk}").json()["place_in_line"] == 1  # bob's first turn is ahead
+    anonymous = Client().get(f"/app/imports/{mine.pk}")
+    assert anonymous.status_code == 302 and "/app/login/" in anonymous["Location"]
 
 
 def test_a_bad_history_is_refused_at_once(web, alice, settings):

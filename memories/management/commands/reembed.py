@@ -15,8 +15,9 @@ from memories.search import indexing
 class Command(BaseCommand):
     help = (
         "Embed every stored chunk again with the configured model (after changing EMBEDDING_MODEL_*). "
-        "Works in ascending chunk id order and records its progress, so an interrupted run resumes where it "
-        "stopped. Run rebuild_index afterwards when SEARCH_BACKEND=faiss."
+        "Works in ascending chunk id order with the worker's vector writer and records its progress in the "
+        "database, so an interrupted run resumes where it stopped, from any machine (/ready shows it). Run "
+        "rebuild_index afterwards when SEARCH_BACKEND=faiss."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -26,7 +27,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--queue",
             action="store_true",
-            help="hand the work to the task queue's worker (the embeddings queue) instead of running it here",
+            help="hand the work to the task queue's worker (turns on the bulk lane, after people's imports) instead of "
+            "running it here",
         )
 
     def handle(

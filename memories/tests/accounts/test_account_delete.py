@@ -24,7 +24,7 @@ from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from accounts import services as account_services
 from accounts.models import AccountDeletion, User
 from memories import services
-from memories.models import Chunk, ImportJob, SearchIndexSnapshot
+from memories.models import Chunk, ImportJob, ReembedRun, SearchIndexSnapshot
 from memories.search import indexing, search_index
 from memories.tests.factories import save
 from memories.transfer import jobs
@@ -89,9 +89,7 @@ def person_everywhere(name: str, marker: str) -> tuple[User, list[str]]:
         == 200
     )
     browser = Client(HTTP_USER_AGENT=f"Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0 {marker}")
-    assert (
-        browser.post("/app/login/", {"username": user.username, "password": f"pw-{user.username}"}).status_code == 302
-    )
+    assert browser.post("/app/login/", {"login": user.username, "password": f"pw-{user.username}"}).status_code == 302
     assert browser.get("/app/").status_code == 200
     LogEntry.objects.create(
         user=make_user(f"staff-of-{name}", is_staff=True),
@@ -149,7 +147,7 @@ def test_it_leaves_no_row_holding_the_person_and_every_row_of_bob(
 ):
     alice, needles, bob, bob_needles = two_people
     settings.FAISS_INDEX_STORE = "database"
-    indexing.chunks_reembed(user_id=alice.pk, batch_size=64)  # leaves a progress file naming alice
+    indexing.chunks_reembed(user_id=alice.pk, batch_size=64)  # leaves a progress row naming alice
     indexing.index_rebuild(path=tmp_path / "cron" / "chunks.index")
     assert indexing.index_fetch().outcome == "fetched"
     before = rows_holding(needles)
@@ -184,10 +182,10 @@ def test_it_leaves_no_row_holding_the_person_and_every_row_of_bob(
     assert AccountDeletion.objects.get() == deletion
     assert (deletion.via, deletion.user_ref) == ("web", services.account_user_ref(alice.pk))
     assert str(alice.pk) not in json.dumps([deletion.user_ref, deletion.via])
-    # files: this instance's index and the re-embed progress no longer name her; bob is still found by FAISS
+    # this instance's index file and the re-embed progress no longer name her; bob is still found by FAISS
     meta = search_index.read_sidecar()
     assert str(alice.pk) not in meta["users"] and str(bob.pk) in meta["users"]
-    assert str(alice.pk) not in indexing.reembed_state_path().read_text()
+    assert not ReembedRun.objects.filter(scope=str(alice.pk)).exists()
     index = search_index.load()
     start, end = index.ranges[str(bob.pk)]
     assert index.flat.ntotal == meta["rows"] and end - start == index.user_rows(bob.pk) > 0

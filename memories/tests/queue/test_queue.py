@@ -16,14 +16,17 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from procrastinate.contrib.django import app
 
 from core.embedded_db import embedded_database_url
 from memories import services, tasks
-from memories.embedding import pending
-from memories.models import Chunk, Memory
+from memories.embedding import pending, queues
+from memories.models import Chunk, ImportJob, ImportStatus, Memory
+from memories.transfer import jobs as import_jobs
 from testkit import client_for
+from testkit.chat_exports import write_chatgpt_export
 from testkit.processes import PYTHON, Served, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -79,7 +82,7 @@ WORKER_LOG = ROOT / "test-artifacts" / "queue-worker.log"
 
 
 def start_worker(**extra: str) -> Served:
-    argv = [PYTHON, "manage.py", "procrastinate", "worker", "--queues", pending.EMBED_QUEUE]
+    argv = [PYTHON, "manage.py", "procrastinate", "worker", "--queues", ",".join(queues.WORKER_QUEUES)]  # Procfile
     return Served(argv, env=worker_env(**extra), log_path=WORKER_LOG)
 
 
@@ -175,8 +178,8 @@ def test_a_worker_killed_mid_batch_commits_nothing_and_the_retried_job_writes_ea
             user=alice, kind="response", provider="chatgpt", prompt=f"Loaf {n}?", text=ANSWER + f" {n}"
         )
     total = pending.pending_chunks()
-    # One batch for everything, on one slow thread: the kill lands while the model works on it.
-    first = start_worker(MEMORY_EMBED_BATCH=str(total), EMBEDDING_TORCH_THREADS="1")
+    # One batch for everything, on one slow thread, one job at a time: the kill lands while the model works on it.
+    first = start_worker(MEMORY_EMBED_BATCH=str(total), EMBEDDING_TORCH_THREADS="1", QUEUE_WORKER_CONCURRENCY="1")
     worker.append(first)
     wait_for(
         lambda: any(status == "doing" for _, status, _ in jobs()),
@@ -205,6 +208,60 @@ def test_a_worker_killed_mid_batch_commits_nothing_and_the_retried_job_writes_ea
     )
     assert Chunk.objects.filter(user=alice).count() == total
     assert max(attempts for _, _, attempts in jobs()) >= 1
+
+
+def queued_import(user, messages: int, tmp_path: Path) -> ImportJob:
+    path = tmp_path / f"{user.username}-{messages}.json"
+    write_chatgpt_export(path, messages)
+    return import_jobs.import_job_create(user=user, upload=SimpleUploadedFile(path.name, path.read_bytes()))
+
+
+def status_of(job: ImportJob) -> ImportJob:
+    job.refresh_from_db()
+    return job
+
+
+@pytest.mark.slow
+def test_a_live_save_is_embedded_while_a_bulk_turn_is_still_running(alice, bob, worker, tmp_path):
+    big = queued_import(alice, 1500, tmp_path)
+    # One slice for the whole file, on one thread: the import's turn runs for a long while.
+    worker.append(start_worker(MEMORY_IMPORT_SLICE_ITEMS="100000", EMBEDDING_TORCH_THREADS="1"))
+    wait_for(
+        lambda: status_of(big).status == ImportStatus.RUNNING,
+        timeout=300,
+        details=worker_log,
+        what="the import to be counted",
+    )
+    wait_for(
+        lambda: jobs("doing", task=import_jobs.IMPORT_TASK), timeout=120, details=worker_log, what="its slice to start"
+    )
+
+    services.memory_save(user=bob, kind="prompt", provider="claude", text="My sister Ottilie teaches cello in Ghent.")
+    wait_for(
+        lambda: not Chunk.objects.filter(user=bob, embedding__isnull=True).exists(),
+        timeout=120,
+        details=worker_log,
+        what="bob's vector",
+    )
+
+    # bob's save was embedded beside the bulk turn, not after it: that turn has not committed yet
+    assert jobs("doing", task=import_jobs.IMPORT_TASK) and status_of(big).done == 0
+    assert not Chunk.objects.filter(user=alice).exists()
+
+
+@pytest.mark.slow
+def test_a_small_import_finishes_while_a_big_one_is_in_progress(alice, bob, worker, tmp_path):
+    big = queued_import(alice, 2000, tmp_path)
+    worker.append(start_worker(MEMORY_IMPORT_SLICE_ITEMS="64"))
+    wait_for(lambda: status_of(big).done > 0, timeout=300, details=worker_log, what="the big import's first slice")
+
+    small = queued_import(bob, 40, tmp_path)
+    wait_for(
+        lambda: status_of(small).status == ImportStatus.DONE, timeout=300, details=worker_log, what="the small import"
+    )
+
+    assert (small.imported, small.failed) == (40, 0)
+    assert status_of(big).status == ImportStatus.RUNNING and 0 < big.done < big.total == 2000  # took turns
 
 
 def test_the_hourly_clean_up_forgets_old_succeeded_jobs_and_keeps_the_rest(alice, settings):

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from memories.embedding import embeddings
-from memories.models import Chunk
+from memories.models import Chunk, ReembedRun
 from memories.search import indexing
 from memories.services import embedding_input, memory_save
 from memories.tests.factories import add_chunks, unit_vectors
@@ -93,10 +93,7 @@ def test_it_resumes_an_interrupted_reembed_where_it_stopped(saved, index_file):
     scramble(saved)
     indexing.chunks_reembed(batch_size=2, user_id=None)  # the run that will be "interrupted"
     scramble(saved)
-    state = json.loads(indexing.reembed_state_path().read_text())
-    (key,) = state
-    state[key]["last_chunk_id"] = saved[1].pk  # as if it had stopped after the first batch
-    indexing.reembed_state_path().write_text(json.dumps(state))
+    ReembedRun.objects.update(last_chunk_id=saved[1].pk, finished_at=None)  # as if stopped after the first batch
 
     out, _ = run("reembed", "--batch-size", "2")
 
@@ -156,6 +153,21 @@ def test_reembed_queue_hands_the_run_to_the_worker(saved, index_file):
     out, _ = run("reembed", "--queue", "--batch-size", "3")
 
     assert "Queued re-embedding as job" in out
-    assert run_queued_jobs("memories.reembed") == 1
+    assert run_queued_jobs("memories.reembed") == 3  # turns of one batch each, the last finding none left
     for chunk in saved:
         assert float(stored(chunk) @ model_vector(chunk)) > 0.999
+    (run_row,) = ReembedRun.objects.all()  # its progress is in the database: every instance sees it
+    assert (run_row.chunks, run_row.last_chunk_id, run_row.finished_at is not None) == (4, saved[-1].pk, True)
+
+
+def test_a_queued_reembed_turn_that_already_ran_does_nothing_again(saved, index_file):
+    from memories import tasks
+
+    scramble(saved)
+    assert tasks.reembed(batch_size=2, user_id=None, restart=False) == 2  # the first turn: two chunks
+    moved = ReembedRun.objects.get().last_chunk_id
+
+    assert tasks.reembed(batch_size=2, user_id=None, restart=False, after=saved[0].pk) == 0  # a stale turn
+
+    assert ReembedRun.objects.get().last_chunk_id == moved == saved[1].pk
+    assert [float(stored(c) @ model_vector(c)) > 0.999 for c in saved] == [True, True, False, False]

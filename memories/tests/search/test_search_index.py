@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
-from memories.models import Memory
+from memories.models import Memory, ReembedRun
 from memories.search import dense, indexing, search_index
 from memories.tests.factories import add_chunks, unit_vectors
 from testkit import client_for
@@ -75,12 +77,12 @@ def test_it_reports_stale_when_many_chunks_are_newer_than_the_index(alice, faiss
 def test_it_reports_stale_after_a_reembed_until_the_next_rebuild(alice, faiss_backend):
     add_chunks(alice, unit_vectors(4, seed=15))
     indexing.index_rebuild()
-    progress = indexing.reembed_state_path()
-    progress.write_text(json.dumps({"m|user=all": {"last_chunk_id": 4, "updated_at": "2999-01-01T00:00:00+00:00"}}))
+    later = timezone.now() + timedelta(days=1)
+    ReembedRun.objects.create(model="m", scope="all", last_chunk_id=4, chunks=4, updated_at=later)
 
     assert search_index.index_status()["state"] == "stale"
     assert "re-embedded" in search_index.index_status()["detail"]
-    progress.write_text(json.dumps({"m|user=all": {"last_chunk_id": 4, "updated_at": "2000-01-01T00:00:00+00:00"}}))
+    ReembedRun.objects.update(updated_at=timezone.now() - timedelta(days=1))
     assert search_index.index_status()["state"] == "ok"
 
 
