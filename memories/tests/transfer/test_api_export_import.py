@@ -282,7 +282,7 @@ def test_an_import_past_the_request_limits_goes_to_the_worker(alice, alice_clien
 
     assert response.status_code == 202, response.content
     assert response.json()["status"] == "queued" and not Memory.objects.exists()
-    assert run_queued_jobs("memories.import_history") == 1
+    assert run_queued_jobs("memories.import_history") >= 1  # its turns
     assert alice_client.get(response.json()["status_url"]).json()["imported"] == 4
 
 

@@ -116,7 +116,7 @@ def through(door: str, path: Path, alice, alice_client) -> ImportJob:
             assert body["status"] == "done" and body == alice_client.get(body["status_url"]).json() | {"success": True}
     job = ImportJob.objects.get(user=alice)
     queued = job.status == "queued"
-    assert run_queued_jobs(jobs.IMPORT_TASK) == int(queued)
+    assert (run_queued_jobs(jobs.IMPORT_TASK) > 0) == queued  # the job's turns, or nothing
     if door.startswith("api"):
         after = alice_client.get(f"/memories/import/{job.pk}").json()
         assert set(after) == API_FIELDS and {k: after[k] for k in RESULT_FIELDS} == result_of(job)
