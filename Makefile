@@ -60,11 +60,18 @@ serve: setup
 	$(SERVE_ENV) $(PY) manage.py check --deploy --fail-level WARNING
 	$(SERVE_ENV) exec $(VENV)/bin/gunicorn -c gunicorn.conf.py
 
-# Debian's chromium for the browser tests (they run in `make test` and CI, never skipped there).
+# Debian's chromium and firefox-esr for the browser tests (they run in `make test` and CI, never skipped there).
 browser:
 	command -v chromium >/dev/null || { $$(command -v sudo) apt-get update -qq && $$(command -v sudo) apt-get install -y -qq chromium; }
+	command -v firefox-esr >/dev/null || { $$(command -v sudo) apt-get update -qq && $$(command -v sudo) apt-get install -y -qq firefox-esr; }
 
-test: setup browser
+# The extension's npm tools (eslint, web-ext), pinned by extension/package-lock.json, in extension/node_modules.
+EXT_NODE := extension/node_modules/.installed
+$(EXT_NODE): extension/package.json extension/package-lock.json
+	cd extension && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: setup browser $(EXT_NODE)
 	$(PY) -m pytest
 	node --test extension/tests/unit/
 
@@ -87,12 +94,6 @@ extension:
 	rm -f $(EXTENSION_ZIP) $(FIREFOX_ZIP)
 	python3 extension/tools/build_zip.py $(EXTENSION_ZIP)
 	python3 extension/tools/build_zip.py $(FIREFOX_ZIP) --firefox $(FIREFOX_DIR)
-
-# The extension's npm tools (eslint, web-ext), pinned by extension/package-lock.json, in extension/node_modules.
-EXT_NODE := extension/node_modules/.installed
-$(EXT_NODE): extension/package.json extension/package-lock.json
-	cd extension && npm ci --no-audit --no-fund --loglevel=error
-	touch $@
 
 # The extension's unit tests (node --test, no npm packages needed).
 test-extension-unit:

@@ -9,6 +9,7 @@ from django.contrib.auth import SESSION_KEY
 from django.http import HttpRequest, HttpResponse
 
 from accounts import services
+from accounts.models import User
 
 # Kept in the session itself: when this session was last recorded (epoch seconds), so most requests write nothing.
 SEEN_MARK = "_websession_seen"
@@ -35,13 +36,13 @@ class WebSessionMiddleware:
             services.web_session_forget(session_key=key_before)
         user_id = session.get(SESSION_KEY) if key_now else None
         user = getattr(request, "user", None)
-        if user_id is None or user is None or str(user.pk) != str(user_id):
+        if user_id is None or not isinstance(user, User) or str(user.pk) != str(user_id):
             return response
         now = time.time()
         if key_before == key_now and now - float(session.get(SEEN_MARK, 0)) < services.SEEN_RESOLUTION.total_seconds():
             return response
         services.web_session_record(
-            user=user,  # type: ignore[arg-type]
+            user=user,
             session_key=str(key_now),
             user_agent=request.headers.get("User-Agent", ""),
         )

@@ -1,7 +1,9 @@
 """Burst protection with django-ratelimit: per client IP on the sign-up and token endpoints, per user on the API.
 
-The checks run inside DRF views, after authentication, so the per-user key is the token's user rather than
-Django's anonymous user (one shared bucket). They use django-ratelimit's counting (``get_usage``) directly to
+The per-user limit is a DRF throttle (:class:`UserBurstThrottle`, in ``DEFAULT_THROTTLE_CLASSES``): DRF checks
+throttles after authentication and permissions, so the key is the token's user rather than Django's anonymous
+user (one shared bucket), and a refused request is never counted. A view that must not be limited says so with
+``throttle_classes = []`` (or ``get_throttles``). They use django-ratelimit's counting (``get_usage``) directly to
 answer 429 with the envelope and an accurate ``Retry-After``. If the cache itself fails (Redis down), the
 request is let through and logged: the durable daily quota still applies, and a limiter outage must not take
 the whole API down.
@@ -18,6 +20,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django_ratelimit.core import get_usage
 from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
 
 from core.exceptions import Limited
 
@@ -92,6 +95,18 @@ def burst_limited_by_ip(group: str) -> Callable[[F], F]:
     return decorator
 
 
-def burst_check_user(request: Request, *, group: str = "api") -> None:
-    """At most RATELIMIT_API_RATE requests per authenticated user; call after authentication."""
-    burst_check(request, group=group, key=user_key, rate=settings.RATELIMIT_API_RATE)
+class UserBurstThrottle(BaseThrottle):
+    """At most RATELIMIT_API_RATE requests per authenticated user, over every throttled endpoint together.
+
+    Over the limit it raises :class:`BurstLimited` itself rather than answering ``False``: DRF's ``Throttled``
+    would say neither the rate nor django-ratelimit's exact end of window (``Retry-After``). Anonymous callers
+    (sign-up, tokens: limited per IP by :func:`burst_limited_by_ip`; the admin key) and OPTIONS pass.
+    """
+
+    group = "api"
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        if request.method == "OPTIONS" or not getattr(request.user, "is_authenticated", False):
+            return True
+        burst_check(request, group=self.group, key=user_key, rate=settings.RATELIMIT_API_RATE)
+        return True

@@ -16,16 +16,22 @@ from typing import Any
 
 from gunicorn.glogging import Logger as _GunicornLogger
 
+from core.redaction import redact as redact_stored_text
+
 # Set by RequestIdMiddleware. Deliberately not reset when the middleware returns: Django logs the response
 # status and gunicorn writes the access line after that, in the same thread, and both should carry the id.
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 REDACTED = "[REDACTED]"
+# Only what is peculiar to logs. Every secret the storage redactor (core.redaction) knows is taken out by it first;
+# these add what a log line carries and a person's text does not (credential headers, query-string keys, our own
+# sign-in links), and catch tokens more loosely than storage may: a false positive in a log costs nothing, in a
+# stored memory it would change what the person said.
 _SECRET_PARAMS = r"admin_key|api_key|access_token|refresh_token|token|password|secret"
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    # Authorization header values of any scheme, wherever they are printed.
+    # Authorization header values of any scheme and length (storage wants a long, random Bearer token).
     (re.compile(r"(?i)\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {REDACTED}"),
-    # Anything shaped like a JWT (header.payload.signature, the header always starts with '{"' → eyJ).
+    # Anything shaped like a JWT, even truncated (storage wants a whole one whose header decodes).
     (re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), REDACTED),
     # One-time web sign-in links (/app/login/link/<token>): valid for minutes, but a log line outlives that.
     (re.compile(r"(/login/link/)[^\s\"'?#]+"), rf"\1{REDACTED}"),
@@ -50,6 +56,8 @@ _SECRET_ATOMS = frozenset(
 
 
 def redact(text: str) -> str:
+    """A log line without secrets: the storage redactor's (``[REDACTED:<kind>]``), then the log-only rules."""
+    text = redact_stored_text(text).text
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

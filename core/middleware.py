@@ -40,10 +40,9 @@ def _exempt(path: str) -> bool:
 class JsonErrorPageMiddleware:
     """With DEBUG on, Django answers unknown URLs and crashes with HTML pages; the API never does.
 
-    HTML for people keeps its pages: the Django admin, the staff dashboard and the person's own page (/app/).
+    HTML for people keeps its pages: the paths under ``settings.HTML_PATH_PREFIXES`` (the project's routes, which
+    core does not know).
     """
-
-    html_prefixes = ("/admin/", "/dashboard/", "/app/", "/static/")
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
@@ -53,7 +52,7 @@ class JsonErrorPageMiddleware:
         if (
             response.status_code >= 400
             and response.get("Content-Type", "").startswith("text/html")
-            and not request.path.startswith(self.html_prefixes)
+            and not request.path.startswith(tuple(settings.HTML_PATH_PREFIXES))
         ):
             message = f"Not found: {request.path}" if response.status_code == 404 else response.reason_phrase
             return JsonResponse(error_body(message), status=response.status_code)

@@ -77,9 +77,10 @@ class EnvelopeAutoSchema(AutoSchema):
         return sorted(codes)
 
     def _is_rate_limited(self) -> bool:
-        """Counted by the daily quota (views say so with ``daily_quota = True``) or wrapped in a burst limit: 429
-        is a documented answer."""
-        if getattr(self.view, "daily_quota", False):
+        """Counted by the daily quota (views say so with ``daily_quota = True``), throttled (the per-user burst
+        limit of DEFAULT_THROTTLE_CLASSES, unless the view opts out) or wrapped in a burst limit: 429 is a
+        documented answer."""
+        if getattr(self.view, "daily_quota", False) or self.view.get_throttles():
             return True
         handler = getattr(self.view, getattr(self.view, "action", None) or self.method.lower(), None)
         return bool(getattr(handler, "burst_limited", False))

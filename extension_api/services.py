@@ -87,7 +87,7 @@ def health_record(*, reports: list[HealthReport]) -> int:
 
 def _commit_without_waiting_for_the_disk() -> None:
     # Counts, not records: if the server crashes in the next instant, losing the last reports is acceptable, and
-    # not waiting for the WAL flush spares each report most of its time (bench/extension_api.py).
+    # not waiting for the WAL flush spares each report most of its time (bench/extension_endpoints.py).
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
 

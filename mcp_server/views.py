@@ -10,9 +10,13 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from accounts.authentication import PersonalTokenAuthentication, SupabaseJWTAuthentication, UserJWTAuthentication
+from accounts.authentication import (
+    PersonalTokenAuthentication,
+    SupabaseJWTAuthentication,
+    UserJWTAuthentication,
+    request_user,
+)
 from accounts.permissions import access_token_of
-from accounts.ratelimit import burst_check_user
 from mcp_server import bridge
 from mcp_server.server import CALLER_SCOPE_KEY, server
 from mcp_server.tools import Caller
@@ -30,7 +34,6 @@ class McpView(APIView):
 
     @extend_schema(exclude=True)  # JSON-RPC, documented in docs/mcp.md, not an OpenAPI operation
     def post(self, request: Request) -> HttpResponse:
-        burst_check_user(request)
         token = access_token_of(request)
-        caller = Caller(user=request.user, can_write=token is None or token.can_write)  # type: ignore[arg-type]
+        caller = Caller(user=request_user(request), can_write=token is None or token.can_write)
         return bridge.respond(server, request._request, scope_extra={CALLER_SCOPE_KEY: caller})

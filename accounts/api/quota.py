@@ -1,7 +1,8 @@
 """The daily quota on the memory endpoints, as a mixin for their viewsets.
 
 Order inside DRF's ``initial``: authentication and permissions (an anonymous or refused request stops there
-and is never counted), then the per-user burst limit, then one atomic count. A request whose answer is not a
+and is never counted), then the throttles (the per-user burst limit, accounts.ratelimit.UserBurstThrottle),
+then one atomic count. A request whose answer is not a
 success (2xx) is refunded in ``finalize_response``, so validation errors, 403s, 405s and server errors never
 use up the day's quota. Every response that went through the count carries the X-RateLimit-* headers.
 """
@@ -19,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import services
-from accounts.ratelimit import burst_check_user
+from accounts.authentication import request_user
 from accounts.services import UsageStatus
 from core.exceptions import Limited
 from core.timing import phase
@@ -59,12 +60,12 @@ class DailyQuotaMixin:
             super().initial(request, *args, **kwargs)  # type: ignore[misc]
         if request.method in UNCOUNTED_METHODS or getattr(self, "action", None) in self.uncounted_actions:
             return
+        user = request_user(request)
         with phase("quota"):
-            burst_check_user(request)
-            usage = services.usage_consume(user=request.user)  # type: ignore[arg-type]
+            usage = services.usage_consume(user=user)
         request.quota_usage = usage  # type: ignore[attr-defined]
         if not usage.allowed:
-            tier = request.user.tier  # type: ignore[union-attr]
+            tier = user.tier
             raise QuotaExceeded(
                 f"Daily limit of {usage.limit} requests reached for the {tier} tier",
                 extra={
@@ -89,7 +90,7 @@ class DailyQuotaMixin:
 def _refund(request: Request, usage: UsageStatus) -> UsageStatus:
     request.quota_usage = None  # type: ignore[attr-defined]
     try:
-        return services.usage_refund(user=request.user, usage=usage)  # type: ignore[arg-type]
+        return services.usage_refund(user=request_user(request), usage=usage)
     except DatabaseError:
         # The answer is already an error; don't turn it into a 500. The user loses one request of today's quota.
         logger.exception("could not refund a quota request")

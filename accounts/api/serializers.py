@@ -18,10 +18,13 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from accounts import services
 from accounts.models import PROVIDERS, TokenScope, User
 from core.fields import StrictBooleanField, StrictCharField, StrictEmailField
+from core.inputs import InputSerializer
 
 
-class RegisterInput(serializers.Serializer):
+class RegisterInput(InputSerializer):
     """Only these three fields are read: anything else in the body (tier, is_staff, id, ...) is ignored."""
+
+    ignore_unknown_fields = True  # a contract endpoint: lenient for the clients that call it (docs/api-policy.md)
 
     username = StrictCharField(max_length=150, validators=[UnicodeUsernameValidator()])
     email = StrictEmailField(max_length=254)
@@ -81,7 +84,7 @@ class ProvidersField(serializers.DictField):
         return dict(value)
 
 
-class PreferencesInput(serializers.Serializer):
+class PreferencesInput(InputSerializer):
     """PATCH /me/settings: any subset of the settings; a key that is not a setting is refused.
 
     The fields are built in ``get_fields`` because one of them is called ``context``, which a class attribute
@@ -99,12 +102,8 @@ class PreferencesInput(serializers.Serializer):
             ),
         }
 
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({unknown[0]: "is not a setting"})
-        return super().to_internal_value(data)
+    def unknown_fields_error(self, names: list[str]) -> Any:
+        return {names[0]: "is not a setting"}
 
 
 class PreferencesOutput(serializers.Serializer):
@@ -123,7 +122,7 @@ class WebLoginLinkOutput(serializers.Serializer):
     expires_in = serializers.IntegerField(help_text="Seconds the link stays valid (WEB_LOGIN_LINK_SECONDS).")
 
 
-class AccessTokenInput(serializers.Serializer):
+class AccessTokenInput(InputSerializer):
     """POST /me/tokens: a name to recognize the token by, its scope and, optionally, when it stops working."""
 
     name = StrictCharField(max_length=100, help_text="What the token is for, e.g. 'Claude Desktop on my laptop'.")

@@ -29,11 +29,15 @@ from accounts.api.serializers import (
     UserOutput,
     WebLoginLinkOutput,
 )
-from accounts.authentication import PersonalTokenAuthentication, SupabaseJWTAuthentication, UserJWTAuthentication
+from accounts.authentication import (
+    PersonalTokenAuthentication,
+    SupabaseJWTAuthentication,
+    UserJWTAuthentication,
+    request_user,
+)
 from accounts.models import preferences_of
 from accounts.permissions import NoAccessToken
-from accounts.ratelimit import burst_check_user, burst_limited_by_ip
-from core.exceptions import InvalidInput
+from accounts.ratelimit import burst_limited_by_ip
 from core.openapi import ErrorEnvelope, error_responses
 
 
@@ -58,8 +62,7 @@ class RegisterView(APIView):
 class MeView(APIView):
     @extend_schema(responses={200: MeOutput, **error_responses(429)}, summary="Who I am, my tier and today's usage")
     def get(self, request: Request) -> Response:
-        burst_check_user(request)
-        return Response(MeOutput(selectors.user_profile(user=request.user)).data)  # type: ignore[arg-type]
+        return Response(MeOutput(selectors.user_profile(user=request_user(request))).data)
 
 
 class PreferencesView(APIView):
@@ -67,8 +70,7 @@ class PreferencesView(APIView):
 
     @extend_schema(responses={200: PreferencesOutput, **error_responses(429)}, summary="My capture settings")
     def get(self, request: Request) -> Response:
-        burst_check_user(request)
-        return Response(PreferencesOutput(preferences_of(request.user)).data)  # type: ignore[arg-type]
+        return Response(PreferencesOutput(preferences_of(request_user(request))).data)
 
     @extend_schema(
         request=PreferencesInput,
@@ -76,12 +78,9 @@ class PreferencesView(APIView):
         summary="Change some of my capture settings",
     )
     def patch(self, request: Request) -> Response:
-        burst_check_user(request)
-        if not isinstance(request.data, dict):
-            raise InvalidInput("Request body must be a JSON object")
         serializer = PreferencesInput(data=request.data)
         serializer.is_valid(raise_exception=True)
-        prefs = services.preferences_update(user=request.user, changes=dict(serializer.validated_data))  # type: ignore[arg-type]
+        prefs = services.preferences_update(user=request_user(request), changes=dict(serializer.validated_data))
         return Response(PreferencesOutput(prefs).data)
 
 
@@ -104,8 +103,7 @@ class WebLoginLinkView(APIView):
         summary="A one-time sign-in link for the web page (/app/)",
     )
     def post(self, request: Request) -> Response:
-        burst_check_user(request)
-        token = login_links.login_link_token(user=request.user)  # type: ignore[arg-type]
+        token = login_links.login_link_token(user=request_user(request))
         url = reverse("webapp:login-link", kwargs={"token": token})
         return Response(WebLoginLinkOutput({"url": url, "expires_in": settings.WEB_LOGIN_LINK_SECONDS}).data)
 
@@ -130,8 +128,7 @@ class AccessTokensView(APIView):
         summary="My personal access tokens (revoked ones too), newest first",
     )
     def get(self, request: Request) -> Response:
-        burst_check_user(request)
-        tokens = selectors.access_token_list(user=request.user)  # type: ignore[arg-type]
+        tokens = selectors.access_token_list(user=request_user(request))
         return Response(AccessTokenOutput(tokens, many=True).data)
 
     @extend_schema(
@@ -140,12 +137,9 @@ class AccessTokensView(APIView):
         summary="Make a personal access token (for an MCP client or a script); the answer shows it once",
     )
     def post(self, request: Request) -> Response:
-        burst_check_user(request)
-        if not isinstance(request.data, dict):
-            raise InvalidInput("Request body must be a JSON object")
         serializer = AccessTokenInput(data=request.data)
         serializer.is_valid(raise_exception=True)
-        created = services.access_token_create(user=request.user, **serializer.validated_data)  # type: ignore[arg-type]
+        created = services.access_token_create(user=request_user(request), **serializer.validated_data)
         body = {**AccessTokenOutput(created.token).data, "token": created.secret}
         return Response(CreatedAccessTokenOutput(body).data, status=status.HTTP_201_CREATED)
 
@@ -162,8 +156,7 @@ class AccessTokenView(APIView):
         summary="Revoke one of my personal access tokens",
     )
     def delete(self, request: Request, token_id: str) -> Response:
-        burst_check_user(request)
-        token = services.access_token_revoke(user=request.user, token_id=int(token_id))  # type: ignore[arg-type]
+        token = services.access_token_revoke(user=request_user(request), token_id=int(token_id))
         return Response(AccessTokenOutput(token).data)
 
 

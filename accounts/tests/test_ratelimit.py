@@ -52,3 +52,22 @@ def test_django_ratelimits_own_exception_becomes_a_429_envelope():
     response = api_exception_handler(Ratelimited(), {})
     assert response is not None and response.status_code == 429
     assert response.data["success"] is False
+
+
+@pytest.mark.django_db
+def test_it_limits_every_api_view_per_user_by_default(alice_client, settings):
+    settings.RATELIMIT_API_RATE = "2/m"
+    statuses = [alice_client.get("/memories/").status_code, alice_client.get("/auth/me").status_code]
+    limited = alice_client.get("/memories/")  # one bucket per user across the endpoints
+    assert statuses == [200, 200]
+    assert limited.status_code == 429 and limited.json()["success"] is False
+    assert "2 per minute" in limited.json()["error"] and 1 <= int(limited["Retry-After"]) <= 60
+
+
+@pytest.mark.django_db
+def test_the_import_poll_and_options_opt_out_of_the_burst_limit(alice_client, settings):
+    settings.RATELIMIT_API_RATE = "1/m"
+    assert alice_client.get("/auth/me").status_code == 200
+    assert alice_client.options("/auth/me").status_code == 200
+    assert alice_client.get("/memories/import/999999").status_code == 404  # not 429: the poll is not limited
+    assert alice_client.get("/auth/me").status_code == 429

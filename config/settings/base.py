@@ -216,6 +216,8 @@ REST_FRAMEWORK = {
         "rest_framework.permissions.IsAuthenticated",
         "accounts.permissions.TokenScopePermission",
     ],
+    # The per-user burst limit (RATELIMIT_API_RATE) on every API view; a view that must not be limited opts out.
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.ratelimit.UserBurstThrottle"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
@@ -406,6 +408,11 @@ MEMORY_IMPORT_MAX_FILE_BYTES = env.int("MEMORY_IMPORT_MAX_FILE_BYTES", default=2
 # A chat-history .zip is refused when its conversations.json would unpack past this many bytes (or is packed
 # more than 200 to 1); reading stops there too, whatever sizes the zip declares.
 MEMORY_IMPORT_MAX_UNCOMPRESSED_BYTES = env.int("MEMORY_IMPORT_MAX_UNCOMPRESSED_BYTES", default=2 * 1024**3)
+# Pages for people (the Django admin, the staff dashboard, the person's own page, static files): their errors stay
+# HTML; everywhere else an error page becomes the API's JSON envelope (core.middleware.JsonErrorPageMiddleware).
+# Here because the routes are the project's (config.urls), and core never imports an app.
+HTML_PATH_PREFIXES = ("/admin/", "/dashboard/", "/app/", f"/{STATIC_URL.strip('/')}/")
+
 # Paths whose views check their own body cap instead of DATA_UPLOAD_MAX_MEMORY_SIZE (core.middleware).
 REQUEST_SIZE_LIMIT_EXEMPT_PATHS = [r"/memories/import/?$", r"^/app/import/?$"]
 MEMORY_IMPORT_MAX_ITEMS = env.int("MEMORY_IMPORT_MAX_ITEMS", default=300)

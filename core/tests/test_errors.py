@@ -63,3 +63,19 @@ def test_the_other_page_handlers_answer_json():
 def test_an_invalid_content_length_is_a_400(client):
     response = client.post("/save-prompt", "{}", content_type="application/json", CONTENT_LENGTH="abc")
     assert response.status_code == 400 and response.json()["success"] is False
+
+
+def _html_404(request):
+    from django.http import HttpResponseNotFound
+
+    return HttpResponseNotFound("<h1>Not Found</h1>", content_type="text/html")
+
+
+@pytest.mark.parametrize(("path", "html"), [("/pages/x", True), ("/dashboard/x", False), ("/api/x", False)])
+def test_the_pages_that_keep_html_errors_are_a_setting(settings, path, html):
+    from core.middleware import JsonErrorPageMiddleware
+
+    settings.HTML_PATH_PREFIXES = ["/pages/"]  # core knows no app's routes: the project names them
+    response = JsonErrorPageMiddleware(_html_404)(RequestFactory().get(path))
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html") is html

@@ -145,3 +145,18 @@ def test_the_gunicorn_access_log_can_be_json(monkeypatch):
     assert body["logger"] == "gunicorn.access" and body["request_id"] == "rid-12345678"
     assert (body["method"], body["path"], body["status"], body["duration_ms"]) == ("GET", "/admin/dashboard", "200", 12)
     assert SENTINEL_KEY not in line
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The storage redactor's kinds reach the logs too: one list of secret formats, kept in core.redaction.
+        ("user pasted sk-ant-api03-" + "a1B2" * 10 + " by mistake", "user pasted [REDACTED:anthropic_key] by mistake"),
+        ("retrying with ghp_" + "tfjgVvVqE1SkHbn88HxjSI6bWHtP3fS2qHx6", "retrying with [REDACTED:github_token]"),
+        ("DB_PASSWORD=hunter2x in env", "DB_PASSWORD=[REDACTED:password] in env"),
+        # ... and the log-only rules still apply on top.
+        ("GET /app/login/link/abcDEF123 200", "GET /app/login/link/[REDACTED] 200"),
+    ],
+)
+def test_log_scrubbing_uses_the_storage_redactor_and_adds_log_rules(text, expected):
+    assert redact(text) == expected

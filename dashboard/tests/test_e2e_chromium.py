@@ -21,7 +21,7 @@ from django.utils import timezone
 from extension_api.tests.factories import ADAPTER_FIXTURES, capture_row
 from testkit import client_for
 
-pytestmark = [pytest.mark.django_db, pytest.mark.e2e]
+pytestmark = [pytest.mark.django_db, pytest.mark.e2e, pytest.mark.slow]
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 
+from core.inputs import InputSerializer
 from extension_api.models import Site
 from extension_api.services import HealthReport
 
@@ -19,20 +20,11 @@ CLOCK_SKEW = timedelta(minutes=5)
 MAX_PERIOD = timedelta(hours=24)
 
 
-class StrictSerializer(serializers.Serializer):
-    """Refuses any key it does not declare (400 naming it) instead of ignoring it as DRF does."""
+class StrictSerializer(InputSerializer):
+    """The API's input policy (core.inputs: unknown keys refused by name), worded for health reports."""
 
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, Mapping):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError(
-                    {
-                        name: ["unknown field: reports carry counts only, never content or page addresses"]
-                        for name in unknown
-                    }
-                )
-        return super().to_internal_value(data)
+    def unknown_fields_error(self, names: list[str]) -> Any:
+        return {name: ["unknown field: reports carry counts only, never content or page addresses"] for name in names}
 
 
 def _count() -> serializers.IntegerField:

@@ -46,7 +46,7 @@ def test_it_initializes_and_lists_the_four_tools_with_their_schemas(alice, mcp_u
     assert tools["forget_memory"].annotations.destructive_hint is True
 
 
-def test_a_write_token_saves_finds_lists_and_forgets(alice, mcp_url):
+def test_it_saves_finds_lists_and_forgets_with_a_write_token(alice, mcp_url):
     token = token_for(alice)
 
     error, saved = call(mcp_url, token, "save_memory", {"text": "I moved to Utrecht in March."})
@@ -72,7 +72,7 @@ def test_a_write_token_saves_finds_lists_and_forgets(alice, mcp_url):
     assert DailyUsage.objects.get(user=alice).count == 3
 
 
-def test_saving_goes_through_the_apis_save_path(alice, mcp_url):
+def test_it_saves_through_the_apis_save_path(alice, mcp_url):
     token = token_for(alice)
     services.preferences_update(user=alice, changes={"excluded_phrases": ["project zebra"]})
 
@@ -84,7 +84,7 @@ def test_saving_goes_through_the_apis_save_path(alice, mcp_url):
     assert Memory.objects.count() == 1
 
 
-def test_a_read_token_searches_but_cannot_save_or_forget(alice, mcp_url):
+def test_it_searches_with_a_read_token_but_cannot_save_or_forget(alice, mcp_url):
     memory = Memory.objects.create(user=alice, kind="prompt", provider="claude", text="x", content_hash="h")
     reader = token_for(alice, TokenScope.READ)
 
@@ -98,7 +98,7 @@ def test_a_read_token_searches_but_cannot_save_or_forget(alice, mcp_url):
     assert not DailyUsage.objects.exists()  # refused calls are not counted
 
 
-def test_a_revoked_token_is_refused_at_once(alice, mcp_url):
+def test_it_refuses_a_revoked_token_at_once(alice, mcp_url):
     token = token_for(alice)
     assert call(mcp_url, token, "recent_memories")[0] is False
     row = services.access_token_revoke(user=alice, token_id=alice.access_tokens.get().pk)
@@ -110,7 +110,7 @@ def test_a_revoked_token_is_refused_at_once(alice, mcp_url):
     assert answer.status_code == 401 and "revoked" in answer.json()["error"]
 
 
-def test_two_people_never_see_each_others_memories(alice, bob, mcp_url):
+def test_it_never_shows_two_people_each_others_memories(alice, bob, mcp_url):
     alices, bobs = token_for(alice), token_for(bob)
     call(mcp_url, alices, "save_memory", {"text": "My sister Ines lives in Porto."})
     memory = Memory.objects.get(user=alice)
@@ -125,18 +125,18 @@ def test_two_people_never_see_each_others_memories(alice, bob, mcp_url):
     assert not error and "Porto" in own
 
 
-def test_without_a_token_it_answers_401_in_the_envelope(mcp_url):
+def test_it_answers_401_in_the_envelope_without_a_token(mcp_url):
     answer = _post(mcp_url, None, {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}})
     assert answer.status_code == 401 and answer.headers["WWW-Authenticate"].startswith("Bearer")
     assert answer.json()["success"] is False
     assert _post(mcp_url, "mlk_" + "x" * 43, {"jsonrpc": "2.0", "id": 1, "method": "ping"}).status_code == 401
 
 
-def test_a_jwt_works_too(alice, mcp_url):
+def test_it_accepts_a_jwt_too(alice, mcp_url):
     assert call(mcp_url, str(AccessToken.for_user(alice)), "recent_memories") == (False, "No memories saved yet.")
 
 
-def test_bad_arguments_are_told_to_the_assistant(alice, mcp_url):
+def test_it_tells_the_assistant_about_bad_arguments(alice, mcp_url):
     token = token_for(alice)
     error, message = call(mcp_url, token, "search_memories", {"query": 5})
     assert error and message.startswith("Invalid arguments: query")

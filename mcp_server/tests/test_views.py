@@ -34,14 +34,14 @@ def rpc(api: APIClient, method: str, params: dict | None = None, *, body: str | 
     )
 
 
-def test_only_post_is_served(alice):
+def test_it_serves_only_post(alice):
     api = client(alice)
     assert_error(api.get("/mcp", **HEADERS), 405, "not allowed")
     assert_error(api.delete("/mcp", **HEADERS), 405, "not allowed")
     assert_error(APIClient().get("/mcp"), 401, "Authentication required")
 
 
-def test_a_tool_call_answers_json_rpc(alice):
+def test_it_answers_a_tool_call_in_json_rpc(alice):
     answer = rpc(client(alice), "tools/call", {"name": "recent_memories", "arguments": {}})
     assert answer.status_code == 200 and answer["Content-Type"] == "application/json"
     assert answer.json() == {
@@ -51,7 +51,7 @@ def test_a_tool_call_answers_json_rpc(alice):
     }
 
 
-def test_malformed_messages_get_json_rpc_errors_in_json(alice):
+def test_it_answers_malformed_messages_with_json_rpc_errors_in_json(alice):
     api = client(alice)
     parse = rpc(api, "x", body="{not json")
     assert parse.status_code == 400 and parse.json()["error"]["code"] == -32700
@@ -64,7 +64,7 @@ def test_malformed_messages_get_json_rpc_errors_in_json(alice):
     assert "error" in wrong_type.json()
 
 
-def test_over_the_daily_quota_a_search_is_refused_and_says_when_it_resets(alice, settings):
+def test_it_refuses_a_search_over_the_daily_quota_and_says_when_it_resets(alice, settings):
     settings.QUOTA_DAILY_LIMITS = {"free": 1, "pro": 1, "enterprise": None}
     DailyUsage.objects.create(user=alice, day=utc_today(), count=1)
     answer = rpc(client(alice), "tools/call", {"name": "search_memories", "arguments": {"query": "tea"}})
@@ -73,7 +73,7 @@ def test_over_the_daily_quota_a_search_is_refused_and_says_when_it_resets(alice,
     assert DailyUsage.objects.get().count == 1
 
 
-def test_the_burst_limit_applies_to_every_message(alice, settings):
+def test_it_applies_the_burst_limit_to_every_message(alice, settings):
     settings.RATELIMIT_API_RATE = "2/m"
     api = client(alice)
     assert rpc(api, "ping").status_code == 200
@@ -81,7 +81,7 @@ def test_the_burst_limit_applies_to_every_message(alice, settings):
     assert_error(rpc(api, "ping"), 429, "Too many requests")
 
 
-def test_context_off_in_the_settings_means_no_memories(alice):
+def test_it_answers_no_memories_when_context_is_off_in_the_settings(alice):
     from accounts import services
 
     services.preferences_update(user=alice, changes={"context": False})
@@ -89,7 +89,7 @@ def test_context_off_in_the_settings_means_no_memories(alice):
     assert "turned context off" in answer.json()["result"]["content"][0]["text"]
 
 
-def test_the_request_metrics_count_mcp_requests_as_the_mcp_endpoint(alice):
+def test_it_counts_mcp_requests_as_the_mcp_endpoint_in_the_request_metrics(alice):
     from dashboard.models import RequestMetric
 
     assert rpc(client(alice), "ping").status_code == 200

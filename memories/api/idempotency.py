@@ -28,6 +28,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
+from accounts.authentication import request_user
 from accounts.models import User
 from core.exceptions import InvalidInput, Mismatch
 from memories.models import IdempotencyKey
@@ -125,7 +126,7 @@ def idempotent(action: Action) -> Action:
         key = _valid_key(raw)
         fingerprint = request_fingerprint(endpoint=action.__name__, data=request.data)
         with transaction.atomic():
-            record, created = _claim(user=request.user, key=key, fingerprint=fingerprint)  # type: ignore[arg-type]
+            record, created = _claim(user=request_user(request), key=key, fingerprint=fingerprint)
             if not created:
                 return _replay(record, fingerprint)
             # An error raised by the action (bad input, a crash) rolls the key back with everything else.

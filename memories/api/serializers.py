@@ -9,6 +9,7 @@ from django.utils import timezone
 from rest_framework import ISO_8601, serializers
 
 from core.fields import StrictCharField
+from core.inputs import InputSerializer
 from memories.fields import PriorityField, ProviderField
 from memories.models import Kind, Memory, Priority
 
@@ -23,7 +24,10 @@ def _text_field(**kwargs: Any) -> StrictCharField:
     )
 
 
-class _SaveInput(serializers.Serializer):
+class _SaveInput(InputSerializer):
+    # The seed's endpoints, called by clients we do not ship: other keys are ignored (docs/api-policy.md).
+    ignore_unknown_fields = True
+
     user_id = serializers.UUIDField(required=False)
     provider = ProviderField(required=False, default="chatgpt", max_length=32)
     priority = PriorityField(required=False, default=Priority.NORMAL)
@@ -70,7 +74,9 @@ class SkippedOutput(serializers.Serializer):
     skipped = serializers.CharField(help_text="Why nothing was stored, e.g. 'capture is off for grok'.")
 
 
-class ContextQueryInput(serializers.Serializer):
+class ContextQueryInput(InputSerializer):
+    ignore_unknown_fields = True  # a query string (the seed's /context): docs/api-policy.md
+
     query = serializers.CharField(max_length=settings.MEMORY_MAX_QUERY_CHARS)
     top_k = serializers.IntegerField(
         required=False, default=settings.CONTEXT_TOP_K_DEFAULT, min_value=1, max_value=settings.CONTEXT_TOP_K_MAX
@@ -142,8 +148,10 @@ class MemoryOutput(serializers.ModelSerializer):
         return str(Priority(memory.priority).label)
 
 
-class MemoryListQuery(serializers.Serializer):
+class MemoryListQuery(InputSerializer):
     """Filters of ``GET /memories/``; give it a plain dict (a QueryDict would read a missing boolean as false)."""
+
+    ignore_unknown_fields = True  # a query string, shared with pagination (page, page_size): docs/api-policy.md
 
     provider = ProviderField(required=False, max_length=32)
     kind = serializers.ChoiceField(choices=Kind.values, required=False)
@@ -167,24 +175,22 @@ class MemoryListQuery(serializers.Serializer):
         return attrs
 
 
-class MemoryUpdateInput(serializers.Serializer):
+class MemoryUpdateInput(InputSerializer):
     """Only ``priority`` and ``pinned`` can change; a memory's content is what was said and stays as it was."""
 
     priority = PriorityField(required=False, help_text="low, normal or high.")
     pinned = serializers.BooleanField(required=False)
 
+    def unknown_fields_error(self, names: list[str]) -> Any:
+        return f"Cannot change {', '.join(names)}: only {' and '.join(EDITABLE_FIELDS)} can be changed"
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        others = sorted(set(self.initial_data) - set(EDITABLE_FIELDS))
-        if others:
-            raise serializers.ValidationError(
-                f"Cannot change {', '.join(others)}: only {' and '.join(EDITABLE_FIELDS)} can be changed"
-            )
         if not attrs:
             raise serializers.ValidationError(f"Nothing to change: send {' and/or '.join(EDITABLE_FIELDS)}")
         return attrs
 
 
-class DeleteAllInput(serializers.Serializer):
+class DeleteAllInput(InputSerializer):
     confirm = serializers.BooleanField(help_text="Must be true: every memory of yours is deleted for good.")
 
     def validate_confirm(self, value: bool) -> bool:
@@ -198,7 +204,7 @@ class DeletedOutput(serializers.Serializer):
     deleted = serializers.IntegerField(help_text="How many memories were deleted.")
 
 
-class AccountDeleteInput(serializers.Serializer):
+class AccountDeleteInput(InputSerializer):
     confirm = serializers.BooleanField(help_text="Must be true: the account and everything in it are deleted for good.")
     password = serializers.CharField(
         required=False,
@@ -227,7 +233,7 @@ class AccountDeletedOutput(serializers.Serializer):
     deleted_at = serializers.DateTimeField(help_text="When the account was deleted.")
 
 
-class ImportUploadInput(serializers.Serializer):
+class ImportUploadInput(InputSerializer):
     file = serializers.FileField(
         help_text="ChatGPT's conversations.json or export .zip, claude.ai's conversations.json, or a Memory Layer "
         "export (JSON or NDJSON)."

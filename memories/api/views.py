@@ -27,14 +27,17 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from accounts import services as account_services
 from accounts.api.quota import DailyQuotaMixin
+from accounts.authentication import request_user
 from accounts.models import preferences_of
 from accounts.permissions import NoAccessToken
 from accounts.ratelimit import burst_check, user_key
 from core.exceptions import InvalidInput, NotAllowed, TooLarge
+from core.inputs import json_object
 from core.openapi import ErrorEnvelope, error_responses
 from memories import selectors, services
 from memories.api.idempotency import idempotent
@@ -70,14 +73,8 @@ def ensure_own_user_id(request: Request, user_id: Any) -> None:
     """A ``user_id`` the client sends must be the token's user; anything else is refused, never looked up."""
     if user_id is None:
         return
-    if str(user_id).strip().lower() != str(request.user.pk).lower():
+    if str(user_id).strip().lower() != str(request_user(request).pk).lower():
         raise NotAllowed("User ID mismatch")
-
-
-def _json_object(request: Request) -> dict[str, Any]:
-    if not isinstance(request.data, dict):
-        raise InvalidInput("Request body must be a JSON object")
-    return request.data
 
 
 def _saved(result: services.SaveResult) -> Response:
@@ -130,13 +127,13 @@ class SaveViewSet(DailyQuotaMixin, viewsets.ViewSet):
     ) -> Response:
         """The one save path: the two endpoints differ only in their input serializer, its field names and the
         memory's kind."""
-        data = _json_object(request)
+        data = json_object(request.data)  # read before validation: another person's user_id is 403, not 400
         ensure_own_user_id(request, data.get("user_id"))
         serializer = input_class(data=data)
         serializer.is_valid(raise_exception=True)
         v = serializer.validated_data
         result = services.memory_save(
-            user=request.user,  # type: ignore[arg-type]
+            user=request_user(request),
             kind=kind,
             provider=v["provider"],
             text=v[text_field],
@@ -164,10 +161,11 @@ class ContextViewSet(DailyQuotaMixin, viewsets.ViewSet):
         filters = context.ContextFilters(
             provider=v["provider"], kind=v["kind"], since=v["since"], until=v["until"], min_score=v["min_score"]
         )
-        if not preferences_of(request.user).context:  # type: ignore[arg-type]  # the person turned context off
+        user = request_user(request)
+        if not preferences_of(user).context:  # the person turned context off
             return Response(ContextOutput({"contexts": [], "count": 0, "results": []}).data)
         results = context.context_search(
-            user=request.user,  # type: ignore[arg-type]
+            user=user,
             query=v["query"],
             top_k=v["top_k"],
             filters=filters,
@@ -256,13 +254,13 @@ class MemoryViewSet(viewsets.GenericViewSet):
     def list(self, request: Request) -> Response:
         query = MemoryListQuery(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
-        memories = selectors.memory_list(user=request.user, **query.validated_data)  # type: ignore[arg-type]
+        memories = selectors.memory_list(user=request_user(request), **query.validated_data)
         page = self.paginate_queryset(memories)
         return self.get_paginated_response(MemoryOutput(page, many=True).data)
 
     @extend_schema(responses={200: MemoryOutput}, summary="One memory")
     def retrieve(self, request: Request, pk: str) -> Response:
-        memory = selectors.memory_get(user=request.user, memory_id=int(pk))  # type: ignore[arg-type]
+        memory = selectors.memory_get(user=request_user(request), memory_id=int(pk))
         return Response(MemoryOutput(memory).data)
 
     @extend_schema(
@@ -275,7 +273,7 @@ class MemoryViewSet(viewsets.GenericViewSet):
         serializer = MemoryUpdateInput(data=request.data)
         serializer.is_valid(raise_exception=True)
         memory = services.memory_update(
-            user=request.user,  # type: ignore[arg-type]
+            user=request_user(request),
             memory_id=int(pk),
             **serializer.validated_data,
         )
@@ -283,7 +281,7 @@ class MemoryViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=None, responses={200: DeletedOutput}, summary="Delete one memory")
     def destroy(self, request: Request, pk: str) -> Response:
-        deleted = services.memory_delete(user=request.user, memory_id=int(pk))  # type: ignore[arg-type]
+        deleted = services.memory_delete(user=request_user(request), memory_id=int(pk))
         return Response(DeletedOutput({"deleted": deleted}).data)
 
     @extend_schema(
@@ -294,10 +292,11 @@ class MemoryViewSet(viewsets.GenericViewSet):
         description='Send `{"confirm": true}` as the JSON body (or `?confirm=true`); without it: 400, nothing deleted.',
     )
     def destroy_all(self, request: Request) -> Response:
-        data = request.data if isinstance(request.data, dict) and request.data else request.query_params.dict()
+        # The JSON body, or else ?confirm= (the only query parameter read here).
+        data = request.data or {key: value for key, value in request.query_params.items() if key == "confirm"}
         serializer = DeleteAllInput(data=data)
         serializer.is_valid(raise_exception=True)
-        deleted = services.memory_delete_all(user=request.user)  # type: ignore[arg-type]
+        deleted = services.memory_delete_all(user=request_user(request))
         return Response(DeletedOutput({"deleted": deleted}).data)
 
     @extend_schema(
@@ -314,7 +313,7 @@ class MemoryViewSet(viewsets.GenericViewSet):
     )
     def export(self, request: Request) -> StreamingHttpResponse:
         ndjson = request.accepted_renderer.format == "ndjson"
-        rows = (importers.export_ndjson if ndjson else importers.export_json)(user=request.user)  # type: ignore[arg-type]
+        rows = (importers.export_ndjson if ndjson else importers.export_json)(user=request_user(request))
         response = StreamingHttpResponse(
             (piece.encode() for piece in rows),
             content_type=f"{NDJSON}; charset=utf-8" if ndjson else "application/json; charset=utf-8",
@@ -329,6 +328,10 @@ class ImportViewSet(DailyQuotaMixin, viewsets.ViewSet):
     GET /memories/import/<job_id> (its progress; not counted)."""
 
     uncounted_actions = frozenset({"retrieve"})
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        # A client polls an import's progress: the poll is neither counted (above) nor burst-limited.
+        return [] if self.action in self.uncounted_actions else super().get_throttles()
 
     @extend_schema(
         request={
@@ -378,14 +381,14 @@ class ImportViewSet(DailyQuotaMixin, viewsets.ViewSet):
             raise InvalidInput("Send the file in a multipart form field named 'file'")
         if upload is None:  # no body at all: read like an empty file
             upload = SimpleUploadedFile(BODY_NAME, b"")
-        job = jobs.import_receive(user=request.user, upload=upload)  # type: ignore[arg-type]
+        job = jobs.import_receive(user=request_user(request), upload=upload)
         status_url = f"{request.path.rstrip('/')}/{job.pk}"
         code = status.HTTP_200_OK if job.status == ImportStatus.DONE else status.HTTP_202_ACCEPTED
         return Response(ImportOutput(job, context={"status_url": status_url}).data, status=code)
 
     @extend_schema(responses={200: ImportOutput, **error_responses(404)}, summary="An import's progress")
     def retrieve(self, request: Request, job_id: str) -> Response:
-        job = jobs.import_job_of(user=request.user, job_id=job_id)  # type: ignore[arg-type]
+        job = jobs.import_job_of(user=request_user(request), job_id=job_id)
         return Response(ImportOutput(job, context={"status_url": request.path}).data)
 
 
@@ -412,13 +415,13 @@ class AccountView(APIView):
     def delete(self, request: Request) -> Response:
         # Tight, like the sign-in endpoints: the password is checked here.
         burst_check(request, group="account-delete", key=user_key, rate=settings.RATELIMIT_AUTH_RATE)
-        serializer = AccountDeleteInput(data=request.data if isinstance(request.data, dict) else {})
+        serializer = AccountDeleteInput(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = request.user
+        user = request_user(request)
         account_services.user_reauthenticate(
-            user=user,  # type: ignore[arg-type]
+            user=user,
             password=serializer.validated_data["password"],
             code=serializer.validated_data["code"],
         )
-        deletion = services.account_delete(user=user, via="api")  # type: ignore[arg-type]
+        deletion = services.account_delete(user=user, via="api")
         return Response(AccountDeletedOutput({"deleted_at": deletion.deleted_at}).data)

@@ -24,7 +24,9 @@ from django.db.models import F
 from accounts.models import User
 from memories.embedding import pending
 from memories.models import Chunk, ReembedRun, SearchIndexSnapshot, SearchIndexSnapshotPart
+from memories.parts import BlobParts
 from memories.search import dense, search_index
+from memories.search.index_store import index_store
 from memories.search.search_index import SnapshotRefused
 
 logger = logging.getLogger(__name__)
@@ -139,9 +141,7 @@ def index_rebuild(
         "users": _user_ranges(users, codes),
     }
     _atomic_write(search_index.sidecar_path(path), lambda tmp: tmp.write_text(json.dumps(meta)))
-    snapshot_id = None
-    if settings.FAISS_INDEX_STORE == "database":
-        snapshot_id = index_snapshot_store(path=path, meta=meta).pk
+    snapshot_id = index_store().publish(path=path, meta=meta)
     return RebuildResult(path=path, rows=filled, users=len(meta["users"]), max_chunk_id=max_id, snapshot_id=snapshot_id)
 
 
@@ -208,12 +208,7 @@ def index_snapshot_store(*, path: Path, meta: dict[str, Any]) -> SearchIndexSnap
             sha256=meta["sha256"],
             sidecar=sidecar,
         )
-        digest, position = hashlib.sha256(), 0
-        while part := f.read(SNAPSHOT_PART_BYTES):
-            SearchIndexSnapshotPart.objects.create(snapshot=snapshot, position=position, data=part)
-            digest.update(part)
-            position += 1
-        if digest.hexdigest() != snapshot.sha256:
+        if _parts().store(snapshot, f).sha256 != snapshot.sha256:
             raise RuntimeError(f"{path} changed while it was being stored; run rebuild_index again")
     index_snapshots_prune(keep=settings.FAISS_SNAPSHOT_KEEP)
     return snapshot
@@ -223,7 +218,7 @@ def index_snapshots_prune(*, keep: int) -> int:
     """Delete all but the newest ``keep`` (at least 1) snapshots; returns how many were deleted."""
     old = list(SearchIndexSnapshot.objects.order_by("-id").values_list("id", flat=True)[max(1, keep) :])
     with transaction.atomic():
-        SearchIndexSnapshotPart.objects.filter(snapshot_id__in=old).delete()
+        _parts().delete(old)
         SearchIndexSnapshot.objects.filter(id__in=old).delete()
     return len(old)
 
@@ -255,21 +250,39 @@ def index_fetch(*, snapshot_id: int | None = None, path: Path | None = None) -> 
     return FetchResult(snapshot.pk, "fetched")
 
 
+def _parts() -> BlobParts:
+    # Read at call time: tests shrink SNAPSHOT_PART_BYTES to see a file split over several parts.
+    return BlobParts(SearchIndexSnapshotPart, owner="snapshot", part_bytes=SNAPSHOT_PART_BYTES)
+
+
 def _write_parts(snapshot: SearchIndexSnapshot, tmp: Path) -> None:
-    digest, size, position = hashlib.sha256(), 0, 0
-    parts = SearchIndexSnapshotPart.objects.filter(snapshot_id=snapshot.pk)
     with open(tmp, "wb") as f:
-        while (part := parts.filter(position=position).values_list("data", flat=True).first()) is not None:
-            f.write(part)
-            digest.update(part)
-            size += len(part)
-            position += 1
-    if size != snapshot.size or digest.hexdigest() != snapshot.sha256:
+        blob = _parts().copy_to(snapshot.pk, f)
+    if blob.size != snapshot.size or blob.sha256 != snapshot.sha256:
         raise SnapshotRefused(
             snapshot.pk,
-            f"snapshot {snapshot.pk} arrived as {size} bytes with SHA-256 {digest.hexdigest()[:12]}..., "
+            f"snapshot {snapshot.pk} arrived as {blob.size} bytes with SHA-256 {blob.sha256[:12]}..., "
             f"expected {snapshot.size} bytes, {snapshot.sha256[:12]}...; not installed",
         )
+
+
+class DatabaseStore:
+    """FAISS_INDEX_STORE=database (memories.search.index_store): builds are stored in PostgreSQL, and every
+    serving process fetches the newest into its own FAISS_INDEX_PATH."""
+
+    name = "database"
+
+    def publish(self, *, path: Path, meta: dict[str, Any]) -> int | None:
+        return index_snapshot_store(path=path, meta=meta).pk
+
+    def refresh_if_due(self) -> None:
+        search_index.snapshot_sync_if_due()
+
+    def sync(self) -> str:
+        return search_index.snapshot_sync()
+
+    def describe(self, meta: dict[str, Any] | None) -> dict[str, Any]:
+        return {"snapshot": search_index.snapshot_status(meta)}
 
 
 @contextmanager
@@ -336,7 +349,7 @@ def index_snapshots_forget_user(*, user_id: UUID | str) -> int:
             meta = None
         else:
             meta = _without_user(path, dict(newest.sidecar), key)
-        SearchIndexSnapshotPart.objects.filter(snapshot__in=holding).delete()
+        _parts().delete([s.pk for s in holding])
         SearchIndexSnapshot.objects.filter(pk__in=[s.pk for s in holding]).delete()
         if meta is not None and not SearchIndexSnapshot.objects.filter(pk__gt=newest.pk).exists():
             index_snapshot_store(path=path, meta=meta)

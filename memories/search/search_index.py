@@ -40,6 +40,7 @@ from django.db import connections
 from django.db.models import Max
 
 from memories.models import Chunk, ReembedRun, SearchIndexSnapshot
+from memories.search.index_store import index_store
 
 logger = logging.getLogger(__name__)
 
@@ -227,8 +228,7 @@ _holder = _Holder()
 
 def current_index() -> LoadedIndex:
     """The loaded index, (re)loading it if the files changed; raises IndexUnavailable."""
-    if settings.FAISS_INDEX_STORE == "database":
-        _sync.start_if_due()
+    index_store().refresh_if_due()
     return _holder.current()
 
 
@@ -329,6 +329,11 @@ class _SnapshotSync:
 _sync = _SnapshotSync()
 
 
+def snapshot_sync_if_due() -> None:
+    """Start a background check for a newer snapshot if the interval has passed (FAISS_INDEX_STORE=database)."""
+    _sync.start_if_due()
+
+
 def snapshot_sync() -> str:
     """Check for a newer snapshot and fetch it, in this thread (commands, tests): fetched, current, busy,
     refused or none. Web processes do the same in the background through current_index()."""
@@ -340,7 +345,7 @@ def wait_for_snapshot_sync() -> None:
     _sync.wait()
 
 
-def _snapshot_status(meta: dict[str, Any] | None) -> dict[str, Any]:
+def snapshot_status(meta: dict[str, Any] | None) -> dict[str, Any]:
     newest = newest_snapshot()
     local_sha = str(meta.get("sha256") or "") if meta else ""
     return {
@@ -369,7 +374,7 @@ def index_status(*, load_index: bool | None = None) -> dict[str, Any]:
         "current_model": settings.EMBEDDING_MODEL_NAME,
         "stored_rows": stored,
         "serving": "pgvector",
-        "store": settings.FAISS_INDEX_STORE,
+        "store": index_store().name,
     }
     try:
         meta = current_index().meta if load_index else read_sidecar()
@@ -381,11 +386,9 @@ def index_status(*, load_index: bool | None = None) -> dict[str, Any]:
         with_meta = _sidecar_or_none()
         if with_meta:
             status.update(_describe(with_meta, stored))
-        if settings.FAISS_INDEX_STORE == "database":
-            status["snapshot"] = _snapshot_status(with_meta)
+        status.update(index_store().describe(with_meta))
         return status
-    if settings.FAISS_INDEX_STORE == "database":
-        status["snapshot"] = _snapshot_status(meta)
+    status.update(index_store().describe(meta))
     status.update(_describe(meta, stored))
     status["state"], status["detail"] = OK, ""
     if status["unindexed_rows"] >= settings.FAISS_STALE_AFTER_ROWS:

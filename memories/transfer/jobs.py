@@ -38,6 +38,7 @@ from accounts.models import User
 from core.exceptions import InvalidInput, NotFound, TooLarge
 from memories.embedding import queues
 from memories.models import ImportJob, ImportStatus, ImportUploadPart
+from memories.parts import BlobParts
 from memories.transfer import history
 from memories.transfer.history import Candidate
 from memories.transfer.importers import MAX_REPORTED_PROBLEMS, ImportReport, import_candidates
@@ -171,11 +172,12 @@ def _on_disk(upload: UploadedFile) -> Iterator[Path]:
         yield Path(copy.name)
 
 
+def _upload_parts() -> BlobParts:
+    return BlobParts(ImportUploadPart, owner="job", part_bytes=UPLOAD_PART_BYTES)
+
+
 def _store_parts(job: ImportJob, file: IO[bytes]) -> None:
-    position = 0
-    while data := file.read(UPLOAD_PART_BYTES):
-        ImportUploadPart.objects.create(job=job, position=position, data=data)
-        position += 1
+    _upload_parts().store(job, file)
 
 
 def import_job_of(*, user: User, job_id: Any) -> ImportJob:
@@ -358,9 +360,7 @@ def import_place_in_line(*, job: ImportJob) -> int | None:
 
 def _write_parts(job: ImportJob, path: Path) -> None:
     with path.open("wb") as out:
-        for part_id in ImportUploadPart.objects.filter(job=job).order_by("position").values_list("pk", flat=True):
-            data = ImportUploadPart.objects.filter(pk=part_id).values_list("data", flat=True).get()
-            out.write(bytes(data))
+        _upload_parts().copy_to(job.pk, out)
 
 
 def _record(job: ImportJob, report: ImportReport) -> None:
@@ -381,6 +381,6 @@ def _finish(job: ImportJob, status: ImportStatus, errors: list[dict[str, str]] |
         if errors is not None:
             fields["errors"] = errors
         ImportJob.objects.filter(pk=job.pk).update(**fields)
-        ImportUploadPart.objects.filter(job=job).delete()  # the file is not kept once imported
+        _upload_parts().delete([job.pk])  # the file is not kept once imported
     logger.info("import %s: %s", job.pk, status)
     return status

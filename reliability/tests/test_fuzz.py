@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -28,6 +29,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from config.wsgi import application
+
+pytestmark = pytest.mark.slow  # over a thousand generated requests: make test and CI run it, make test-fast does not
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
 assert schema.config.generation.allow_x00 and schema.config.generation.codec == "utf-8"

@@ -26,6 +26,7 @@ from playwright.sync_api import BrowserContext, Page, sync_playwright
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts.models import User
+from testkit.processes import wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 EXTENSION = Path(settings.BASE_DIR) / "extension"
@@ -111,14 +112,17 @@ def shot(page: Page, screen: str, step: str) -> None:
 
 def mail_link(mail_dir: Path, pattern: str, *, after: int = 0) -> str:
     """The first link matching ``pattern`` in the mails written since ``after`` files existed."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+
+    def link() -> str | None:
         for message in sorted(mail_dir.glob("*.log"))[after:] if mail_dir.exists() else []:
             found = re.search(rf"http://localhost:\d+(/app/{pattern}\S*)", message.read_text())
             if found:
                 return found.group(1)
-        time.sleep(0.1)
-    raise AssertionError(f"no mail with a link to /app/{pattern}")
+        return None
+
+    found = wait_for(link, timeout=10, what=f"a mail with a link to /app/{pattern}")
+    assert found is not None
+    return found
 
 
 def mail_count(mail_dir: Path) -> int:

@@ -184,7 +184,7 @@ def _fits(page: Page, screen: str) -> None:
     assert width <= SCREENS[screen]["width"], f"{screen}: the page is {width}px wide"
 
 
-def test_an_imports_progress_bar_moves_without_a_reload(transactional_db, live_server, browser, tmp_path):
+def test_it_moves_an_imports_progress_bar_without_a_reload(transactional_db, live_server, browser, tmp_path):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from memories.transfer import jobs

@@ -202,7 +202,7 @@ def test_it_refuses_a_link_for_someone_who_became_staff(client, alice):
     _refused(client.get(url), "cannot sign in with a link")
 
 
-def test_the_service_spends_the_link_it_redeems(alice):
+def test_it_spends_the_link_the_service_redeems(alice):
     token = login_links.login_link_token(user=alice)
     assert login_links.login_link_redeem(token=token) == alice
     with pytest.raises(login_links.LoginLinkInvalid, match="already been used"):

@@ -22,7 +22,7 @@ def _secret(response) -> str:
     return match.group(1)
 
 
-def test_anonymous_people_are_sent_to_the_login_page(client, alice):
+def test_it_sends_anonymous_people_from_the_token_pages_to_the_login_page(client, alice):
     token = services.access_token_create(user=alice, name="t").token
     for response in (client.get("/app/tokens/"), client.post(f"/app/tokens/{token.pk}/revoke")):
         assert response.status_code == 302 and response["Location"].startswith("/app/login/")
@@ -68,19 +68,19 @@ def test_it_revokes_my_token_and_not_another_persons(web, alice, bob):
     "form",
     [{"name": "", "scope": "read"}, {"name": "x", "scope": "admin"}, {"name": "x", "scope": "read", "expires": "2"}],
 )
-def test_bad_input_is_refused_and_nothing_is_made(web, form):
+def test_it_refuses_bad_input_and_makes_nothing(web, form):
     assert web.post("/app/tokens/", form).status_code == 400
     assert not PersonalAccessToken.objects.exists()
 
 
-def test_the_forms_need_their_csrf_token(alice):
+def test_it_needs_the_forms_csrf_token(alice):
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(alice)
     assert browser.post("/app/tokens/", {"name": "x", "scope": "read"}).status_code == 403
     assert not PersonalAccessToken.objects.exists()
 
 
-def test_a_token_made_here_saves_through_mcp_and_the_memory_shows_here(web, alice):
+def test_it_makes_a_token_that_saves_through_mcp_and_shows_the_memory_here(web, alice):
     secret = _secret(web.post("/app/tokens/", {"name": "mcp", "scope": "write"}))
     mcp = APIClient()
     mcp.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")

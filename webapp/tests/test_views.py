@@ -382,7 +382,7 @@ def test_it_deletes_nothing_without_the_typed_confirmation(web, alice_memories, 
     assert Memory.objects.filter(user=alice_memories[0].user).count() == 3
 
 
-def test_a_refused_form_answers_a_page_whose_forms_come_back_home(web, alice_memories):
+def test_it_answers_a_refused_form_with_a_page_whose_forms_come_back_home(web, alice_memories):
     page = _text(web.post("/app/memories/delete-all", {"confirm": "nope"}))
     nexts = set(re.findall(r'name="next" value="([^"]*)"', page))
     assert nexts == {"/app/"}  # not the POST-only URL the refused form was sent to
@@ -473,7 +473,7 @@ def test_it_queues_an_import_past_the_request_limits_and_refuses_one_past_the_fi
     assert not Memory.objects.filter(user=alice).exists()
 
 
-def test_a_whole_history_is_queued_and_its_progress_listed(web, alice, settings, tmp_path):
+def test_it_queues_a_whole_history_and_lists_its_progress(web, alice, settings, tmp_path):
     from testkit import run_queued_jobs
     from testkit.chat_exports import write_chatgpt_export
 
@@ -509,7 +509,7 @@ def test_a_whole_history_is_queued_and_its_progress_listed(web, alice, settings,
     )
 
 
-def test_an_imports_status_is_its_owners_only_and_get_only(web, alice, bob, tmp_path):
+def test_it_shows_an_imports_status_to_its_owner_only_and_on_get_only(web, alice, bob, tmp_path):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from memories.transfer import jobs
@@ -530,7 +530,7 @@ def test_an_imports_status_is_its_owners_only_and_get_only(web, alice, bob, tmp_
     assert anonymous.status_code == 302 and "/app/login/" in anonymous["Location"]
 
 
-def test_a_bad_history_is_refused_at_once(web, alice, settings):
+def test_it_refuses_a_bad_history_at_once(web, alice, settings):
     settings.MEMORY_IMPORT_MAX_BYTES = 5
     upload = io.BytesIO(b"PK\x03\x04 not really a zip at all")
     upload.name = "export.zip"

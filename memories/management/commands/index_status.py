@@ -3,10 +3,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from memories.search import search_index
+from memories.search.index_store import index_store
 
 
 class Command(BaseCommand):
@@ -22,8 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--check", action="store_true", help="fail (exit 1) unless the state is ok")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if settings.FAISS_INDEX_STORE == "database":
-            search_index.snapshot_sync()  # here, not in a background thread the command would not wait for
+        index_store().sync()  # here, not in a background thread the command would not wait for
         status = search_index.index_status(load_index=True)
         if options["json"]:
             self.stdout.write(json.dumps(status, indent=2, sort_keys=True))

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from memories.search import indexing, search_index
+from memories.search.index_store import index_store
 
 
 class Command(BaseCommand):
@@ -24,8 +24,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, sample: int, k: int, min_recall: float, seed: int | None, **options: Any) -> None:
         if sample < 1 or k < 1:
             raise CommandError("--sample and --k must be at least 1")
-        if settings.FAISS_INDEX_STORE == "database":
-            search_index.snapshot_sync()
+        index_store().sync()
         try:
             report = indexing.index_verify(sample=sample, k=k, seed=seed)
         except search_index.IndexUnavailable as exc:

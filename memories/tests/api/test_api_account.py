@@ -53,7 +53,7 @@ def test_it_refuses_without_confirmation_or_the_right_password_and_deletes_nothi
 
 def test_a_body_that_is_not_an_object_is_refused(alice, alice_client):
     response = alice_client.delete("/me", [1, 2], format="json")
-    assert_error(response, 400, "confirm")
+    assert_error(response, 400, "JSON object")
     assert User.objects.filter(pk=alice.pk).exists()
 
 

@@ -139,7 +139,7 @@ def test_it_changes_only_the_field_given(alice_client, alices_memories):
         ({}, "nothing to change"),
         ({"priority": "urgent"}, "priority:"),
         ({"pinned": "perhaps"}, "pinned:"),
-        (["priority"], "expected a dictionary"),
+        (["priority"], "JSON object"),
     ],
 )
 def test_it_refuses_other_changes_with_400_and_changes_nothing(alice_client, alices_memories, body, fragment):

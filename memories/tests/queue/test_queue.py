@@ -99,7 +99,7 @@ def worker() -> Iterator[list[Served]]:
         process.stop()
 
 
-def test_a_save_stores_its_chunks_without_vectors_and_its_job_in_the_same_transaction(alice):
+def test_it_stores_a_saves_chunks_without_vectors_and_its_job_in_one_transaction(alice):
     response = client_for(alice).post("/save-response", {"prompt": "Bread?", "response": ANSWER}, format="json")
 
     assert response.status_code == 201
@@ -108,7 +108,7 @@ def test_a_save_stores_its_chunks_without_vectors_and_its_job_in_the_same_transa
     assert [status for _, status, _ in jobs()] == ["todo"]
 
 
-def test_a_failed_defer_stores_nothing(alice, monkeypatch):
+def test_it_stores_nothing_when_the_defer_fails(alice, monkeypatch):
     def refuse(*args, **kwargs):
         raise RuntimeError("the queue is unreachable")
 
@@ -119,7 +119,7 @@ def test_a_failed_defer_stores_nothing(alice, monkeypatch):
     assert not Memory.objects.exists() and not Chunk.objects.exists() and not jobs()
 
 
-def test_a_memory_is_found_by_keywords_at_once_and_by_meaning_once_embedded(alice):
+def test_it_finds_a_memory_by_keywords_at_once_and_by_meaning_once_embedded(alice):
     client = client_for(alice)
     client.post(
         "/save-response",
@@ -141,7 +141,7 @@ def test_a_memory_is_found_by_keywords_at_once_and_by_meaning_once_embedded(alic
     assert again["count"] == 1  # never shown twice, before or after its vector
 
 
-def test_a_chunk_waiting_for_its_vector_never_reaches_the_dense_engines(alice):
+def test_it_keeps_a_chunk_waiting_for_its_vector_away_from_the_dense_engines(alice):
     from memories.embedding import embeddings
     from memories.search import dense
 
@@ -151,7 +151,7 @@ def test_a_chunk_waiting_for_its_vector_never_reaches_the_dense_engines(alice):
     assert dense.pgvector_search(user=alice, vector=vector, limit=5).candidates == []
 
 
-def test_the_worker_embeds_batches_across_saves_in_its_own_process(alice, worker):
+def test_it_embeds_batches_across_saves_in_the_workers_own_process(alice, worker):
     for n in range(5):
         services.memory_save(
             user=alice, kind="response", provider="chatgpt", prompt=f"Bread {n}?", text=ANSWER + f" {n}"
@@ -172,7 +172,7 @@ def test_the_worker_embeds_batches_across_saves_in_its_own_process(alice, worker
 
 
 @pytest.mark.slow
-def test_a_worker_killed_mid_batch_commits_nothing_and_the_retried_job_writes_each_vector_once(alice, worker):
+def test_it_commits_nothing_when_the_worker_is_killed_mid_batch_and_the_retry_writes_each_vector_once(alice, worker):
     for n in range(40):
         services.memory_save(
             user=alice, kind="response", provider="chatgpt", prompt=f"Loaf {n}?", text=ANSWER + f" {n}"
@@ -222,7 +222,7 @@ def status_of(job: ImportJob) -> ImportJob:
 
 
 @pytest.mark.slow
-def test_a_live_save_is_embedded_while_a_bulk_turn_is_still_running(alice, bob, worker, tmp_path):
+def test_it_embeds_a_live_save_while_a_bulk_turn_is_still_running(alice, bob, worker, tmp_path):
     big = queued_import(alice, 1500, tmp_path)
     # One slice for the whole file, on one thread: the import's turn runs for a long while.
     worker.append(start_worker(MEMORY_IMPORT_SLICE_ITEMS="100000", EMBEDDING_TORCH_THREADS="1"))
@@ -250,7 +250,7 @@ def test_a_live_save_is_embedded_while_a_bulk_turn_is_still_running(alice, bob, 
 
 
 @pytest.mark.slow
-def test_a_small_import_finishes_while_a_big_one_is_in_progress(alice, bob, worker, tmp_path):
+def test_it_finishes_a_small_import_while_a_big_one_is_in_progress(alice, bob, worker, tmp_path):
     big = queued_import(alice, 2000, tmp_path)
     worker.append(start_worker(MEMORY_IMPORT_SLICE_ITEMS="64"))
     wait_for(lambda: status_of(big).done > 0, timeout=300, details=worker_log, what="the big import's first slice")
@@ -264,7 +264,7 @@ def test_a_small_import_finishes_while_a_big_one_is_in_progress(alice, bob, work
     assert status_of(big).status == ImportStatus.RUNNING and 0 < big.done < big.total == 2000  # took turns
 
 
-def test_the_hourly_clean_up_forgets_old_succeeded_jobs_and_keeps_the_rest(alice, settings):
+def test_it_forgets_old_succeeded_jobs_in_the_hourly_clean_up_and_keeps_the_rest(alice, settings):
     for text in ("I keep bees.", "I grow leeks."):
         services.memory_save(user=alice, kind="prompt", provider="claude", text=text)
     (old, _, _), (recent, _, _) = jobs()

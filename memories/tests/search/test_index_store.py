@@ -267,3 +267,23 @@ def test_a_failed_background_fetch_is_reported_and_searches_go_on(alice, setting
     assert dense.dense_search(user=alice, vector=query, limit=3).engine == "pgvector-exact"
     assert any("snapshot check failed" in r.getMessage() for r in caplog.records)
     assert "Error" in search_index.index_status()["snapshot"]["last_error"]
+
+
+# --- The interface: one store object, chosen by the setting ------------------------------------------------
+
+
+def test_it_picks_the_store_the_setting_names_once_per_value(settings):
+    from memories.search.index_store import FileStore, index_store
+
+    settings.FAISS_INDEX_STORE = "file"
+    assert isinstance(index_store(), FileStore) and index_store() is index_store()
+    settings.FAISS_INDEX_STORE = "database"
+    assert isinstance(index_store(), indexing.DatabaseStore) and index_store().name == "database"
+
+
+def test_the_file_store_keeps_no_snapshot_and_adds_nothing_to_the_status(settings, faiss_backend):
+    settings.FAISS_INDEX_STORE = "file"
+    result = indexing.index_rebuild()
+    assert result.snapshot_id is None and not SearchIndexSnapshot.objects.exists()
+    status = search_index.index_status()
+    assert status["store"] == "file" and "snapshot" not in status

@@ -38,7 +38,7 @@ def requests_today(user) -> int:
     return sum(DailyUsage.objects.filter(user=user).values_list("count", flat=True))
 
 
-def test_a_chatgpt_export_zip_is_queued_then_imported_searchable_with_its_times(alice, alice_client, tmp_path):
+def test_it_queues_a_chatgpt_export_zip_then_imports_it_searchable_with_its_times(alice, alice_client, tmp_path):
     path = tmp_path / "chatgpt.zip"
     size = write_chatgpt_export(path, 600, zipped=True)
     assert size > 100_000, size
@@ -69,7 +69,7 @@ def test_a_chatgpt_export_zip_is_queued_then_imported_searchable_with_its_times(
 
 
 @pytest.mark.slow
-def test_a_multi_megabyte_chatgpt_export_is_imported_whole(alice, alice_client, tmp_path):
+def test_it_imports_a_multi_megabyte_chatgpt_export_whole(alice, alice_client, tmp_path):
     path = tmp_path / "conversations.json"
     assert write_chatgpt_export(path, 3000) > 2_500_000
 
@@ -81,7 +81,7 @@ def test_a_multi_megabyte_chatgpt_export_is_imported_whole(alice, alice_client, 
     assert not Chunk.objects.filter(user=alice, embedding__isnull=True).exists()
 
 
-def test_importing_the_same_file_again_stores_nothing_new(alice, alice_client, tmp_path):
+def test_it_stores_nothing_new_when_the_same_file_is_imported_again(alice, alice_client, tmp_path):
     path = tmp_path / "conversations.json"
     write_chatgpt_export(path, 120)
     for _ in range(2):
@@ -93,7 +93,7 @@ def test_importing_the_same_file_again_stores_nothing_new(alice, alice_client, t
     assert Memory.objects.filter(user=alice).count() == 120
 
 
-def test_a_claude_export_keeps_its_provider_pairs_and_reports_progress(alice, alice_client, tmp_path, monkeypatch):
+def test_it_keeps_a_claude_exports_provider_pairs_and_reports_progress(alice, alice_client, tmp_path, monkeypatch):
     path = tmp_path / "conversations.json"
     write_claude_export(path, 150)
     seen: list[tuple[str, int, int]] = []
@@ -116,7 +116,7 @@ def test_a_claude_export_keeps_its_provider_pairs_and_reports_progress(alice, al
     assert answers.exists() and all(m.provider == "claude" and m.prompt for m in answers)
 
 
-def test_another_persons_job_is_404_like_one_that_never_existed(alice_client, bob, tmp_path):
+def test_it_answers_404_for_another_persons_job_like_one_that_never_existed(alice_client, bob, tmp_path):
     path = tmp_path / "conversations.json"
     write_chatgpt_export(path, 10)
     status_url = alice_client.post("/memories/import", {"file": upload(path)}, format="multipart").json()["status_url"]
@@ -128,7 +128,7 @@ def test_another_persons_job_is_404_like_one_that_never_existed(alice_client, bo
     assert alice_client.get(status_url).status_code == 200
 
 
-def test_the_status_needs_a_token_and_takes_only_get(anon_client, alice_client, tmp_path):
+def test_it_needs_a_token_for_the_status_and_takes_only_get(anon_client, alice_client, tmp_path):
     path = tmp_path / "conversations.json"
     write_chatgpt_export(path, 10)
     status_url = alice_client.post("/memories/import", {"file": upload(path)}, format="multipart").json()["status_url"]
@@ -156,7 +156,7 @@ def _zip(members: dict[str, bytes]) -> bytes:
         ("empty.json", b"", 400, ""),
     ],
 )
-def test_a_bad_file_is_refused_at_once_and_nothing_is_kept(alice, alice_client, name, content, code, fragment):
+def test_it_refuses_a_bad_file_at_once_and_keeps_nothing(alice, alice_client, name, content, code, fragment):
     response = alice_client.post("/memories/import", {"file": SimpleUploadedFile(name, content)}, format="multipart")
 
     assert_error(response, code, fragment)
@@ -165,7 +165,7 @@ def test_a_bad_file_is_refused_at_once_and_nothing_is_kept(alice, alice_client, 
 
 
 @override_settings(MEMORY_IMPORT_MAX_UNCOMPRESSED_BYTES=10 * 1024 * 1024)
-def test_a_zip_bomb_is_refused_with_413(alice_client):
+def test_it_refuses_a_zip_bomb_with_413(alice_client):
     bomb = _zip({"conversations.json": b"[" + b" " * (40 * 1024 * 1024) + b"]"})
     assert len(bomb) < 100_000
 
@@ -177,7 +177,7 @@ def test_a_zip_bomb_is_refused_with_413(alice_client):
     assert not ImportJob.objects.exists() and queued_jobs() == 0
 
 
-def test_a_file_broken_half_way_fails_its_job_before_storing_anything(alice, alice_client, tmp_path, settings):
+def test_it_fails_the_job_of_a_file_broken_half_way_before_storing_anything(alice, alice_client, tmp_path, settings):
     settings.MEMORY_IMPORT_MAX_BYTES = 1000  # a larger file goes to the worker, which reads it whole first
     path = tmp_path / "conversations.json"
     write_chatgpt_export(path, 200)
@@ -192,7 +192,7 @@ def test_a_file_broken_half_way_fails_its_job_before_storing_anything(alice, ali
     assert not Memory.objects.exists() and not ImportUploadPart.objects.exists()
 
 
-def test_a_read_only_token_cannot_import(alice, tmp_path):
+def test_it_refuses_an_import_with_a_read_only_token(alice, tmp_path):
     from accounts.services import access_token_create
 
     token = access_token_create(user=alice, name="reader", scope="read").secret

@@ -48,7 +48,7 @@ def refused(path, error=InvalidInput):
 # --- ChatGPT ----------------------------------------------------------------------------------------------
 
 
-def test_a_chatgpt_export_streams_every_message_on_the_current_paths_in_order(tmp_path):
+def test_it_streams_every_message_on_the_current_paths_of_a_chatgpt_export_in_order(tmp_path):
     path = tmp_path / "conversations.json"
     write_chatgpt_export(path, 400, seed=3)
 
@@ -63,7 +63,7 @@ def test_a_chatgpt_export_streams_every_message_on_the_current_paths_in_order(tm
     assert list(iter_candidates(history)) == found  # a second pass reads it again
 
 
-def test_branches_off_the_current_path_system_and_tool_messages_are_left_out(tmp_path):
+def test_it_leaves_out_branches_off_the_current_path_and_system_and_tool_messages(tmp_path):
     path = tmp_path / "conversations.json"
     write_chatgpt_export(path, 600, seed=1)
     left_out: dict[str, set[str]] = {"system": set(), "tool": set(), "tool call": set(), "off path": set()}
@@ -91,7 +91,7 @@ def test_branches_off_the_current_path_system_and_tool_messages_are_left_out(tmp
     assert len(texts) == 600
 
 
-def test_a_zipped_export_is_read_from_its_conversations_json_at_any_depth(tmp_path):
+def test_it_reads_a_zipped_export_from_its_conversations_json_at_any_depth(tmp_path):
     plain, zipped = tmp_path / "conversations.json", tmp_path / "export.zip"
     write_chatgpt_export(plain, 120, seed=5)
     size = write_chatgpt_export(zipped, 120, seed=5, zipped=True, member="Export 2025/data/conversations.json")
@@ -103,7 +103,7 @@ def test_a_zipped_export_is_read_from_its_conversations_json_at_any_depth(tmp_pa
     assert found == streamed(plain)[1]
 
 
-def test_one_chatgpt_conversation_alone_is_recognised(tmp_path):
+def test_it_recognises_one_chatgpt_conversation_alone(tmp_path):
     path = tmp_path / "export.json"
     write_chatgpt_export(path, 10, seed=2)
     (conversation,) = json.loads(path.read_bytes())
@@ -115,7 +115,7 @@ def test_one_chatgpt_conversation_alone_is_recognised(tmp_path):
     assert found == streamed(path)[1]
 
 
-def test_a_chatgpt_file_with_a_conversation_that_is_not_one_is_refused_in_the_first_pass(tmp_path):
+def test_it_refuses_a_chatgpt_file_with_a_conversation_that_is_not_one_in_the_first_pass(tmp_path):
     path = tmp_path / "conversations.json"
     write_chatgpt_export(path, 30, seed=2)
     conversations = json.loads(path.read_bytes())
@@ -132,7 +132,7 @@ def claude_message(uuid, sender, text, at, **extra):
     return {"uuid": uuid, "sender": sender, "text": text, "content": content, "created_at": at, **extra}
 
 
-def test_claude_answers_are_paired_with_the_message_before_and_keep_their_times(tmp_path):
+def test_it_pairs_claude_answers_with_the_message_before_and_keeps_their_times(tmp_path):
     answer = claude_message("m2", "assistant", "", "2024-05-01T10:00:09+02:00")
     answer["content"] = [
         {"type": "text", "text": "Lyon has a rowing club."},
@@ -173,7 +173,7 @@ def test_claude_answers_are_paired_with_the_message_before_and_keep_their_times(
     assert (welcome["prompt"], welcome["created_at"]) == ("Thanks!", "invalid")
 
 
-def test_a_generated_claude_export_holds_as_many_memories_as_asked(tmp_path):
+def test_it_generates_a_claude_export_holding_as_many_memories_as_asked(tmp_path):
     path = tmp_path / "conversations.json"
     write_claude_export(path, 500, seed=4)
 
@@ -192,7 +192,7 @@ def test_a_generated_claude_export_holds_as_many_memories_as_asked(tmp_path):
             assert candidate.data["prompt"] == last_prompt
 
 
-def test_a_claude_file_with_a_conversation_that_is_not_one_is_refused(tmp_path):
+def test_it_refuses_a_claude_file_with_a_conversation_that_is_not_one(tmp_path):
     path = write(tmp_path, "c.json", json.dumps([{"chat_messages": []}, {"name": "x", "chat_messages": "hi"}]))
 
     assert "Conversation 1 has no 'chat_messages' list" in refused(path)
@@ -201,7 +201,7 @@ def test_a_claude_file_with_a_conversation_that_is_not_one_is_refused(tmp_path):
 # --- Our own export ---------------------------------------------------------------------------------------
 
 
-def test_our_export_document_is_streamed_from_its_memories_list(tmp_path):
+def test_it_streams_our_export_document_from_its_memories_list(tmp_path):
     document = {"format": "memorylayer.export", "version": 1, "memories": [MEMORY, {**MEMORY, "text": "b"}]}
     path = write(tmp_path, "export.json", "\ufeff\n  " + json.dumps(document, indent=2))
 
@@ -211,7 +211,7 @@ def test_our_export_document_is_streamed_from_its_memories_list(tmp_path):
     assert [(c.ref, c.data["text"]) for c in found] == [("memories[0]", MEMORY["text"]), ("memories[1]", "b")]
 
 
-def test_a_list_of_memories_keeps_what_is_not_an_object_for_validation_to_fail(tmp_path):
+def test_it_keeps_what_is_not_an_object_in_a_list_of_memories_for_validation_to_fail(tmp_path):
     path = write(tmp_path, "list.json", json.dumps([MEMORY, 3, {**MEMORY, "pinned": True, "weight": 0.5}]))
 
     history, found = streamed(path)
@@ -221,7 +221,7 @@ def test_a_list_of_memories_keeps_what_is_not_an_object_for_validation_to_fail(t
     assert isinstance(found[2].data["weight"], float)
 
 
-def test_ndjson_is_read_line_by_line(tmp_path):
+def test_it_reads_ndjson_line_by_line(tmp_path):
     path = write(tmp_path, "export.ndjson", json.dumps(MEMORY) + "\n\n" + json.dumps({**MEMORY, "text": "b"}) + "\n")
 
     history, found = streamed(path)
@@ -230,20 +230,20 @@ def test_ndjson_is_read_line_by_line(tmp_path):
     assert [(c.ref, c.data["text"]) for c in found] == [("line 1", MEMORY["text"]), ("line 3", "b")]
 
 
-def test_an_overlong_ndjson_line_is_refused(tmp_path, monkeypatch):
+def test_it_refuses_an_overlong_ndjson_line(tmp_path, monkeypatch):
     monkeypatch.setattr("memories.transfer.history.MAX_NDJSON_LINE_BYTES", 100)
     path = write(tmp_path, "export.ndjson", json.dumps(MEMORY) + "\n" + json.dumps({**MEMORY, "text": "x" * 100}))
 
     assert refused(path) == "Line 2 is longer than 100 bytes: NDJSON holds one memory a line"
 
 
-def test_a_single_memory_object_is_one_memory(tmp_path):
+def test_it_reads_a_single_memory_object_as_one_memory(tmp_path):
     found = streamed(write(tmp_path, "one.json", json.dumps(MEMORY, indent=2)))[1]
 
     assert [candidate.data for candidate in found] == [MEMORY]
 
 
-def test_a_bad_ndjson_line_is_named(tmp_path):
+def test_it_names_a_bad_ndjson_line(tmp_path):
     path = write(tmp_path, "export.ndjson", json.dumps(MEMORY) + "\n" + '{"kind": "prompt", \n')
 
     assert refused(path).startswith("Line 2 is not valid JSON")
@@ -258,7 +258,7 @@ def test_a_bad_ndjson_line_is_named(tmp_path):
         ('{"memories": 3}', "Its 'memories' is a number"),
     ],
 )
-def test_empty_and_unrecognised_objects_are_refused(tmp_path, content, fragment):
+def test_it_refuses_empty_and_unrecognised_objects(tmp_path, content, fragment):
     assert fragment in refused(write(tmp_path, "x.json", content))
 
 
@@ -286,11 +286,11 @@ def test_empty_and_unrecognised_objects_are_refused(tmp_path, content, fragment)
         (json.dumps(MEMORY).encode() + b'\n{"text": "caf\xe9"}\n', "Line 2 is not UTF-8 text"),
     ],
 )
-def test_what_is_not_an_export_is_refused_with_a_useful_message(tmp_path, content, fragment):
+def test_it_refuses_what_is_not_an_export_with_a_useful_message(tmp_path, content, fragment):
     assert fragment in refused(write(tmp_path, "upload.json", content))
 
 
-def test_a_truncated_export_fails_where_it_stops(tmp_path):
+def test_it_fails_a_truncated_export_where_it_stops(tmp_path):
     path = tmp_path / "conversations.json"
     size = write_chatgpt_export(path, 300, seed=7)
     path.write_bytes(path.read_bytes()[: size // 2])
@@ -309,7 +309,7 @@ def test_a_truncated_export_fails_where_it_stops(tmp_path):
 # --- Zips -------------------------------------------------------------------------------------------------
 
 
-def test_a_zip_without_conversations_json_is_refused(tmp_path):
+def test_it_refuses_a_zip_without_conversations_json(tmp_path):
     path = tmp_path / "export.zip"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("user.json", "{}")
@@ -321,7 +321,7 @@ def test_a_zip_without_conversations_json_is_refused(tmp_path):
     )
 
 
-def test_a_damaged_zip_is_refused(tmp_path):
+def test_it_refuses_a_damaged_zip(tmp_path):
     path = tmp_path / "export.zip"
     write_chatgpt_export(path, 200, zipped=True)
     damaged = write(tmp_path, "damaged.zip", path.read_bytes()[:-2000])
@@ -329,7 +329,7 @@ def test_a_damaged_zip_is_refused(tmp_path):
     assert "The zip cannot be read" in refused(damaged)
 
 
-def test_a_zip_whose_data_is_damaged_is_refused_while_reading(tmp_path):
+def test_it_refuses_a_zip_whose_data_is_damaged_while_reading(tmp_path):
     path = tmp_path / "export.zip"
     write_chatgpt_export(path, 400, zipped=True)
     with zipfile.ZipFile(path) as archive:
@@ -346,7 +346,7 @@ def test_a_zip_whose_data_is_damaged_is_refused_while_reading(tmp_path):
     assert "upload the .zip exactly as it was downloaded" in message
 
 
-def test_a_zip_bomb_is_refused_before_reading(tmp_path, settings):
+def test_it_refuses_a_zip_bomb_before_reading(tmp_path, settings):
     path = tmp_path / "bomb.zip"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive, archive.open("conversations.json", "w") as out:
         for _ in range(50):
@@ -361,7 +361,7 @@ def test_a_zip_bomb_is_refused_before_reading(tmp_path, settings):
     assert "MEMORY_IMPORT_MAX_UNCOMPRESSED_BYTES" in message
 
 
-def test_reading_stops_at_the_limit_whatever_the_zip_declares(tmp_path, settings):
+def test_it_stops_reading_at_the_limit_whatever_the_zip_declares(tmp_path, settings):
     path = tmp_path / "export.zip"
     write_chatgpt_export(path, 200, zipped=True)
     history = open_history(path)  # passes the declared-size checks
@@ -371,7 +371,7 @@ def test_reading_stops_at_the_limit_whatever_the_zip_declares(tmp_path, settings
         count_candidates(history)
 
 
-def test_the_counting_reader_counts_and_stops_past_its_limit():
+def test_it_counts_and_stops_the_counting_reader_past_its_limit():
     counter = CountingReader(io.BytesIO(b"x" * 1000), limit=600)
     stream = io.BufferedReader(counter, 256)
 
@@ -387,7 +387,7 @@ def test_the_counting_reader_counts_and_stops_past_its_limit():
 # --- Generated exports and memory -------------------------------------------------------------------------
 
 
-def test_generated_exports_are_deterministic_and_every_message_is_unique(tmp_path):
+def test_it_generates_deterministic_exports_where_every_message_is_unique(tmp_path):
     one, two, other = tmp_path / "1.json", tmp_path / "2.json", tmp_path / "3.json"
     write_chatgpt_export(one, 250, seed=9)
     write_chatgpt_export(two, 250, seed=9)
@@ -405,7 +405,7 @@ def test_generated_exports_are_deterministic_and_every_message_is_unique(tmp_pat
 
 
 @pytest.mark.slow
-def test_memory_stays_flat_while_a_large_export_streams(tmp_path):
+def test_it_keeps_memory_flat_while_a_large_export_streams(tmp_path):
     path = tmp_path / "conversations.json"
     size = write_chatgpt_export(path, 30_000, seed=11)
     assert size > 25 * 1024 * 1024

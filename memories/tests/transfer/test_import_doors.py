@@ -126,7 +126,7 @@ def through(door: str, path: Path, alice, alice_client) -> ImportJob:
 @pytest.mark.parametrize("size", ["small", "large"])
 @pytest.mark.parametrize("fmt", list(FORMATS))
 @pytest.mark.parametrize("door", DOORS)
-def test_every_door_stores_the_same_memories_and_reports_the_same_result(
+def test_it_stores_the_same_memories_and_reports_the_same_result_at_every_door(
     door, fmt, size, alice, alice_client, bob, tmp_path, settings
 ):
     name, write, format_name, total, invalid = FORMATS[fmt]
@@ -197,7 +197,7 @@ def refused_through(door: str, path: Path, alice_client, web: Client) -> tuple[i
 
 @pytest.mark.parametrize("bad", list(BAD))
 @pytest.mark.parametrize("door", DOORS)
-def test_every_door_refuses_a_bad_file_with_the_same_message_and_keeps_nothing(
+def test_it_refuses_a_bad_file_with_the_same_message_at_every_door_and_keeps_nothing(
     door, bad, alice, alice_client, tmp_path
 ):
     path = tmp_path / "upload.json"
@@ -216,7 +216,7 @@ def test_every_door_refuses_a_bad_file_with_the_same_message_and_keeps_nothing(
 
 
 @pytest.mark.parametrize("door", ["api body", "api file", "app form"])
-def test_a_file_over_the_size_limit_is_refused_alike_by_every_request_door(
+def test_it_refuses_a_file_over_the_size_limit_alike_at_every_request_door(
     door, alice, alice_client, tmp_path, settings
 ):
     settings.MEMORY_IMPORT_MAX_FILE_BYTES = 50
@@ -238,7 +238,7 @@ def test_a_file_over_the_size_limit_is_refused_alike_by_every_request_door(
 
 
 @pytest.mark.parametrize("door", ["api body", "api file", "app form"])
-def test_a_large_file_broken_half_way_fails_its_job_with_the_message_a_small_one_is_refused_with(
+def test_it_fails_the_job_of_a_large_broken_file_with_the_message_a_small_one_is_refused_with(
     door, alice, alice_client, tmp_path, settings
 ):
     path = tmp_path / "conversations.json"

@@ -2,8 +2,8 @@
 """Latency of the extension's endpoints over HTTP: GET /extension/adapters (200 and a 304 revalidation) and
 POST /extension/health (a batch of reports).
 
-    python bench/extension_api.py                    # gunicorn (1 worker) on a throwaway database, port 8601
-    python bench/extension_api.py --base-url http://127.0.0.1:8000   # a running server with the same env
+    python bench/extension_endpoints.py                    # gunicorn (1 worker) on a throwaway database, port 8601
+    python bench/extension_endpoints.py --base-url http://127.0.0.1:8000   # a running server with the same env
 
 Without extension/adapters/ (before the extension's adapters land) the test fixtures are served. Prints p50/p95/p99
 per call and the machine it ran on. Not a test: nothing here asserts a time.
