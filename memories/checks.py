@@ -71,6 +71,9 @@ def embedding_backend_check(app_configs: Any = None, **kwargs: Any) -> list[Erro
         return [
             Error(f"EMBEDDING_BACKEND=onnx but there is no ONNX model at {onnx_path}.", hint=hint, id="memories.E005")
         ]
+    twin = onnx_export.int8_path(onnx_path)
+    if settings.EMBEDDING_ONNX_INT8 and not twin.exists():
+        return [Error(f"EMBEDDING_ONNX_INT8=1 but there is no int8 model at {twin}.", hint=hint, id="memories.E005")]
     sidecar = onnx_export.read_sidecar(onnx_path) or {}
     weights = Path(model_path()) / "model.safetensors"
     exported = sidecar.get("model")

@@ -1,15 +1,15 @@
 """The memories API: saves, /context and memory management. Mounted at the root and under /api/v1/."""
 
 from django.urls import re_path
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import JSONRenderer
 
 from memories.api.views import (
     AccountView,
     ContextViewSet,
+    ImportBodyParser,
     ImportViewSet,
     MemoryViewSet,
-    NDJSONParser,
     NDJSONRenderer,
     SaveViewSet,
 )
@@ -27,7 +27,7 @@ urlpatterns = [
     ),
     re_path(
         r"^memories/import/?$",
-        ImportViewSet.as_view({"post": "create"}, parser_classes=[JSONParser, NDJSONParser, MultiPartParser]),
+        ImportViewSet.as_view({"post": "create"}, parser_classes=[MultiPartParser, ImportBodyParser]),
         name="memory-import",
     ),
     re_path(

@@ -75,16 +75,10 @@ class DeleteAllForm(forms.Form):
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(label="Export file: ours (JSON or NDJSON), ChatGPT's (.json or .zip) or Claude's")
-
-    def clean_file(self) -> Any:
-        upload = self.cleaned_data["file"]
-        if upload.size is not None and upload.size > settings.MEMORY_IMPORT_MAX_FILE_BYTES:
-            raise forms.ValidationError(
-                f"The file is too large: the limit is {settings.MEMORY_IMPORT_MAX_FILE_BYTES // 2**20} MB. "
-                "Split it and import the parts one after another."
-            )
-        return upload
+    # Its size and content are checked by the import itself (memories.transfer.jobs), as for the API.
+    file = forms.FileField(
+        label="Export file: ours (JSON or NDJSON), ChatGPT's (.json or .zip) or Claude's", allow_empty_file=True
+    )
 
 
 class SettingsForm(forms.Form):

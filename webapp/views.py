@@ -28,6 +28,7 @@ from core.errors import error_body, status_of
 from core.exceptions import ApplicationError, NotFound
 from dashboard import charts
 from memories import services as memory_services
+from memories.models import ImportStatus
 from memories.transfer import importers, jobs
 from webapp import selectors
 from webapp.forms import (
@@ -227,26 +228,21 @@ def memory_import(request: HttpRequest) -> HttpResponse:
     form = ImportForm(request.POST, request.FILES)
     if not form.is_valid():
         return _home(request, status=400, import_form=form)
-    upload = form.cleaned_data["file"]
     try:
-        if upload.size is not None and upload.size > settings.MEMORY_IMPORT_MAX_BYTES:
-            # A whole history: checked now, imported by the queue's worker; its progress is listed on the page.
-            job = jobs.import_job_create(user=_user(request), upload=upload)
-            messages.success(request, f"Import of {job.filename} queued: its progress is shown under Import.")
-            return redirect("webapp:home")
-        report = importers.memories_import(
-            user=_user(request),
-            payload=importers.parse_file(upload.read()),
-            max_items=settings.MEMORY_IMPORT_MAX_ITEMS,
-        )
-    except ApplicationError as exc:  # not our export, not UTF-8, too many items
+        # The API's way in: imported now when small, else queued for the worker and listed under Import.
+        job = jobs.import_receive(user=_user(request), upload=form.cleaned_data["file"])
+    except ApplicationError as exc:  # not a format we read, broken, too large
         form.add_error("file", exc.message)
         return _home(request, status=status_of(exc), import_form=form)
+    if job.status != ImportStatus.DONE:
+        messages.success(request, f"Import of {job.filename} queued: its progress is shown under Import.")
+        return redirect("webapp:home")
+    left_out = f", {job.skipped} left out by your excluded phrases" if job.skipped else ""
     messages.success(
         request,
-        f"Imported {report.imported} memories ({report.skipped} already stored, {report.failed} not valid).",
+        f"Imported {job.imported} memories ({job.duplicates} already stored, {job.failed} not valid{left_out}).",
     )
-    for problem in report.problems[:5]:
+    for problem in job.errors[:5]:
         messages.warning(request, f"{problem['item']}: {problem['status']}, {problem['reason']}")
     return redirect("webapp:home")
 

@@ -357,6 +357,9 @@ EMBEDDING_TORCH_THREADS = env.int("EMBEDDING_TORCH_THREADS", default=0)  # also 
 # memories.E005 stops start-up without the exported file rather than falling back to torch silently.
 EMBEDDING_BACKEND = env("EMBEDDING_BACKEND", default="onnx")
 EMBEDDING_ONNX_PATH = env("EMBEDDING_ONNX_PATH", default=str(BASE_DIR / "var" / "onnx" / "all-MiniLM-L6-v2.onnx"))
+# 1: run the int8-quantised twin of that file (<name>.int8.onnx, written by the same export): faster on CPU, slightly
+# different vectors, so switching either way needs `manage.py reembed` (docs/imports.md has the measured trade-off).
+EMBEDDING_ONNX_INT8 = env.bool("EMBEDDING_ONNX_INT8", default=False)
 
 # Every line carries the request id; bearer tokens, JWTs and admin_key values are scrubbed (core.logs).
 LOG_FORMAT = env("LOG_FORMAT", default="plain")
@@ -396,11 +399,11 @@ LOGGING = {
 
 MEMORY_LIST_PAGE_SIZE = env.int("MEMORY_LIST_PAGE_SIZE", default=20)
 MEMORY_LIST_MAX_PAGE_SIZE = env.int("MEMORY_LIST_MAX_PAGE_SIZE", default=100)
-# POST /memories/import with a JSON or NDJSON body imports within the request, so the body and the number of
-# memories are capped (413 past either). A whole history is uploaded as a file instead (below).
+# An import (POST /memories/import, as a body or a file, or /app/'s form) of at most this many bytes and
+# MEMORY_IMPORT_MAX_ITEMS memories finishes within the request (200); a larger one is kept in PostgreSQL and imported
+# by the queue's worker (202 and a job to follow). Same reader, same result either way (docs/imports.md).
 MEMORY_IMPORT_MAX_BYTES = env.int("MEMORY_IMPORT_MAX_BYTES", default=256 * 1024)
-# POST /memories/import with a file (multipart, field "file"): a whole chat history, kept in PostgreSQL and imported
-# by the queue's worker (202 and a job to follow). At least 200 MB: real ChatGPT exports are hundreds of MB.
+# The largest import, body or file (413 past it). At least 200 MB: real ChatGPT exports are hundreds of MB.
 MEMORY_IMPORT_MAX_FILE_BYTES = env.int("MEMORY_IMPORT_MAX_FILE_BYTES", default=256 * 1024 * 1024)
 # A chat-history .zip is refused when its conversations.json would unpack past this many bytes (or is packed
 # more than 200 to 1); reading stops there too, whatever sizes the zip declares.

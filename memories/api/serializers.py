@@ -247,22 +247,6 @@ class ImportProblemOutput(serializers.Serializer):
     reason = serializers.CharField()
 
 
-class ImportOutput(serializers.Serializer):
-    success = serializers.BooleanField(default=True)
-    format = serializers.CharField(help_text="memorylayer.export or chatgpt.")
-    imported = serializers.IntegerField()
-    skipped = serializers.IntegerField(help_text="Already stored (same kind, prompt and text).")
-    failed = serializers.IntegerField(help_text="Invalid items; nothing of them was stored.")
-    problems = ImportProblemOutput(many=True, help_text="Why items were skipped or failed (the first 100).")
-
-
-class ImportQueuedOutput(serializers.Serializer):
-    success = serializers.BooleanField(default=True)
-    job_id = serializers.UUIDField()
-    status = serializers.CharField(help_text="queued")
-    status_url = serializers.CharField(help_text="GET it for the import's progress.")
-
-
 class ImportJobOutput(serializers.Serializer):
     job_id = serializers.UUIDField(source="pk")
     status = serializers.ChoiceField(choices=["queued", "running", "done", "failed"])
@@ -285,3 +269,14 @@ class ImportJobOutput(serializers.Serializer):
             child=serializers.DictField(), help_text="Why messages failed, or the file did (the first 100)."
         )
         return fields
+
+
+class ImportOutput(ImportJobOutput):
+    """What POST /memories/import answers (200 done within the request, 202 queued) and GET status_url shows: one
+    shape, whatever the size of the upload and the door it came in by."""
+
+    success = serializers.BooleanField(default=True)
+    status_url = serializers.SerializerMethodField(help_text="GET it for the import's progress.")
+
+    def get_status_url(self, job: Any) -> str:
+        return str(self.context["status_url"])

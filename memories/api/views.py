@@ -6,8 +6,10 @@ import json
 from typing import Any
 
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploadedFile
 from django.http import Http404, StreamingHttpResponse
 from django.utils import timezone
+from django.utils.datastructures import MultiValueDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -17,9 +19,9 @@ from drf_spectacular.utils import (
     extend_schema,
 )
 from rest_framework import status, viewsets
-from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import BaseParser
+from rest_framework.parsers import BaseParser, DataAndFiles
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
@@ -46,9 +48,7 @@ from memories.api.serializers import (
     ContextQueryInput,
     DeleteAllInput,
     DeletedOutput,
-    ImportJobOutput,
     ImportOutput,
-    ImportQueuedOutput,
     ImportUploadInput,
     MemoryListQuery,
     MemoryOutput,
@@ -58,12 +58,15 @@ from memories.api.serializers import (
     SaveResponseInput,
     SkippedOutput,
 )
-from memories.models import Kind
+from memories.models import ImportStatus, Kind
 from memories.search import context
 from memories.transfer import importers, jobs
 
 # Room for the multipart boundaries and headers around the file itself.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
+BODY_READ_BYTES = 64 * 1024
+# The file name an import sent as the request body is listed under (it has none of its own).
+BODY_NAME = "request body"
 
 
 def ensure_own_user_id(request: Request, user_id: Any) -> None:
@@ -187,14 +190,24 @@ class NDJSONRenderer(BaseRenderer):
         return (json.dumps(data) + "\n").encode()
 
 
-class NDJSONParser(BaseParser):
-    media_type = NDJSON
+class ImportBodyParser(BaseParser):
+    """Any body but a multipart form on POST /memories/import, copied unread to a temporary file: the one import
+    reader recognises JSON, NDJSON or a zip from its bytes, whatever the Content-Type says."""
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        try:
-            return importers.parse_ndjson(stream.read().decode("utf-8-sig"))
-        except (InvalidInput, UnicodeDecodeError) as exc:
-            raise ParseError(getattr(exc, "message", "NDJSON body is not UTF-8 text")) from exc
+    media_type = "*/*"
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> DataAndFiles:
+        body = TemporaryUploadedFile(name=BODY_NAME, content_type=media_type or "", size=0, charset=None)
+        size, limit = 0, settings.MEMORY_IMPORT_MAX_FILE_BYTES
+        while piece := stream.read(BODY_READ_BYTES):
+            size += len(piece)
+            if size > limit:  # a body sent without (or with a false) Content-Length
+                body.close()
+                raise TooLarge(jobs.file_too_big_message())
+            body.write(piece)
+        body.flush()
+        body.size = size
+        return DataAndFiles({}, MultiValueDict({"file": [body]}))  # request.FILES["file"], as from a form
 
 
 class MemoryPagination(PageNumberPagination):
@@ -325,14 +338,20 @@ class ImportViewSet(DailyQuotaMixin, viewsets.ViewSet):
             "multipart/form-data": ImportUploadInput,
             "application/json": OpenApiTypes.OBJECT,
             NDJSON: OpenApiTypes.STR,
+            "application/zip": OpenApiTypes.BINARY,
         },
-        responses={200: ImportOutput, 202: ImportQueuedOutput, **error_responses(413)},
-        summary="Import a chat history: a file (202, imported by the worker) or a small JSON/NDJSON body (200)",
+        responses={
+            200: OpenApiResponse(ImportOutput, description="Imported within the request (a small upload)."),
+            202: OpenApiResponse(ImportOutput, description="Queued for the worker: follow status_url."),
+            **error_responses(413),
+        },
+        summary="Import a chat history, as a file (multipart field `file`) or as the request body",
         description=(
-            "A file in the multipart field `file` (ChatGPT's conversations.json or its export .zip, claude.ai's "
-            "conversations.json, a Memory Layer export as JSON or NDJSON; up to MEMORY_IMPORT_MAX_FILE_BYTES) is "
-            "checked, kept and imported by the queue's worker: the answer is 202 with the job to follow. A JSON or "
-            "NDJSON body (up to MEMORY_IMPORT_MAX_BYTES and MEMORY_IMPORT_MAX_ITEMS) is imported within the request."
+            "ChatGPT's conversations.json or its export .zip, claude.ai's conversations.json, or a Memory Layer "
+            "export (JSON or NDJSON), up to MEMORY_IMPORT_MAX_FILE_BYTES, sent either way: the format is recognised "
+            "from the content. Up to MEMORY_IMPORT_MAX_BYTES and MEMORY_IMPORT_MAX_ITEMS memories it is imported "
+            "within the request (200); past either, kept and imported by the queue's worker (202). Both answers, "
+            "and GET status_url, are the same import object."
         ),
         examples=[
             OpenApiExample(
@@ -354,38 +373,23 @@ class ImportViewSet(DailyQuotaMixin, viewsets.ViewSet):
     def create(self, request: Request) -> Response:
         # core.middleware exempts this path from the general cap, after refusing a malformed Content-Length.
         length = int(request.META.get("CONTENT_LENGTH") or 0)
-        if request.content_type.startswith("multipart/form-data"):
-            if length > settings.MEMORY_IMPORT_MAX_FILE_BYTES + MULTIPART_OVERHEAD_BYTES:
-                raise TooLarge(jobs.file_too_big_message())
-            return self._queue_file(request)
-        if length > settings.MEMORY_IMPORT_MAX_BYTES:
-            raise TooLarge(importers.too_big_message())
-        report = importers.memories_import(
-            user=request_user(request),
-            payload=request.data,
-            max_items=settings.MEMORY_IMPORT_MAX_ITEMS,
-        )
-        body = {
-            "format": report.format,
-            "imported": report.imported,
-            "skipped": report.skipped,
-            "failed": report.failed,
-            "problems": report.problems,
-        }
-        return Response(ImportOutput(body).data, status=status.HTTP_200_OK)
-
-    def _queue_file(self, request: Request) -> Response:
+        multipart = request.content_type.startswith("multipart/form-data")
+        if length > settings.MEMORY_IMPORT_MAX_FILE_BYTES + (MULTIPART_OVERHEAD_BYTES if multipart else 0):
+            raise TooLarge(jobs.file_too_big_message())
         upload = request.FILES.get("file")
-        if upload is None:
+        if multipart and upload is None:
             raise InvalidInput("Send the file in a multipart form field named 'file'")
-        job = jobs.import_job_create(user=request_user(request), upload=upload)
-        body = {"job_id": job.pk, "status": job.status, "status_url": f"{request.path.rstrip('/')}/{job.pk}"}
-        return Response(ImportQueuedOutput(body).data, status=status.HTTP_202_ACCEPTED)
+        if upload is None:  # no body at all: read like an empty file
+            upload = SimpleUploadedFile(BODY_NAME, b"")
+        job = jobs.import_receive(user=request_user(request), upload=upload)
+        status_url = f"{request.path.rstrip('/')}/{job.pk}"
+        code = status.HTTP_200_OK if job.status == ImportStatus.DONE else status.HTTP_202_ACCEPTED
+        return Response(ImportOutput(job, context={"status_url": status_url}).data, status=code)
 
-    @extend_schema(responses={200: ImportJobOutput, **error_responses(404)}, summary="An import's progress")
+    @extend_schema(responses={200: ImportOutput, **error_responses(404)}, summary="An import's progress")
     def retrieve(self, request: Request, job_id: str) -> Response:
         job = jobs.import_job_of(user=request_user(request), job_id=job_id)
-        return Response(ImportJobOutput(job).data)
+        return Response(ImportOutput(job, context={"status_url": request.path}).data)
 
 
 class AccountView(APIView):

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 
 from core.timing import phase
+from memories.embedding import onnx_export
 from memories.embedding.onnx_backend import OnnxEncoder
 
 if TYPE_CHECKING:
@@ -65,13 +66,25 @@ def _load_torch() -> Any:
     return model
 
 
+def onnx_model_file() -> str:
+    """The ONNX file the onnx backend runs: the fp32 export, or its int8 twin with EMBEDDING_ONNX_INT8."""
+    if settings.EMBEDDING_ONNX_INT8:
+        return str(onnx_export.int8_path(settings.EMBEDDING_ONNX_PATH))
+    return str(settings.EMBEDDING_ONNX_PATH)
+
+
 def _load_onnx() -> Any:
     return OnnxEncoder(
-        onnx_path=str(settings.EMBEDDING_ONNX_PATH),
+        onnx_path=onnx_model_file(),
         model_dir=model_path(),
         max_tokens=settings.EMBEDDING_MAX_TOKENS,
-        threads=settings.EMBEDDING_TORCH_THREADS,
+        threads=settings.EMBEDDING_TORCH_THREADS or available_cores(),
     )
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. a container's cpuset), not the host's count."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def embed(texts: list[str]) -> np.ndarray:

@@ -4,7 +4,9 @@
     python -m memories.embedding.onnx_export --force
 
 The graph is the bare transformer (input_ids, attention_mask, token_type_ids -> last_hidden_state, batch and
-sequence axes dynamic); mean pooling and normalisation happen in numpy in ``memories.embedding.embeddings``. This module
+sequence axes dynamic), and beside it its int8 twin (``<name>.int8.onnx``: the same graph with weights quantised by
+ONNX Runtime's ``quantize_dynamic``, used with EMBEDDING_ONNX_INT8=1); mean pooling and normalisation happen in
+numpy in ``memories.embedding.onnx_backend``. This module
 needs torch and transformers (installed for tests and the torch backend); the serving process with the onnx
 backend needs neither. It reads no Django settings, so setup can run it before any database exists: the paths
 come from the same environment variables as the settings, with the same defaults.
@@ -31,6 +33,29 @@ INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 class ExportResult:
     path: Path
     exported: bool  # False: an export of this model was already there
+
+
+def int8_path(onnx_path: Path | str) -> Path:
+    """Where the int8-quantised twin of the export at ``onnx_path`` lives."""
+    path = Path(onnx_path)
+    return path.with_name(path.name.removesuffix(".onnx") + ".int8.onnx")
+
+
+def quantize(onnx_path: Path) -> Path:
+    """Write the int8 twin of ``onnx_path`` (weights int8, activations quantised on the fly), atomically."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    target = int8_path(onnx_path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        quantize_dynamic(str(onnx_path), tmp, weight_type=QuantType.QInt8)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
 
 
 def sidecar_path(onnx_path: Path) -> Path:
@@ -68,6 +93,9 @@ def is_current(onnx_path: Path, model_dir: Path) -> bool:
 def export(*, model_dir: Path, onnx_path: Path, force: bool = False) -> ExportResult:
     """Write ``onnx_path`` (and its sidecar) from ``model_dir`` unless an export of the same weights is there."""
     if not force and is_current(onnx_path, model_dir):
+        twin = int8_path(onnx_path)
+        if not twin.exists() or twin.stat().st_mtime < onnx_path.stat().st_mtime:
+            quantize(onnx_path)
         return ExportResult(onnx_path, exported=False)
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=onnx_path.parent, prefix=onnx_path.name, suffix=".tmp")
@@ -83,6 +111,7 @@ def export(*, model_dir: Path, onnx_path: Path, force: bool = False) -> ExportRe
     tmp_sidecar = sidecar_path(onnx_path).with_suffix(".json.tmp")
     tmp_sidecar.write_text(json.dumps(sidecar, indent=2))
     os.replace(tmp_sidecar, sidecar_path(onnx_path))
+    quantize(onnx_path)
     return ExportResult(onnx_path, exported=True)
 
 

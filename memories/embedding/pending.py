@@ -104,11 +104,14 @@ def vectors_write(cursor: CursorWrapper, rows: Sequence[ChunkRow], *, replace: b
         dense_input(kind=kind, text=text, search_text=search_text, prompt=prompt)
         for _, text, search_text, kind, prompt in rows
     ]
-    vectors = _bulk_embedded(inputs) if bulk else _live_embedded(inputs)
+    # Each distinct input through the model once (an import's "thanks!" and "continue" repeat).
+    distinct = list(dict.fromkeys(inputs))
+    vectors = _bulk_embedded(distinct) if bulk else _live_embedded(distinct)
+    literals = dict(zip(distinct, (vector_literal(v) for v in vectors), strict=True))
     only_pending = "" if replace else "AND c.embedding IS NULL"
     cursor.execute(
         _WRITE_SQL.format(only_pending=only_pending),
-        {"ids": [row[0] for row in rows], "vectors": [vector_literal(v) for v in vectors]},
+        {"ids": [row[0] for row in rows], "vectors": [literals[text] for text in inputs]},
     )
     return int(cursor.rowcount)
 

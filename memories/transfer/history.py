@@ -1,4 +1,5 @@
-"""Whole chat-history uploads read as streams, so memory stays flat whatever the file's size.
+"""The one import reader: every door (the API's body or file, /app/'s form, ``manage.py import_memories``) hands
+its upload here as a file on disk, and it is read as a stream, so memory stays flat whatever the file's size.
 
 A file on disk (or the ``conversations.json`` inside a .zip) is recognised from its first bytes and events by
 ``open_history``; ``iter_candidates`` then yields its memories one conversation (or one memory) at a time, and may
@@ -28,13 +29,14 @@ from django.conf import settings
 
 from core.exceptions import InvalidInput, TooLarge
 from memories.models import Kind
-from memories.transfer.importers import CHATGPT, EXPORT_FORMAT, Candidate, chatgpt_conversation_candidates
 
 try:
     _json = ijson.get_backend("yajl2_c")
 except ImportError:  # pragma: no cover - the C backend is built for every platform we deploy on
     _json = ijson
 
+EXPORT_FORMAT = "memorylayer.export"
+CHATGPT = "chatgpt"
 CLAUDE = "claude"
 MEMBER_NAME = "conversations.json"
 # A zip member packed tighter than this (uncompressed / compressed) is taken for a zip bomb.
@@ -61,6 +63,14 @@ _NOT_RECOGNISED = (
     "Unrecognised import format: send ChatGPT's or Claude's export (the .zip or the conversations.json in it), or a "
     "Memory Layer export (a document with a 'memories' list, or memory objects as a JSON list or NDJSON)"
 )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One memory to import, before validation; ``ref`` says where it came from in the upload."""
+
+    ref: str
+    data: Any  # a dict, unless the upload put something else in the list
 
 
 @dataclass(frozen=True)
@@ -178,6 +188,78 @@ def _iso_datetime(value: Any) -> datetime | str | None:
 
 
 # --- ChatGPT ----------------------------------------------------------------------------------------------
+
+
+def _thread(conversation: dict[str, Any]) -> list[dict[str, Any]]:
+    """The conversation's nodes in reading order: the branch that ends at ``current_node`` (what the person
+    last saw, leaving out abandoned edits and regenerations), or every node by time if that is missing."""
+    mapping: dict[str, Any] = conversation.get("mapping") or {}
+    node_id = conversation.get("current_node")
+    if node_id in mapping:
+        chain: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        while node_id in mapping and node_id not in seen:
+            seen.add(node_id)
+            node = mapping[node_id] if isinstance(mapping[node_id], dict) else {}
+            chain.append({"id": node_id, **node})
+            node_id = node.get("parent")
+        return chain[::-1]
+    nodes = [{"id": key, **node} for key, node in mapping.items() if isinstance(node, dict)]
+    return sorted(nodes, key=lambda node: _number((node.get("message") or {}).get("create_time")) or 0.0)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _message_text(message: dict[str, Any]) -> str:
+    content = message.get("content") or {}
+    if content.get("content_type", "text") not in ("text", "multimodal_text"):
+        return ""  # code sent to tools, tool output, hidden reasoning
+    parts = content.get("parts") or []
+    return "\n".join(part for part in parts if isinstance(part, str)).strip()
+
+
+def _message_role(message: dict[str, Any]) -> str:
+    if message.get("recipient", "all") != "all":
+        return ""  # a call to a tool, not an answer to the person
+    if (message.get("metadata") or {}).get("is_visually_hidden_from_conversation"):
+        return ""
+    return str((message.get("author") or {}).get("role") or "")
+
+
+def _timestamp(message: dict[str, Any], conversation: dict[str, Any]) -> datetime | str | None:
+    seconds = _number(message.get("create_time"))
+    if seconds is None:
+        seconds = _number(conversation.get("create_time"))
+    if seconds is None:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return "invalid"  # reported as a failed item by validation
+
+
+def chatgpt_conversation_candidates(number: int, conversation: dict[str, Any]) -> list[Candidate]:
+    """The memories in one conversation, the ``number``-th (from 0) of its file."""
+    found: list[Candidate] = []
+    title = str(conversation.get("title") or "untitled")[:60]
+    last_prompt = ""
+    for node in _thread(conversation):
+        message = node.get("message") if isinstance(node.get("message"), dict) else None
+        if message is None:
+            continue
+        role, text = _message_role(message), _message_text(message)
+        if role not in ("user", "assistant") or not text:
+            continue
+        data = {"provider": CHATGPT, "text": text, "created_at": _timestamp(message, conversation)}
+        if role == "user":
+            last_prompt = text
+            data["kind"] = Kind.PROMPT
+        else:
+            data.update(kind=Kind.RESPONSE, prompt=last_prompt)
+        found.append(Candidate(ref=f"conversation {number} ({title!r}) message {node['id']}", data=data))
+    return found
 
 
 def _chatgpt_conversation(number: int, conversation: Any) -> dict[str, Any]:

@@ -1,8 +1,11 @@
-"""Whole chat histories imported in the background: the upload kept in PostgreSQL, the queue's job reading it.
+"""Every import, whatever door it came in by, recorded as an ImportJob and read by the one reader (history).
 
-``import_job_create`` (the request) checks the file's size and recognises it (open_history reads its first bytes:
-not JSON, an unknown shape, a zip without conversations.json or a zip bomb are refused at once, and nothing is
-kept), then stores the file in ImportUploadPart rows, the ImportJob and the queue's job in one transaction.
+``import_receive`` (the API's body or file, /app/'s form) checks the file's size and recognises it (open_history
+reads its first bytes: not JSON, an unknown shape, a zip without conversations.json or a zip bomb are refused at
+once, and nothing is kept). A small upload is then read whole (count_candidates) and imported within the request;
+a larger one is stored in ImportUploadPart rows, with the ImportJob and its first turn, in one transaction.
+``import_job_here`` (``manage.py import_memories``) imports a file on disk in its own process; ``import_job_create``
+always queues.
 ``import_job_run`` (the worker) takes one turn: the first writes the parts back to a temporary file and counts and
 validates every message (a file broken half-way fails the job before anything is stored); each later turn stores
 and embeds one slice of MEMORY_IMPORT_SLICE_ITEMS messages and queues the next turn at the back of the bulk lane
@@ -19,7 +22,7 @@ import itertools
 import logging
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +40,8 @@ from memories.embedding import queues
 from memories.models import ImportJob, ImportStatus, ImportUploadPart
 from memories.parts import BlobParts
 from memories.transfer import history
-from memories.transfer.importers import MAX_REPORTED_PROBLEMS, Candidate, ImportReport, import_candidates
+from memories.transfer.history import Candidate
+from memories.transfer.importers import MAX_REPORTED_PROBLEMS, ImportReport, import_candidates
 
 logger = logging.getLogger(__name__)
 
@@ -54,21 +58,104 @@ def file_too_big_message() -> str:
     )
 
 
-def import_job_create(*, user: User, upload: UploadedFile) -> ImportJob:
-    """Check and keep an uploaded history and queue its import; raises InvalidInput / TooLarge for a bad file."""
+def import_receive(*, user: User, upload: UploadedFile) -> ImportJob:
+    """Every request door's way in (the API's body or file, /app/'s form): ``import_job_start`` on the upload."""
     if upload.size is not None and upload.size > settings.MEMORY_IMPORT_MAX_FILE_BYTES:
         raise TooLarge(file_too_big_message())
     with _on_disk(upload) as path:
-        found = history.open_history(path)
-        size = path.stat().st_size
-        with transaction.atomic():
-            job = ImportJob.objects.create(
-                user=user, format=found.format, filename=(upload.name or "")[:255], size=size
-            )
-            with path.open("rb") as file:
-                _store_parts(job, file)
-            _turn_deferred(job, position=0)
+        return import_job_start(user=user, path=path, filename=upload.name or "")
+
+
+def import_job_create(*, user: User, upload: UploadedFile) -> ImportJob:
+    """Check and keep an upload and queue its import for the worker, whatever its size (``import_receive`` imports
+    a small one at once); raises InvalidInput / TooLarge for a bad file."""
+    if upload.size is not None and upload.size > settings.MEMORY_IMPORT_MAX_FILE_BYTES:
+        raise TooLarge(file_too_big_message())
+    with _on_disk(upload) as path:
+        return _queued(user=user, path=path, found=history.open_history(path), filename=upload.name or "")
+
+
+def import_job_start(*, user: User, path: Path, filename: str) -> ImportJob:
+    """Check and recognise the upload at ``path`` with the one reader, then import it: within this call when it is
+    small (at most MEMORY_IMPORT_MAX_BYTES and MEMORY_IMPORT_MAX_ITEMS memories; the job is returned done), else
+    kept in the database and queued for the worker (the job is returned queued). Either way the ImportJob holds the
+    result. Raises InvalidInput / TooLarge for a bad file, and then nothing is kept."""
+    size = path.stat().st_size
+    if size > settings.MEMORY_IMPORT_MAX_FILE_BYTES:
+        raise TooLarge(file_too_big_message())
+    found = history.open_history(path)
+    if size <= settings.MEMORY_IMPORT_MAX_BYTES:
+        total = history.count_candidates(found)  # the whole file is read: a broken one is refused here
+        if total <= settings.MEMORY_IMPORT_MAX_ITEMS:
+            job = _started(user=user, found=found, filename=filename, size=size, total=total)
+            _import(job, found, embed_now=settings.MEMORY_EMBED_INLINE)
+            return job
+    return _queued(user=user, path=path, found=found, filename=filename)
+
+
+def _queued(*, user: User, path: Path, found: history.HistoryFile, filename: str) -> ImportJob:
+    with transaction.atomic():
+        job = ImportJob.objects.create(
+            user=user, format=found.format, filename=filename[:255], size=path.stat().st_size
+        )
+        with path.open("rb") as file:
+            _store_parts(job, file)
+        _turn_deferred(job, position=0)
     return job
+
+
+def import_job_here(*, user: User, path: Path, progress: Callable[[int, int], None] | None = None) -> ImportJob:
+    """``manage.py import_memories``: the file streamed from disk and imported in this process, embedded as it goes,
+    without the request's caps; ``progress(done, total)`` after every batch."""
+    found = history.open_history(path)
+    total = history.count_candidates(found)
+    job = _started(user=user, found=found, filename=path.name, size=path.stat().st_size, total=total)
+    _import(job, found, embed_now=True, progress=progress)
+    return job
+
+
+def _started(*, user: User, found: history.HistoryFile, filename: str, size: int, total: int) -> ImportJob:
+    return ImportJob.objects.create(
+        user=user,
+        format=found.format,
+        filename=filename[:255],
+        size=size,
+        total=total,
+        status=ImportStatus.RUNNING,
+        started_at=timezone.now(),
+    )
+
+
+def _import(
+    job: ImportJob,
+    found: history.HistoryFile,
+    *,
+    embed_now: bool,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportStatus:
+    """Store (and with ``embed_now`` embed) every memory of ``found`` into ``job``'s counts, batch by batch, in this
+    process (a small upload within its request, or the command); the worker's turns do the same a slice at a time."""
+    report = ImportReport(format=found.format)
+
+    def after_batch(r: ImportReport) -> None:
+        _record(job, r)
+        if progress is not None:
+            progress(r.done, job.total)
+
+    try:
+        import_candidates(
+            user=job.user,
+            found=history.iter_candidates(found),
+            report=report,
+            embed_now=embed_now,
+            progress=after_batch,
+        )
+    except Exception as exc:
+        _finish(job, ImportStatus.FAILED, errors=[{"item": "file", "status": "failed", "reason": str(exc)}])
+        raise
+    status = _finish(job, ImportStatus.DONE)
+    job.refresh_from_db()
+    return status
 
 
 @contextmanager

@@ -8,13 +8,15 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import User
 from core.exceptions import ApplicationError
-from memories.transfer import importers
+from memories.transfer import jobs
 
 
 class Command(BaseCommand):
     help = (
-        "Import a Memory Layer export (JSON or NDJSON) or ChatGPT's conversations.json for one user, without the "
-        "API's size caps (for histories too large for POST /memories/import). Already stored memories are skipped."
+        "Import a chat history for one user, streamed from disk by the same reader as POST /memories/import: "
+        "ChatGPT's conversations.json or export .zip, claude.ai's conversations.json, or a Memory Layer export "
+        "(JSON or NDJSON). Without the API's size caps, embedded as it goes in this process; already stored "
+        "memories are skipped. The import is listed on the person's /app/ page like any other."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -24,16 +26,16 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         user = self._user(options["user"])
         try:
-            payload = importers.parse_file(options["path"].read_bytes())
-            report = importers.memories_import(user=user, payload=payload, progress=self._progress)
+            job = jobs.import_job_here(user=user, path=options["path"], progress=self._progress)
         except OSError as exc:
             raise CommandError(f"Cannot read {options['path']}: {exc}") from exc
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
-        for problem in report.problems:
+        for problem in job.errors:
             self.stdout.write(f"{problem['status']}: {problem['item']}: {problem['reason']}")
         self.stdout.write(
-            f"{report.format}: imported {report.imported}, skipped {report.skipped}, failed {report.failed}"
+            f"{job.format}: imported {job.imported}, already stored {job.duplicates}, skipped {job.skipped}, "
+            f"failed {job.failed}"
         )
 
     def _user(self, name: str) -> User:

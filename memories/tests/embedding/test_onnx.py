@@ -14,6 +14,7 @@ import pytest
 
 from memories.checks import embedding_backend_check
 from memories.embedding import embeddings, onnx_export
+from memories.embedding.onnx_backend import OnnxEncoder
 
 TEXTS = [
     "hi",
@@ -60,6 +61,42 @@ def test_it_gives_a_text_the_same_vector_alone_and_padded_in_a_batch(onnx_backen
     alone = embeddings.embed(["What did I say about my dog Max?"])[0]
     in_batch = embeddings.embed(TEXTS)[1]
     assert float(alone @ in_batch) >= 0.99999
+
+
+def test_batches_sorted_by_length_give_the_same_vectors_as_batches_in_order(onnx_backend, settings):
+    def encoder(sort: bool) -> OnnxEncoder:
+        return OnnxEncoder(
+            onnx_path=str(onnx_backend),
+            model_dir=embeddings.model_path(),
+            max_tokens=settings.EMBEDDING_MAX_TOKENS,
+            batch_size=3,
+            sort_by_length=sort,
+        )
+
+    np.testing.assert_allclose(encoder(True).encode(TEXTS), encoder(False).encode(TEXTS), atol=1e-5)
+
+
+def test_the_int8_twin_is_exported_beside_the_model_and_chosen_by_the_setting(onnx_backend, settings):
+    fp32 = embeddings.embed(TEXTS)
+    assert onnx_export.int8_path(onnx_backend).exists()
+    settings.EMBEDDING_ONNX_INT8 = True
+    embeddings._models.pop("onnx", None)
+    assert embeddings.onnx_model_file() == str(onnx_export.int8_path(onnx_backend))
+
+    int8 = embeddings.embed(TEXTS)
+
+    cosines = (fp32 * int8).sum(axis=1)
+    assert cosines.min() >= 0.8 and not np.allclose(fp32, int8, atol=1e-4)  # the same model, other vectors
+
+
+def test_the_check_fails_when_the_int8_twin_is_chosen_but_missing(settings, tmp_path, exported):
+    copy = tmp_path / "model.onnx"
+    copy.write_bytes(b"x")
+    settings.EMBEDDING_BACKEND = "onnx"
+    settings.EMBEDDING_ONNX_PATH = str(copy)
+    settings.EMBEDDING_ONNX_INT8 = True
+    [error] = embedding_backend_check()
+    assert error.id == "memories.E005" and "model.int8.onnx" in error.msg
 
 
 def test_it_loads_the_model_lazily_once_per_backend(onnx_backend):

@@ -24,7 +24,7 @@ def test_it_imports_a_file_past_the_api_caps_and_reports(alice, tmp_path):
 
     lines = out.getvalue().splitlines()
     assert lines[0] == "4/4"
-    assert lines[-1] == "memorylayer.export: imported 2, skipped 1, failed 1"
+    assert lines[-1] == "memorylayer.export: imported 2, already stored 1, skipped 0, failed 1"
     assert any(line.startswith("failed: memories[3]: provider:") for line in lines)
     assert sorted(Memory.objects.filter(user=alice).values_list("text", flat=True)) == ["I row.", "I sail."]
 

@@ -12,14 +12,13 @@ import pytest
 
 from core.exceptions import InvalidInput, TooLarge
 from memories.models import Kind
-from memories.transfer import importers
 from memories.transfer.history import (
+    Candidate,
     CountingReader,
     count_candidates,
     iter_candidates,
     open_history,
 )
-from memories.transfer.importers import Candidate
 from testkit.chat_exports import write_chatgpt_export, write_claude_export
 
 MEMORY = {"kind": "prompt", "provider": "claude", "text": "I row on Sundays."}
@@ -49,14 +48,17 @@ def refused(path, error=InvalidInput):
 # --- ChatGPT ----------------------------------------------------------------------------------------------
 
 
-def test_it_streams_the_same_memories_from_a_chatgpt_export_as_the_whole_file_import(tmp_path):
+def test_it_streams_every_message_on_the_current_paths_of_a_chatgpt_export_in_order(tmp_path):
     path = tmp_path / "conversations.json"
     write_chatgpt_export(path, 400, seed=3)
 
     history, found = streamed(path)
 
     assert (history.format, history.member) == ("chatgpt", None)
-    assert found == importers.candidates(json.loads(path.read_bytes()))[1]
+    conversations = json.loads(path.read_bytes())
+    assert found[0].ref.startswith(f"conversation 0 ({conversations[0]['title'][:60]!r}) message ")
+    assert [c.data["kind"] for c in found[:2]] == ["prompt", "response"]
+    assert found[1].data["prompt"] == found[0].data["text"]
     assert len(found) == count_candidates(history) == 400
     assert list(iter_candidates(history)) == found  # a second pass reads it again
 
