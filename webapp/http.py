@@ -13,7 +13,8 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 
 # Nothing but this site's own stylesheet, forms and static scripts (the import progress bar, which asks this
-# site only, and allauth's passkey pages, which need WebAuthn): no inline script or style, no framing. The page works the same without any script.
+# site only, and allauth's passkey pages, which need WebAuthn): no inline script or style, no framing. The pages
+# work the same without any script.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
