@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._common import machine  # noqa: E402
+from _common import machine  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -107,8 +107,8 @@ def through(door: str, path: Path, alice, alice_client) -> ImportJob:
         if door == "api body":
             response = alice_client.post("/memories/import", path.read_bytes(), content_type=CONTENT_TYPES[path.suffix])
         else:
-            upload = SimpleUploadedFile(path.name, path.read_bytes())
-            response = alice_client.post("/memories/import", {"file": upload}, format="multipart")
+            multipart = SimpleUploadedFile(path.name, path.read_bytes())
+            response = alice_client.post("/memories/import", {"file": multipart}, format="multipart")
         assert response.status_code in (200, 202), response.content
         body = response.json()
         assert set(body) == API_FIELDS and body["success"] is True
@@ -189,8 +189,8 @@ def refused_through(door: str, path: Path, alice_client, web: Client) -> tuple[i
     if door == "api body":
         response = alice_client.post("/memories/import", path.read_bytes(), content_type="application/json")
     else:
-        upload = SimpleUploadedFile(path.name, path.read_bytes())
-        response = alice_client.post("/memories/import", {"file": upload}, format="multipart")
+        multipart = SimpleUploadedFile(path.name, path.read_bytes())
+        response = alice_client.post("/memories/import", {"file": multipart}, format="multipart")
     assert response.json()["success"] is False
     return response.status_code, response.json()["error"]
 
