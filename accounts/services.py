@@ -11,8 +11,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from importlib import import_module
 from typing import Any
 
-from allauth.mfa.base.forms import AuthenticateForm
-from allauth.mfa.utils import is_mfa_enabled as mfa_is_enabled
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.validators import UnicodeUsernameValidator
@@ -32,7 +30,12 @@ from accounts.models import (
     WebSession,
     preferences_of,
 )
-from accounts.second_factor import second_factor_required, second_factor_verify
+from accounts.second_factor import (
+    second_factor_enabled,
+    second_factor_refusal,
+    second_factor_required,
+    second_factor_verify,
+)
 from core.dates import utc_today
 from core.exceptions import Conflict, InvalidInput, NotAllowed, NotAuthenticated, NotFound
 
@@ -53,23 +56,17 @@ class SecondFactorRequired(NotAuthenticated):
 
 
 def token_second_factor_check(*, user: User, code: str | None) -> None:
-    """Pass when ``user`` has no second factor, or ``code`` is a current TOTP code or an unused recovery code.
-
-    allauth's own form checks the code: the same per-user limit on wrong codes (ACCOUNT_RATE_LIMITS
-    "login_failed"), a TOTP code accepted once, a recovery code spent, the authenticator's last use recorded.
-    """
-    if not mfa_is_enabled(user):
+    """Pass when ``user`` has no second factor, or ``code`` is accepted (accounts.second_factor)."""
+    if not second_factor_enabled(user=user):
         return
     if not code:
         raise SecondFactorRequired(
             "two-factor code required: send the 6-digit code from your authenticator app (or a recovery code) as otp",
             extra={"mfa_required": True},
         )
-    form = AuthenticateForm(data={"code": code}, user=user)
-    if not form.is_valid():
-        reason = " ".join(form.errors.get("code", [])) or "Incorrect code."
+    reason = second_factor_refusal(user=user, code=code)
+    if reason is not None:
         raise SecondFactorRequired(f"two-factor code refused: {reason}", extra={"mfa_required": True})
-    form.authenticator.record_usage()
 
 
 def supabase_user_provision(*, user_id: uuid.UUID, email: str) -> User:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pyotp
 import pytest
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from rest_framework.test import APIClient
 
 from accounts import second_factor, services
@@ -83,18 +85,20 @@ def test_an_account_without_a_password_confirms_only(alice):
     assert not User.objects.filter(pk=alice.pk).exists()
 
 
-def test_with_two_factor_on_it_asks_for_a_right_code(alice, alice_client, monkeypatch):
-    monkeypatch.setattr(services, "second_factor_required", lambda *, user: True)
-    monkeypatch.setattr(services, "second_factor_verify", lambda *, user, code: code == "123456")
+def test_it_with_two_factor_on_asks_for_a_right_code(alice, alice_client):
+    secret = generate_totp_secret()
+    TOTP.activate(alice, secret)  # as after /app/'s "turn on two-factor sign-in"
     body = {"confirm": True, "password": "pw-alice"}
 
     assert_error(delete_me(alice_client, body), 400, "two-factor")
-    assert_error(delete_me(alice_client, {**body, "code": "000000"}), 403, "code is not right")
+    wrong = "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"
+    assert_error(delete_me(alice_client, {**body, "code": wrong}), 403, "code is not right")
     assert User.objects.filter(pk=alice.pk).exists()
-    assert delete_me(alice_client, {**body, "code": "123456"}).status_code == 200
+    assert delete_me(alice_client, {**body, "code": pyotp.TOTP(secret).now()}).status_code == 200
+    assert not User.objects.filter(pk=alice.pk).exists()
 
 
-def test_without_allauth_mfa_no_account_has_a_second_factor(alice):
+def test_it_asks_no_code_of_an_account_without_a_second_factor(alice):
     assert second_factor.second_factor_required(user=alice) is False
     assert second_factor.second_factor_verify(user=alice, code="123456") is False
 
