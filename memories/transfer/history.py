@@ -386,6 +386,12 @@ def _items(stream: _Stream, prefix: str, what: str) -> Iterator[tuple[int, Any]]
     except ijson.JSONError as exc:
         where = f", after {what} {number}" if number >= 0 else ""
         raise _json_error(exc, stream, where) from exc
+    except UnicodeDecodeError as exc:  # a lone low surrogate escape ("\\udfff"): ijson's C backend yields bad UTF-8
+        where = f" after {what} {number}" if number >= 0 else ""
+        raise InvalidInput(
+            f"The file holds text that is not valid Unicode{where} (a lone surrogate escape such as \\udc00): "
+            "export it again, or remove that character."
+        ) from exc
 
 
 def _ndjson_candidates(stream: _Stream) -> Iterator[Candidate]:
@@ -452,6 +458,8 @@ def _layout(stream: _Stream) -> str:
         return _list_layout(stream) if first == b"[" else _object_layout(stream)
     except ijson.JSONError as exc:
         raise _json_error(exc, stream) from exc
+    except UnicodeDecodeError as exc:  # a lone surrogate escape in a key, as in _items
+        raise InvalidInput("The file holds text that is not valid Unicode (a lone surrogate escape)") from exc
 
 
 def _utf16_json(head: bytes) -> bool:
