@@ -200,7 +200,7 @@ def test_it_moves_an_imports_progress_bar_without_a_reload(transactional_db, liv
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
     page.goto(f"{live_server.url}/app/")
-    page.fill("#id_username", user.username)
+    page.fill("#id_login", user.username)
     page.fill("#id_password", f"pw-{user.username}")
     page.click("button:has-text('Sign in')")
     page.wait_for_url(f"{live_server.url}/app/")
