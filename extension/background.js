@@ -10,6 +10,7 @@ import { call, normalizeBaseUrl } from './lib/api.js';
 import * as auth from './lib/auth.js';
 import * as health from './lib/health.js';
 import * as queue from './lib/queue.js';
+import * as spaces from './lib/spaces.js';
 import * as store from './lib/storage.js';
 
 const { buildBlock, fitBudget, stripBlock } = globalThis.MemoryLayerBlock;
@@ -89,6 +90,40 @@ async function serverSettings() {
   return cached.value;
 }
 
+// ---------------------------------------------------------------------------------------------- spaces
+
+let spacesFetch = null;
+
+/** GET /me/spaces, cached for 5 minutes (lib/spaces.js); `force` on popup open and sign-in. */
+function refreshSpaces({ force = false } = {}) {
+  if (spacesFetch) return spacesFetch;
+  spacesFetch = (async () => {
+    const current = await auth.getAuth();
+    if (!current || current.expired) return null;
+    return spaces.refresh(auth.accountKey(current), () => auth.authedCall('/me/spaces', { timeoutMs: 5000 }), { force });
+  })().finally(() => {
+    spacesFetch = null;
+  });
+  return spacesFetch;
+}
+
+/** The site's space ({id, name, isDefault}) from the cached list, or null (no list yet: the server's default). */
+async function siteSpace(provider) {
+  const current = await auth.getAuth();
+  const cached = await spaces.getCached();
+  const mine = cached && cached.account === auth.accountKey(current) ? cached : null;
+  if (!mine || Date.now() - mine.fetchedAt >= spaces.TTL_MS) refreshSpaces().catch(() => {});
+  return spaces.resolve(provider, await spaces.getChoices(), mine && mine.list);
+}
+
+/** A space the server no longer knows: its sites and waiting saves go to the default space (told once). */
+async function spaceGone(spaceId) {
+  const fallback = await spaces.forget(spaceId);
+  await queue.retarget(spaceId, fallback ? fallback.id : null);
+  refreshSpaces({ force: true }).catch(() => {});
+  return fallback;
+}
+
 // ---------------------------------------------------------------------------------------------- site adapters
 
 let bundledAdapters = null;
@@ -164,17 +199,27 @@ function sendHealth(body) {
 
 /** What content scripts may know (no token): published to chrome.storage.session. */
 async function computeView() {
-  const [current, options, sites, pausedUntil, cached] = await Promise.all([
+  const [current, options, sites, pausedUntil, cached, spaceCache, choices, notice] = await Promise.all([
     auth.getAuth(),
     store.getOptions(),
     store.getSites(),
     store.getPausedUntil(),
     store.get('serverSettings', null),
+    spaces.getCached(),
+    spaces.getChoices(),
+    store.get(spaces.NOTICE_KEY, null),
   ]);
   const signedIn = Boolean(current && !current.expired);
   const server = cached && current && cached.account === auth.accountKey(current) ? cached.value : ALL_ON;
   const capture = Object.fromEntries(
     store.PROVIDERS.map((p) => [p, signedIn && sites[p] && server.capture && server.providers[p] !== false]),
+  );
+  const list = signedIn && spaceCache && spaceCache.account === auth.accountKey(current) ? spaceCache.list : [];
+  const space = Object.fromEntries(
+    store.PROVIDERS.map((p) => {
+      const chosen = spaces.resolve(p, choices, list);
+      return [p, chosen ? { id: chosen.id, name: chosen.name } : null];
+    }),
   );
   return {
     signedIn,
@@ -182,6 +227,10 @@ async function computeView() {
     pausedUntil,
     context: signedIn && options.contextEnabled && server.context,
     timeoutMs: options.timeoutMs,
+    // Names and ids of the person's spaces (no counts, no token): the chip's quick switch.
+    spaces: list.map((s) => ({ id: s.id, name: s.name })),
+    space,
+    spaceNotice: signedIn && notice ? notice.text : null,
   };
 }
 
@@ -194,12 +243,13 @@ async function publishView() {
 
 chrome.storage.onChanged.addListener((changes, area) => {
   if (area !== 'local') return;
-  if (['auth', 'options', 'sites', 'pausedUntil', 'serverSettings'].some((key) => key in changes)) publishView();
+  const keys = ['auth', 'options', 'sites', 'pausedUntil', 'serverSettings', spaces.SPACES_KEY, spaces.CHOICES_KEY, spaces.NOTICE_KEY];
+  if (keys.some((key) => key in changes)) publishView();
 });
 
 // ---------------------------------------------------------------------------------------------- context
 
-async function getContext(prompt) {
+async function getContext(prompt, provider) {
   const current = await auth.getAuth();
   if (!current || current.expired) return { count: 0, reason: 'not signed in' };
   const options = await store.getOptions();
@@ -209,9 +259,14 @@ async function getContext(prompt) {
   const query = stripBlock(prompt).trim().slice(0, MAX_QUERY_CHARS);
   if (!query) return { count: 0, reason: 'empty prompt' };
   const params = new URLSearchParams({ query, max_tokens: String(options.maxTokens) });
-  const result = await auth.authedCall(`/context/${encodeURIComponent(current.userId)}?${params}`, {
-    timeoutMs: options.timeoutMs,
-  });
+  const ask = (space) =>
+    auth.authedCall(`/context/${encodeURIComponent(current.userId)}?${params}`, {
+      timeoutMs: options.timeoutMs,
+      headers: spaces.headerFor(space && space.id),
+    });
+  const space = await siteSpace(provider);
+  let result = await ask(space);
+  if (space && spaces.isSpaceGone(result)) result = await ask(await spaceGone(space.id));
   if (!result.ok || !result.data || !Array.isArray(result.data.contexts)) {
     return { count: 0, reason: result.error || 'no contexts in the answer' };
   }
@@ -247,7 +302,16 @@ async function save(message, provider) {
   } else {
     item = { path: '/save-prompt', body: { prompt, provider }, kind: 'prompt' };
   }
-  await queue.enqueue({ ...item, key, provider, account: auth.accountKey(current) });
+  // The space the turn was captured in travels with it: a retry after a switch still goes there.
+  const space = await siteSpace(provider);
+  await queue.enqueue({
+    ...item,
+    key,
+    provider,
+    account: auth.accountKey(current),
+    space: space ? space.id : null,
+    spaceName: space ? space.name : null,
+  });
   drain();
   return { queued: true, key };
 }
@@ -258,11 +322,17 @@ async function sendItem(item) {
   if (item.account && item.account !== auth.accountKey(current)) {
     return { ok: false, status: 0, error: 'waiting for the account it was captured with', wrongAccount: true };
   }
-  const result = await auth.authedCall(item.path, {
-    method: 'POST',
-    body: item.body,
-    headers: { 'Idempotency-Key': item.key },
-  });
+  const post = (space) =>
+    auth.authedCall(item.path, {
+      method: 'POST',
+      body: item.body,
+      headers: { 'Idempotency-Key': item.key, ...spaces.headerFor(space) },
+    });
+  let result = await post(item.space);
+  if (item.space && spaces.isSpaceGone(result)) {
+    const fallback = await spaceGone(item.space);
+    result = await post(fallback ? fallback.id : null);
+  }
   if (result.ok && result.data && result.data.skipped) {
     console.info('Memory Layer: the server skipped a save:', result.data.skipped);
   }
@@ -299,7 +369,7 @@ function drain({ force = false } = {}) {
 // ---------------------------------------------------------------------------------------------- status & account
 
 async function status() {
-  const [current, options, sites, pausedUntil, items, dropped, cached, view] = await Promise.all([
+  const [current, options, sites, pausedUntil, items, dropped, cached, view, spaceCache, choices] = await Promise.all([
     auth.getAuth(),
     store.getOptions(),
     store.getSites(),
@@ -308,7 +378,10 @@ async function status() {
     queue.droppedLog(),
     store.get('serverSettings', null),
     computeView(),
+    spaces.getCached(),
+    spaces.getChoices(),
   ]);
+  const mineSpaces = spaceCache && current && spaceCache.account === auth.accountKey(current) ? spaceCache : null;
   const remote = await store.get('remoteAdapters', null);
   const chosen = await publishAdapters();
   return {
@@ -326,9 +399,16 @@ async function status() {
     pausedUntil,
     server: cached ? { ...cached.value, supported: cached.supported, fetchedAt: cached.fetchedAt } : null,
     view,
+    spaces: {
+      supported: mineSpaces ? mineSpaces.supported : null,
+      list: mineSpaces ? mineSpaces.list : [],
+      choices,
+      error: mineSpaces ? mineSpaces.error || null : null,
+    },
     queue: items.map((item) => ({
       kind: item.kind,
       provider: item.provider,
+      spaceName: item.spaceName || null,
       attempts: item.attempts,
       nextAt: item.nextAt,
       lastError: item.lastError,
@@ -358,6 +438,7 @@ async function signIn(message) {
   if (!result.ok) return { ok: false, status: result.status, error: result.error, mfaRequired: Boolean(result.mfaRequired) };
   await store.setOptions({ baseUrl });
   await refreshServerSettings({ force: true });
+  await refreshSpaces({ force: true }).catch((err) => console.warn('Memory Layer: spaces:', err));
   await publishView();
   drain({ force: true });
   refreshAdapters().catch((err) => console.warn('Memory Layer: adapters:', err));
@@ -403,7 +484,10 @@ const contentHandlers = {
       field: message.field,
       adapterVersion: message.adapterVersion,
     }),
-  context: (message) => getContext(String(message.prompt || '')),
+  context: (message, sender) => getContext(String(message.prompt || ''), providerOf(sender) || message.provider),
+  // The chip's quick switch: a content script may set its own site's space only.
+  'set-space': async (message, sender) => setSiteSpace(providerOf(sender) || message.provider, message.space),
+  'space-notice-seen': async () => ({ notice: await spaces.takeNotice() }),
   save: (message, sender) => save(message, providerOf(sender) || message.provider),
 };
 
@@ -429,7 +513,23 @@ const pageHandlers = {
   },
   'flush-health': async () => health.flush(sendHealth, { force: true }),
   'open-memories': () => openMemories(),
+  spaces: async () => {
+    await refreshSpaces({ force: true });
+    return status();
+  },
+  'set-site-space': async (message) => setSiteSpace(message.provider, message.space),
+  'space-notice-seen': async () => ({ notice: await spaces.takeNotice() }),
 };
+
+async function setSiteSpace(provider, spaceId) {
+  const current = await auth.getAuth();
+  try {
+    const choices = await spaces.choose(provider, spaceId, await spaces.listFor(auth.accountKey(current)));
+    return { ok: true, choices };
+  } catch (err) {
+    return { ok: false, error: err.message };
+  }
+}
 
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
   if (!message || typeof message.type !== 'string' || sender.id !== chrome.runtime.id) return false;
@@ -459,6 +559,7 @@ chrome.alarms.onAlarm.addListener((alarm) => {
 
 chrome.runtime.onStartup.addListener(() => {
   publishView();
+  refreshSpaces().catch(() => {});
   drain();
   refreshAdapters().catch(() => {});
 });

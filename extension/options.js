@@ -1,4 +1,5 @@
 import { normalizeBaseUrl, originPattern } from './lib/api.js';
+import { siteSpaceRows } from './lib/spacepicker.js';
 import { getOptions, setOptions } from './lib/storage.js';
 
 const $ = (id) => document.getElementById(id);
@@ -47,6 +48,15 @@ async function showAccess() {
       $('access'),
       `Signing in asks the browser to let the extension reach ${host} (unless that server already allows this extension's origin).`,
     );
+}
+
+/** The space each site uses (the list is refreshed from the server first). */
+async function renderSpaces() {
+  const status = await ask('spaces');
+  const { list, supported } = status.spaces || {};
+  const shown = Boolean(status.signedIn && supported && list && list.length);
+  $('spaces-section').hidden = !shown;
+  if (shown) $('site-spaces').replaceChildren(...siteSpaceRows(status.spaces, (text) => say($('spaces-result'), text, 'error')));
 }
 
 async function renderStatus() {
@@ -114,6 +124,7 @@ function signIn(credentials) {
     }
     await renderStatus();
     await showAccess();
+    await renderSpaces();
   })();
 }
 
@@ -136,6 +147,7 @@ $('sign-out').addEventListener('click', async () => {
   await ask('sign-out');
   say($('sign-in-result'), 'Signed out.');
   await renderStatus();
+  await renderSpaces();
 });
 
 $('options-form').addEventListener('submit', async (event) => {
@@ -161,5 +173,6 @@ $('base-url').addEventListener('change', showAccess);
   $('extension-origin').textContent = new URL(chrome.runtime.getURL('')).origin;
   await renderStatus();
   await showAccess();
+  await renderSpaces();
   document.body.dataset.ready = 'true';
 })();

@@ -1,3 +1,4 @@
+import { siteSpaceRows } from './lib/spacepicker.js';
 import { PROVIDERS, PROVIDER_NAMES, getSites, setSite, set } from './lib/storage.js';
 
 const $ = (id) => document.getElementById(id);
@@ -55,6 +56,24 @@ async function renderSites(status) {
   );
 }
 
+/** One space per site (the quick switch); shown when the server has spaces. */
+function renderSpaces(status, notice) {
+  const { list, choices, supported } = status.spaces || {};
+  $('spaces-section').hidden = !(status.signedIn && supported && list && list.length);
+  const noticeEl = $('space-notice');
+  if (notice) {
+    noticeEl.textContent = notice.text;
+    noticeEl.hidden = false;
+  }
+  if (!list || !list.length) return;
+  $('site-spaces').replaceChildren(
+    ...siteSpaceRows({ list, choices }, (text) => {
+      noticeEl.textContent = text;
+      noticeEl.hidden = false;
+    }),
+  );
+}
+
 function renderPause(status) {
   const paused = status.pausedUntil && status.pausedUntil > Date.now();
   $('pause').hidden = Boolean(paused);
@@ -77,7 +96,8 @@ function renderQueue(status) {
       const li = document.createElement('li');
       const what = item.kind === 'response' ? 'answer' : 'prompt';
       const next = item.nextAt ? `, next try ${when(item.nextAt)}` : '';
-      li.textContent = `${PROVIDER_NAMES[item.provider] || item.provider} ${what}: “${item.preview}” — ${
+      const into = item.spaceName ? ` into ${item.spaceName}` : '';
+      li.textContent = `${PROVIDER_NAMES[item.provider] || item.provider} ${what}${into}: “${item.preview}” — ${
         item.attempts
       } tries${next}${item.lastError ? ` (${item.lastError})` : ''}`;
       return li;
@@ -94,6 +114,7 @@ async function render(status) {
   status = status || (await ask('status'));
   renderAccount(status);
   await renderSites(status);
+  renderSpaces(status, null);
   renderPause(status);
   renderQueue(status);
   document.body.dataset.ready = 'true';
@@ -121,7 +142,15 @@ $('open-memories').addEventListener('click', async () => {
 $('open-options').addEventListener('click', () => chrome.runtime.openOptionsPage());
 
 chrome.storage.onChanged.addListener((changes, area) => {
-  if (area === 'local' && ('queue' in changes || 'auth' in changes || 'serverSettings' in changes)) render();
+  const watched = ['queue', 'auth', 'serverSettings', 'spaces', 'siteSpaces'];
+  if (area === 'local' && watched.some((key) => key in changes)) render();
 });
 
-render();
+// Opening the popup refreshes the list of spaces (and tells, once, of a space that no longer exists).
+render().then(async () => {
+  const status = await ask('spaces');
+  const { notice } = await ask('space-notice-seen');
+  renderSpaces(status, notice);
+  renderQueue(status);
+  document.body.dataset.spaces = 'ready';
+});

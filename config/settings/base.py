@@ -422,7 +422,7 @@ IDEMPOTENCY_KEY_TTL = timedelta(hours=env.int("IDEMPOTENCY_KEY_TTL_HOURS", defau
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_ALLOWED_ORIGIN_REGEXES = extension_origin_regexes(env.list("CORS_ALLOWED_EXTENSION_IDS", default=[]))
 # if-none-match / ETag: the extension revalidates its adapters (GET /extension/adapters).
-CORS_ALLOW_HEADERS = ["authorization", "content-type", "idempotency-key", "if-none-match"]
+CORS_ALLOW_HEADERS = ["authorization", "content-type", "idempotency-key", "if-none-match", "x-memory-space"]
 CORS_EXPOSE_HEADERS = ["Content-Disposition", "ETag", "Idempotent-Replayed", "Retry-After"]
 CORS_ALLOW_CREDENTIALS = False  # bearer tokens, never cookies
 

@@ -1,5 +1,5 @@
 // The chip beside the prompt box: "Looking for memories…", "2 memories used" (click: what was added), "Send without
-// memories". It lives in a shadow root so the site's styles and ours never mix. It knows the rest of the
+// memories", and the site's space ("Work ▾": click to switch this site to another of the person's spaces). It lives in a shadow root so the site's styles and ours never mix. It knows the rest of the
 // extension only through ML.compose (the held send, the composer, sending without memories).
 (() => {
   'use strict';
@@ -28,6 +28,15 @@
     .preview h2 { font-size: 12px; margin: 0 0 6px; color: #5b5575; font-weight: 600; }
     .preview ul { margin: 0; padding-left: 16px; }
     .preview li { margin: 0 0 6px; white-space: pre-wrap; word-break: break-word; }
+    .space { border: 1px solid #c9b8ff; background: white; max-width: 140px; overflow: hidden; text-overflow: ellipsis;
+      white-space: nowrap; }
+    .space[hidden], .menu[hidden] { display: none; }
+    .menu { position: absolute; bottom: calc(100% + 6px); left: 0; min-width: 160px; background: white;
+      border: 1px solid #c9b8ff; border-radius: 10px; padding: 4px; box-shadow: 0 6px 20px rgba(40, 20, 90, .2); }
+    .menu h2 { font-size: 11px; margin: 2px 6px 4px; color: #5b5575; font-weight: 600; }
+    .menu button { display: block; width: 100%; text-align: left; border-radius: 6px; }
+    .menu button:hover, .menu button[aria-checked="true"] { background: #f3efff; }
+    .menu button[aria-checked="true"] { font-weight: 600; }
   `;
 
   const chip = {
@@ -36,6 +45,7 @@
     state: 'hidden',
     hideTimer: null,
     placeTimer: null,
+    lastNotice: null,
 
     build() {
       if (this.host && this.host.isConnected) return;
@@ -60,6 +70,15 @@
       close.className = 'close';
       close.title = 'Hide';
       close.textContent = '×';
+      const space = document.createElement('button');
+      space.type = 'button';
+      space.className = 'space';
+      space.hidden = true;
+      space.setAttribute('aria-haspopup', 'menu');
+      const menu = document.createElement('div');
+      menu.className = 'menu';
+      menu.hidden = true;
+      menu.setAttribute('role', 'menu');
       const preview = document.createElement('div');
       preview.className = 'preview';
       preview.hidden = true;
@@ -67,7 +86,7 @@
       heading.textContent = 'Added in front of your prompt';
       const list = document.createElement('ul');
       preview.append(heading, list);
-      box.append(count, skip, close, preview);
+      box.append(count, space, skip, close, preview, menu);
       root.append(style, box);
       // Keep the focus (and the caret) in the site's editor.
       box.addEventListener('mousedown', (event) => event.preventDefault());
@@ -76,20 +95,78 @@
         if (this.state === 'used') preview.hidden = !preview.hidden;
       });
       skip.addEventListener('click', () => ML.compose.sendWithoutMemories());
+      space.addEventListener('click', () => {
+        preview.hidden = true;
+        if (menu.hidden) this.fillMenu();
+        menu.hidden = !menu.hidden;
+      });
       close.addEventListener('click', () => this.show('hidden'));
       (document.body || document.documentElement).appendChild(host);
       this.host = host;
-      this.els = { box, count, skip, close, preview, list };
+      this.els = { box, count, skip, close, preview, list, space, menu };
+    },
+
+    /** The site's space on the chip, when the person has more than one (nothing to switch otherwise). */
+    showSpace() {
+      if (!this.els) return;
+      const view = ML.runtime.view;
+      const site = ML.runtime.site;
+      const current = site && view.space ? view.space[site] : null;
+      const { space, menu } = this.els;
+      const many = Array.isArray(view.spaces) && view.spaces.length > 1 && current;
+      const shown = Boolean(many && (this.state === 'draft' || this.state === 'used' || this.state === 'pending'));
+      space.hidden = !shown;
+      if (!shown) menu.hidden = true;
+      if (current) {
+        space.textContent = `${current.name} ▾`;
+        space.title = `Saving into and reading from your space “${current.name}”: click to switch`;
+        space.dataset.spaceId = current.id;
+      }
+      if (!menu.hidden) this.fillMenu();
+    },
+
+    fillMenu() {
+      const view = ML.runtime.view;
+      const site = ML.runtime.site;
+      const current = site && view.space ? view.space[site] : null;
+      const heading = document.createElement('h2');
+      heading.textContent = 'Space for this site';
+      const items = (view.spaces || []).map((s) => {
+        const item = document.createElement('button');
+        item.type = 'button';
+        item.setAttribute('role', 'menuitemradio');
+        item.setAttribute('aria-checked', String(Boolean(current && current.id === s.id)));
+        item.dataset.spaceId = s.id;
+        item.textContent = s.name;
+        item.addEventListener('click', () => {
+          this.els.menu.hidden = true;
+          ML.runtime.message({ type: 'set-space', space: s.id }).catch(() => {});
+        });
+        return item;
+      });
+      this.els.menu.replaceChildren(heading, ...items);
+    },
+
+    /** A view arrived: the space label follows it, and a space that no longer exists is told (once). */
+    viewChanged(view) {
+      if (view && view.spaceNotice && view.spaceNotice !== this.lastNotice) {
+        this.lastNotice = view.spaceNotice;
+        ML.runtime.message({ type: 'space-notice-seen' }).catch(() => {});
+        this.show('notice', { text: view.spaceNotice });
+        return;
+      }
+      if (this.els && !this.els.box.hidden) this.showSpace();
     },
 
     show(state, result = null) {
       this.build();
       clearTimeout(this.hideTimer);
       this.state = state;
-      const { box, count, skip, close, preview, list } = this.els;
+      const { box, count, skip, close, preview, list, menu } = this.els;
       if (state === 'hidden') {
         box.hidden = true;
         preview.hidden = true;
+        menu.hidden = true;
         clearInterval(this.placeTimer);
         this.placeTimer = null;
         return;
@@ -97,12 +174,13 @@
       preview.hidden = true;
       count.disabled = state !== 'used';
       skip.hidden = !(state === 'pending' || state === 'draft');
-      close.hidden = state !== 'used';
+      close.hidden = state !== 'used' && state !== 'notice';
       if (state === 'draft') count.textContent = 'Memory Layer: memories on';
       else if (state === 'pending') count.textContent = 'Looking for memories…';
       else if (state === 'none') count.textContent = 'No related memories';
       else if (state === 'unavailable') count.textContent = 'Memories unavailable: sent as written';
       else if (state === 'skipped') count.textContent = 'Sent without memories';
+      else if (state === 'notice') count.textContent = result.text;
       else if (state === 'used') {
         const n = result.count;
         count.textContent = `${n} ${n === 1 ? 'memory' : 'memories'} used`;
@@ -117,9 +195,11 @@
       }
       box.hidden = false;
       box.dataset.state = state;
+      this.showSpace();
       this.place();
       if (!this.placeTimer) this.placeTimer = setInterval(() => this.place(), 250);
       if (state === 'none' || state === 'skipped' || state === 'unavailable') this.hideTimer = setTimeout(() => this.show('hidden'), 2500);
+      if (state === 'notice') this.hideTimer = setTimeout(() => this.show('hidden'), 8000);
     },
 
     draftChanged(hasText) {

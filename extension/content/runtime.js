@@ -6,7 +6,7 @@
   const ML = (globalThis.MemoryLayer = globalThis.MemoryLayer || {});
   if (ML.runtime) return;
 
-  let view = { signedIn: false, capture: {}, context: false, pausedUntil: 0, timeoutMs: 800 };
+  let view = { signedIn: false, capture: {}, context: false, pausedUntil: 0, timeoutMs: 800, spaces: [], space: {} };
   let site = null; // 'chatgpt' | 'claude' | 'gemini' | 'grok', from the adapter whose hosts name this page
   let adapterVersion = null;
 
@@ -57,6 +57,7 @@
     if (!next || typeof next !== 'object') return;
     view = next;
     gotView = true;
+    if (ML.chip) ML.chip.viewChanged(view);
     maybeReady();
   }
 

@@ -3,7 +3,7 @@
 // `dropped`. Failures (unreachable, 5xx, 429, timeouts) are retried with exponential backoff, woken by
 // chrome.alarms so retries survive service worker and browser restarts.
 //
-// An item: {key, path, body, kind, provider, account, createdAt, attempts, nextAt, lastError, lastStatus}
+// An item: {key, path, body, kind, provider, account, space, spaceName, createdAt, attempts, nextAt, lastError, lastStatus}
 
 import { isRetryable } from './api.js';
 import * as store from './storage.js';
@@ -61,6 +61,24 @@ export async function enqueue(item) {
   // A safety net in case the service worker is stopped before the send below finishes; the send's outcome
   // replaces it (or clears it when nothing is left).
   await chrome.alarms.create(ALARM, { when: Date.now() + BASE_DELAY_MS });
+}
+
+/**
+ * Waiting saves captured into a space that no longer exists go to `toSpace` instead (null: the default space);
+ * answers how many were moved.
+ */
+export function retarget(fromSpace, toSpace) {
+  return mutate((queue) => {
+    let moved = 0;
+    for (const item of queue) {
+      if (item.space === fromSpace) {
+        item.space = toSpace || null;
+        item.nextAt = 0;
+        moved += 1;
+      }
+    }
+    return moved;
+  });
 }
 
 /** Schedules the alarm for the earliest retry (or clears it when nothing waits). */
