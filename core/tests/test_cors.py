@@ -32,7 +32,7 @@ def test_it_allows_a_preflight_from_an_allowed_origin(client, origin):
     assert response.status_code == 200
     assert response["Access-Control-Allow-Origin"] == origin
     allowed = {h.strip() for h in response["Access-Control-Allow-Headers"].split(",")}
-    assert {"authorization", "content-type", "idempotency-key"} <= allowed
+    assert {"authorization", "content-type", "idempotency-key", "x-memory-space"} <= allowed
     assert "POST" in response["Access-Control-Allow-Methods"]
     assert "Access-Control-Allow-Credentials" not in response
 
