@@ -204,3 +204,68 @@ class AccountDeleteForm(forms.Form):
         if value != self.username:
             raise forms.ValidationError(f"Type your user name, {self.username}, exactly.")
         return value
+
+
+# --- Spaces (webapp/space_views.py) -----------------------------------------------------------------------
+
+SPACE_NAME_MAX_CHARS = 60  # accounts.models.SPACE_NAME_MAX_CHARS: the service checks it again
+MAX_MOVE_IDS = 500
+
+
+class SpaceNameForm(forms.Form):
+    """A new space, or a new name for one."""
+
+    name = forms.CharField(max_length=SPACE_NAME_MAX_CHARS, label="Name")
+
+    def clean_name(self) -> str:
+        name = " ".join(self.cleaned_data["name"].split())
+        if not name:
+            raise forms.ValidationError("This field is required.")
+        return name
+
+
+class SpaceDeleteForm(forms.Form):
+    """Deleting a space: what becomes of its memories is the person's explicit choice (no default)."""
+
+    memories = forms.ChoiceField(
+        choices=[("move", "Move them to another space"), ("delete", "Delete them for good")],
+        widget=forms.RadioSelect,
+        label="Its memories",
+        error_messages={"required": "Choose whether its memories move to another space or are deleted."},
+    )
+    to = forms.IntegerField(required=False, min_value=1, label="Move them to")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("memories") == "move" and not data.get("to"):
+            self.add_error("to", "Choose the space its memories move to.")
+        return data
+
+
+class SpaceMergeForm(forms.Form):
+    into = forms.IntegerField(min_value=1, label="Merge into")
+
+
+class IdsField(forms.Field):
+    """Several memory ids from checkboxes sharing one name."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> list[int]:
+        ids: list[int] = []
+        for raw in value or []:
+            text = str(raw).strip()
+            if not (text.isascii() and text.isdigit()) or not 0 < int(text) < 2**63:
+                raise forms.ValidationError(f"{text[:20]!r} is not a memory.")
+            if int(text) not in ids:
+                ids.append(int(text))
+        if len(ids) > MAX_MOVE_IDS:
+            raise forms.ValidationError(f"At most {MAX_MOVE_IDS} memories at a time.")
+        return ids
+
+
+class MoveMemoriesForm(forms.Form):
+    """Moving the memories ticked in the list to another space."""
+
+    ids = IdsField(error_messages={"required": "Tick the memories to move first."})
+    to = forms.IntegerField(min_value=1, label="Move the ticked memories to")

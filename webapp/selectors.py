@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Sum
 
-from accounts.models import User, preferences_of
+from accounts.models import Space, User, preferences_of
 from dashboard.models import UserActivity
 from dashboard.selectors import last_days
 from memories import selectors as memory_selectors
@@ -51,11 +51,12 @@ def activity_per_day(*, user: User, days: int = 30) -> Activity:
     )
 
 
-def memory_page(*, user: User, filters: dict[str, Any], page: str | None) -> Page:
-    """One page (MEMORIES_PER_PAGE, newest first) of ``user``'s memories matching ``filters``
+def memory_page(*, user: User, space: Space | None = None, filters: dict[str, Any], page: str | None) -> Page:
+    """One page (MEMORIES_PER_PAGE, newest first) of ``user``'s memories in ``space`` (None: every space) matching
+    ``filters``
     (memories.selectors.memory_list's keywords). A page number out of range or not a number gives the nearest
     page: after deleting the last memory of the last page, the person lands on the page before it."""
-    memories = memory_selectors.memory_list(user=user, **filters)
+    memories = memory_selectors.memory_list(user=user, space=space, **filters)
     return Paginator(memories, MEMORIES_PER_PAGE).get_page(page)
 
 
@@ -66,11 +67,12 @@ class Preview:
     context_off: bool = False  # the person turned context off: /context adds nothing, whatever is stored
 
 
-def context_preview(*, user: User, prompt: str) -> Preview:
-    """What ``GET /context/{user_id}?query=<prompt>`` would inject with every other parameter left at its default."""
+def context_preview(*, user: User, prompt: str, space: Space | None = None) -> Preview:
+    """What ``GET /context/{user_id}?query=<prompt>`` would inject in ``space`` (None: the default space) with every
+    other parameter left at its default."""
     if not preferences_of(user).context:
         return Preview(prompt=prompt, contexts=[], context_off=True)
-    results = context.context_search(user=user, query=prompt, top_k=settings.CONTEXT_TOP_K_DEFAULT)
+    results = context.context_search(user=user, query=prompt, top_k=settings.CONTEXT_TOP_K_DEFAULT, space=space)
     return Preview(prompt=prompt, contexts=[result.text for result in results])
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from webapp import account_views, views
+from webapp import account_views, space_views, views
 from webapp.http import personal
 
 app_name = "webapp"
@@ -19,6 +19,14 @@ urlpatterns = [
     path("memories/<int:memory_id>/priority", personal(views.memory_priority), name="memory-priority"),
     path("memories/<int:memory_id>/delete", personal(views.memory_delete), name="memory-delete"),
     path("memories/delete-all", personal(views.memory_delete_all), name="memory-delete-all"),
+    path("memories/move", personal(space_views.memories_move), name="memories-move"),
+    # Spaces: make, rename, make default, delete, merge (webapp/space_views.py).
+    path("spaces/", personal(space_views.spaces), name="spaces"),
+    path("spaces/new", personal(space_views.space_create), name="space-create"),
+    path("spaces/<int:space_id>/rename", personal(space_views.space_rename), name="space-rename"),
+    path("spaces/<int:space_id>/default", personal(space_views.space_make_default), name="space-default"),
+    path("spaces/<int:space_id>/delete", personal(space_views.space_delete), name="space-delete"),
+    path("spaces/<int:space_id>/merge", personal(space_views.space_merge), name="space-merge"),
     path("export", personal(views.memory_export), name="export"),
     path("import", personal(views.memory_import), name="import"),
     path("imports/<uuid:job_id>", personal(views.import_status), name="import-status"),

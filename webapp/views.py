@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import login_links
 from accounts import selectors as account_selectors
 from accounts import services as account_services
-from accounts.models import User, preferences_of
+from accounts.models import Space, User, preferences_of
 from accounts.ratelimit import BurstLimited, burst_check, user_key
 from accounts.selectors import usage_today
 from core.errors import error_body, status_of
@@ -30,7 +30,7 @@ from dashboard import charts
 from memories import services as memory_services
 from memories.models import ImportStatus
 from memories.transfer import importers, jobs
-from webapp import selectors
+from webapp import selectors, space_views
 from webapp.forms import (
     AccessTokenForm,
     DeleteAllForm,
@@ -97,13 +97,20 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def _home(request: HttpRequest, *, status: int = 200, **forms: Any) -> HttpResponse:
     user = _user(request)
+    # One space at a time (?space=<id>; none: the default space): the list, the preview, export and import.
+    space = space_views.space_of(user=user, raw=request.GET.get("space"))
+    if space is None:
+        return space_views.no_such_space(request)
     filters = MemoryFilterForm(request.GET)
     if not filters.is_valid():
         status = 400
     page = selectors.memory_page(
-        user=user, filters=filters.selector_filters() if filters.is_valid() else {}, page=request.GET.get("page")
+        user=user,
+        space=space,
+        filters=filters.selector_filters() if filters.is_valid() else {},
+        page=request.GET.get("page"),
     )
-    preview_form, preview, preview_status = _preview(request)
+    preview_form, preview, preview_status = _preview(request, space=space)
     status = max(status, preview_status)
     activity = selectors.activity_per_day(user=user, days=CHART_DAYS)
     context = {
@@ -129,11 +136,13 @@ def _home(request: HttpRequest, *, status: int = 200, **forms: Any) -> HttpRespo
         "import_form": forms.get("import_form") or ImportForm(),
         "imports": [(job, jobs.import_place_in_line(job=job)) for job in jobs.import_jobs_recent(user=user)],
         "priorities": ["low", "normal", "high"],
+        "space": space,
+        "spaces": list(account_selectors.space_list(user=user)),
     }
     return render(request, "webapp/home.html", context, status=status)
 
 
-def _preview(request: HttpRequest) -> tuple[PreviewForm, selectors.Preview | None, int]:
+def _preview(request: HttpRequest, *, space: Space) -> tuple[PreviewForm, selectors.Preview | None, int]:
     if "prompt" not in request.GET:
         return PreviewForm(), None, 200
     form = PreviewForm(request.GET)
@@ -145,7 +154,7 @@ def _preview(request: HttpRequest) -> tuple[PreviewForm, selectors.Preview | Non
     except BurstLimited as exc:
         form.add_error(None, exc.message)
         return form, None, 429
-    return form, selectors.context_preview(user=_user(request), prompt=form.cleaned_data["prompt"]), 200
+    return form, selectors.context_preview(user=_user(request), prompt=form.cleaned_data["prompt"], space=space), 200
 
 
 # --- Changing one memory ----------------------------------------------------------------------------------
@@ -209,11 +218,18 @@ def memory_delete_all(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def memory_export(request: HttpRequest) -> HttpResponseBase:
-    """The API's export (GET /memories/export), streamed the same way; ``?format=ndjson`` for one line each."""
+    """The API's export (GET /memories/export), streamed the same way; ``?format=ndjson`` for one line each;
+    ``?space=<id>`` one space (none: the default space), ``?space=all`` everything."""
     fmt = request.GET.get("format", "json")
     if fmt not in ("json", "ndjson"):
         return error_page(request, status=400, title="Bad request", message="format: use json or ndjson.")
-    rows = (importers.export_ndjson if fmt == "ndjson" else importers.export_json)(user=_user(request))
+    user = _user(request)
+    space = None
+    if request.GET.get("space") != space_views.EVERYTHING:
+        space = space_views.space_of(user=user, raw=request.GET.get("space"))
+        if space is None:
+            return space_views.no_such_space(request)
+    rows = (importers.export_ndjson if fmt == "ndjson" else importers.export_json)(user=user, space=space)
     response = StreamingHttpResponse(
         (piece.encode() for piece in rows),
         content_type="application/x-ndjson; charset=utf-8" if fmt == "ndjson" else "application/json; charset=utf-8",
@@ -225,26 +241,32 @@ def memory_export(request: HttpRequest) -> HttpResponseBase:
 @require_POST
 @login_required
 def memory_import(request: HttpRequest) -> HttpResponse:
+    space = space_views.space_of(user=_user(request), raw=request.POST.get("space"))
+    if space is None:
+        return space_views.no_such_space(request)
     form = ImportForm(request.POST, request.FILES)
     if not form.is_valid():
         return _home(request, status=400, import_form=form)
     try:
         # The API's way in: imported now when small, else queued for the worker and listed under Import.
-        job = jobs.import_receive(user=_user(request), upload=form.cleaned_data["file"])
+        job = jobs.import_receive(user=_user(request), upload=form.cleaned_data["file"], space=space)
     except ApplicationError as exc:  # not a format we read, broken, too large
         form.add_error("file", exc.message)
         return _home(request, status=status_of(exc), import_form=form)
+    # Back to the space imported into (the default space's list is the plain page).
+    here = reverse("webapp:home") + ("" if space.is_default else f"?space={space.pk}")
+    into = "" if space.is_default else f" into “{space.name}”"
     if job.status != ImportStatus.DONE:
-        messages.success(request, f"Import of {job.filename} queued: its progress is shown under Import.")
-        return redirect("webapp:home")
+        messages.success(request, f"Import of {job.filename}{into} queued: its progress is shown under Import.")
+        return redirect(here)
     left_out = f", {job.skipped} left out by your excluded phrases" if job.skipped else ""
     messages.success(
         request,
-        f"Imported {job.imported} memories ({job.duplicates} already stored, {job.failed} not valid{left_out}).",
+        f"Imported {job.imported} memories{into} ({job.duplicates} already stored, {job.failed} not valid{left_out}).",
     )
     for problem in job.errors[:5]:
         messages.warning(request, f"{problem['item']}: {problem['status']}, {problem['reason']}")
-    return redirect("webapp:home")
+    return redirect(here)
 
 
 # --- The account ------------------------------------------------------------------------------------------
