@@ -153,6 +153,7 @@
         this.lastNotice = view.spaceNotice;
         ML.runtime.message({ type: 'space-notice-seen' }).catch(() => {});
         this.show('notice', { text: view.spaceNotice });
+        this.els.box.dataset.notice = view.spaceNotice; // stays after the chip moves on to the send's own state
         return;
       }
       if (this.els && !this.els.box.hidden) this.showSpace();

@@ -984,3 +984,93 @@ def test_a_virtualised_thread_neither_loses_nor_repeats_an_exchange(env: Browser
         (normalized(text), prompt) for text, prompt in zip(shown, prompts, strict=True)
     ]
     assert page.evaluate("document.documentElement.dataset.memoryLayerSent") == "2"
+
+
+# ------------------------------------------------------------------------------------------------ spaces
+
+
+def spaces_of(person: Any) -> dict[str, str]:
+    """The person's spaces by name (GET /me/spaces), ids as the extension keeps them (strings)."""
+    answer = client_for(person).get("/me/spaces").json()
+    listed = answer if isinstance(answer, list) else answer.get("spaces") or answer.get("results")
+    return {space["name"]: str(space["id"]) for space in listed}
+
+
+def space_ids(person: Any, texts: list[str]) -> list[str]:
+    return [str(m.space_id) for text in texts for m in memories_of(person) if m.kind == "prompt" and m.text == text]
+
+
+def test_each_site_saves_into_its_own_space_and_reads_only_that_space(env: Browser, gate: Gate, person: Any) -> None:
+    api = client_for(person)
+    assert api.post("/me/spaces", {"name": "Work"}, format="json").status_code == 201
+    spaces = spaces_of(person)
+    work, personal = spaces["Work"], spaces["Personal"]
+    at_home = "My dog Max is a golden retriever and he loves swimming in the lake."
+    at_work = "The Falcon launch review with Dana is on Thursday at 10 in room B."
+    assert api.post("/save-prompt", {"prompt": at_home}, format="json").status_code == 201
+    assert api.post("/save-prompt", {"prompt": at_work}, format="json", HTTP_X_MEMORY_SPACE=work).status_code == 201
+    signed_in(env, gate, person, timeout_ms=3000)
+
+    # The popup's quick switch: ChatGPT into Work; Claude keeps the default space (Personal).
+    popup = env.open(env.url("popup.html"))
+    popup.wait_for_selector("body[data-spaces=ready]")
+    assert popup.input_value("#space-chatgpt") == personal and popup.input_value("#space-claude") == personal
+    popup.select_option("#space-chatgpt", work)
+    wait_for(lambda: env.stored("siteSpaces") == {"chatgpt": work}, what="ChatGPT's space stored", timeout=10)
+    ARTIFACTS.mkdir(exist_ok=True)
+    popup.screenshot(path=str(ARTIFACTS / "extension-popup-spaces.png"))
+    popup.close()
+
+    # ChatGPT: Work's memory comes back, never the dog; what is saved goes into Work.
+    page = chat(env, "chatgpt")
+    asked_at_work = "When is the Falcon launch review with Dana?"
+    type_prompt(page, "chatgpt", asked_at_work)
+    chip_space = page.locator("#memory-layer-chip .space")
+    chip_space.wait_for()
+    assert chip_space.text_content() == "Work ▾"
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => window.__sent.length === 1", timeout=6000)
+    received = sent(page)[0]
+    assert received.startswith(BLOCK_START) and "Falcon launch review" in received and "golden" not in received
+
+    # Claude: the dog, never Falcon; saved into Personal.
+    page = chat(env, "claude")
+    asked_at_home = "What breed is my dog Max?"
+    type_prompt(page, "claude", asked_at_home)
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => window.__sent.length === 1", timeout=6000)
+    received = sent(page)[0]
+    assert received.startswith(BLOCK_START) and "golden retriever" in received and "Falcon" not in received
+    wait_for(lambda: space_ids(person, [asked_at_work, asked_at_home]) == [work, personal],
+             what="each prompt saved in its site's space", timeout=15)  # fmt: skip
+    answers = wait_for(lambda: [m for m in memories_of(person) if m.kind == "response"] or None, timeout=20,
+                       what="the answers")  # fmt: skip
+    assert {(m.prompt, str(m.space_id)) for m in answers} <= {(asked_at_work, work), (asked_at_home, personal)}
+
+    # The chip's switch: Claude into Work from the page itself.
+    page = chat(env, "claude")
+    type_prompt(page, "claude", "Something else")
+    page.locator("#memory-layer-chip .space").click()
+    page.locator(f"#memory-layer-chip .menu button[data-space-id='{work}']").click()
+    wait_for(lambda: env.stored("siteSpaces") == {"chatgpt": work, "claude": work}, what="Claude's space", timeout=10)
+    page.wait_for_function(
+        "() => document.querySelector('#memory-layer-chip').shadowRoot.querySelector('.space').textContent === 'Work ▾'"
+    )
+    page.screenshot(path=str(ARTIFACTS / "extension-chip-space.png"))
+
+    # Work is deleted elsewhere (its memories moved to Personal): the next save falls back to the default space,
+    # and the person is told once.
+    assert api.delete(f"/me/spaces/{work}?memories=move&to={personal}").status_code in (200, 204)
+    page = chat(env, "chatgpt")
+    after = "Draft the agenda for the next planning meeting"
+    type_prompt(page, "chatgpt", after)
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => window.__sent.length === 1", timeout=6000)
+    wait_for(lambda: space_ids(person, [after]) == [personal], what="the save in the default space", timeout=15)
+    page.wait_for_function(
+        "() => (document.querySelector('#memory-layer-chip').shadowRoot.querySelector('.chip').dataset.notice || '')"
+        ".includes('no longer exists')",
+        timeout=10000,
+    )
+    assert env.stored("siteSpaces") == {}
+    assert not env.stored("spaceNotice")  # told once: the chip took it
