@@ -219,3 +219,83 @@ def test_it_moves_an_imports_progress_bar_without_a_reload(transactional_db, liv
     assert (bar.get_attribute("max"), bar.evaluate("b => b.value")) == ("40", 40)
     assert row.locator("[data-field=done]").inner_text() == "40 of 40"
     assert loads == [] and problems == []  # moved in place, no reload; no script error, no CSP violation
+
+
+@pytest.mark.parametrize("screen", list(SCREENS))
+def test_it_keeps_spaces_apart_in_a_real_browser(transactional_db, live_server, browser, screen):
+    """Make a Work space, move a memory into it, see each space alone (list and preview), export one space and
+    everything, then delete Work moving its memories back; screenshots app-spaces-<screen>.png."""
+    user, memories = _person(f"spaces-{screen}")
+    context = browser.new_context(viewport=SCREENS[screen])  # type: ignore[arg-type]
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    base = live_server.url
+    page.goto(f"{base}/app/login/")
+    page.fill("#id_login", user.username)
+    page.fill("#id_password", f"pw-{user.username}")
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(f"{base}/app/")
+
+    # A new space, from the spaces page.
+    page.click("nav >> text=Spaces")
+    page.wait_for_url(f"{base}/app/spaces/")
+    page.fill("#new-space input[name=name]", "Work")
+    with page.expect_navigation():
+        page.click("button:has-text('Make space')")
+    assert "Made the space “Work”." in page.locator(".messages").inner_text()
+    work = user.spaces.get(name="Work")
+
+    # Moving the cello memory into Work from the list.
+    page.click("nav >> text=Memories")
+    page.wait_for_url(f"{base}/app/")
+    page.check(f"[data-memory='{memories['cello'].pk}'] input[name=ids]")
+    page.select_option("#move-form select[name=to]", str(work.pk))
+    with page.expect_navigation():
+        page.click("#move-form button:has-text('Move')")
+    assert "Moved 1 memory to “Work”." in page.locator(".messages").inner_text()
+    assert page.locator("[data-memory]").count() == 2
+    assert Memory.objects.get(pk=memories["cello"].pk).space_id == work.pk
+
+    # The switcher: Work alone, its list and its preview.
+    page.select_option("#space-switch", str(work.pk))
+    with page.expect_navigation():
+        page.click(".space-switch button:has-text('Show')")
+    assert page.locator("[data-memory]").count() == 1
+    assert page.locator(f"[data-memory='{memories['cello'].pk}']").is_visible()
+    page.fill("input[name=prompt]", "Which instrument do I play?")
+    page.click("button:has-text('Preview')")
+    preview = page.locator("[data-preview]")
+    preview.wait_for()
+    assert "cello" in preview.inner_text() and "Lyon" not in preview.inner_text()
+    assert f"space={work.pk}" in page.url
+    _fits(page, screen)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"app-spaces-list-{screen}.png"), full_page=True)
+
+    # Export: this space, or everything.
+    with page.expect_download() as download:
+        page.click("[data-export=space] a:has-text('JSON'):not(:has-text('NDJSON'))")
+    assert [m["text"] for m in json.loads(Path(download.value.path()).read_text())["memories"]] == [
+        memories["cello"].text
+    ]
+    with page.expect_download() as download:
+        page.click("[data-export=all] a:has-text('JSON'):not(:has-text('NDJSON'))")
+    assert json.loads(Path(download.value.path()).read_text())["count"] == 3
+
+    # Deleting Work, its memories moved back to Personal.
+    page.click("nav >> text=Spaces")
+    page.wait_for_url(f"{base}/app/spaces/")
+    row = page.locator(f"[data-space='{work.pk}']")
+    row.locator("summary").click()
+    _fits(page, screen)
+    page.screenshot(path=str(ARTIFACTS / f"app-spaces-{screen}.png"), full_page=True)
+    row.locator("input[name=memories][value=move]").check()
+    with page.expect_navigation():
+        row.locator("button:has-text('Delete this space')").click()
+    assert "its 1 memories are in “Personal” now" in page.locator(".messages").inner_text()
+    assert list(user.spaces.values_list("name", flat=True)) == ["Personal"]
+    assert Memory.objects.filter(user=user).count() == 3
+    context.close()
+    assert problems == []  # no script error, no CSP violation
