@@ -50,7 +50,7 @@ def _spaces_page(request: HttpRequest, *, status: int = 200, **forms: Any) -> Ht
     spaces = list(account_selectors.space_list(user=user))
     context = {
         "spaces": spaces,
-        "total": sum(space.memory_count for space in spaces)  # type: ignore[attr-defined],
+        "total": sum(space.memory_count for space in spaces),  # type: ignore[attr-defined]
         "create_form": forms.get("create_form") or SpaceNameForm(),
         # A refused form is shown again under the space it was for, with its errors.
         "failed_space": forms.get("failed_space"),
