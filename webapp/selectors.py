@@ -72,7 +72,8 @@ def context_preview(*, user: User, prompt: str, space: Space | None = None) -> P
     other parameter left at its default."""
     if not preferences_of(user).context:
         return Preview(prompt=prompt, contexts=[], context_off=True)
-    results = context.context_search(user=user, query=prompt, top_k=settings.CONTEXT_TOP_K_DEFAULT, space=space)
+    filters = context.ContextFilters(space_id=space.pk if space is not None else None)
+    results = context.context_search(user=user, query=prompt, top_k=settings.CONTEXT_TOP_K_DEFAULT, filters=filters)
     return Preview(prompt=prompt, contexts=[result.text for result in results])
 
 

@@ -19,6 +19,7 @@ urlpatterns = [
     path("memories/<int:memory_id>/priority", personal(views.memory_priority), name="memory-priority"),
     path("memories/<int:memory_id>/delete", personal(views.memory_delete), name="memory-delete"),
     path("memories/delete-all", personal(views.memory_delete_all), name="memory-delete-all"),
+    path("memories/", personal(views.home), name="memories"),  # ?space=<id>: one space's memories
     path("memories/move", personal(space_views.memories_move), name="memories-move"),
     # Spaces: make, rename, make default, delete, merge (webapp/space_views.py).
     path("spaces/", personal(space_views.spaces), name="spaces"),

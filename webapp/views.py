@@ -92,6 +92,10 @@ def login_link(request: HttpRequest, token: str) -> HttpResponse:
 @require_GET
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    if "space" in request.GET and request.path == reverse("webapp:home"):
+        # One space's list lives at /app/memories/: allauth turns any 404 on /app/ itself into a redirect, and a
+        # space that is not the person's must answer 404.
+        return redirect(f"{reverse('webapp:memories')}?{request.GET.urlencode()}")
     return _home(request)
 
 
@@ -138,6 +142,8 @@ def _home(request: HttpRequest, *, status: int = 200, **forms: Any) -> HttpRespo
         "priorities": ["low", "normal", "high"],
         "space": space,
         "spaces": list(account_selectors.space_list(user=user)),
+        # The default space's list is the plain page; another space's is /app/memories/?space=<id>.
+        "list_url": reverse("webapp:home" if space.is_default else "webapp:memories"),
     }
     return render(request, "webapp/home.html", context, status=status)
 
@@ -254,7 +260,7 @@ def memory_import(request: HttpRequest) -> HttpResponse:
         form.add_error("file", exc.message)
         return _home(request, status=status_of(exc), import_form=form)
     # Back to the space imported into (the default space's list is the plain page).
-    here = reverse("webapp:home") + ("" if space.is_default else f"?space={space.pk}")
+    here = reverse("webapp:home") if space.is_default else f"{reverse('webapp:memories')}?space={space.pk}"
     into = "" if space.is_default else f" into “{space.name}”"
     if job.status != ImportStatus.DONE:
         messages.success(request, f"Import of {job.filename}{into} queued: its progress is shown under Import.")

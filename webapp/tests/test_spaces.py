@@ -150,7 +150,7 @@ def test_it_deletes_nothing_without_a_choice_the_default_space_or_into_another_p
     assert refused.status_code == 409 and "default" in _text(refused)
     assert web.post(f"/app/spaces/{work.pk}/delete", {"memories": "move", "to": bobs_space.pk}).status_code == 404
     assert web.post(f"/app/spaces/{bobs_space.pk}/delete", {"memories": "delete"}).status_code == 404
-    assert Space.objects.count() == 3 and Memory.objects.count() == 2
+    assert Space.objects.count() == 4 and Memory.objects.count() == 2  # Personal and Work for each
 
 
 def test_it_merges_two_spaces(web, alice, personal, work, two_spaces, bobs_space):
@@ -168,7 +168,8 @@ def test_it_merges_two_spaces(web, alice, personal, work, two_spaces, bobs_space
 def test_it_shows_one_space_at_a_time_with_the_default_first(web, personal, work, two_spaces):
     default = _text(web.get("/app/"))
     assert "golden retriever" in default and "Falcon" not in default
-    response = web.get("/app/", {"space": work.pk})
+    assert web.get("/app/", {"space": work.pk})["Location"] == f"/app/memories/?space={work.pk}"
+    response = web.get("/app/memories/", {"space": work.pk})
     shown = _text(response)
     assert response.status_code == 200 and "Falcon" in shown and "golden retriever" not in shown
     assert f'<option value="{work.pk}" selected>Work (1)' in shown
@@ -178,13 +179,13 @@ def test_it_shows_one_space_at_a_time_with_the_default_first(web, personal, work
 @pytest.mark.parametrize("raw", ["nope", "-1", "12.5", "99999999999999999999"])
 def test_it_answers_404_for_a_space_that_is_not_the_persons(web, work, bobs_space, raw):
     for value in (raw, str(bobs_space.pk)):
-        response = web.get("/app/", {"space": value})
+        response = web.get("/app/memories/", {"space": value})
         assert response.status_code == 404 and "no such space among yours" in _text(response)
     assert web.get("/app/export", {"space": bobs_space.pk}).status_code == 404
 
 
 def test_it_previews_the_context_of_the_space_shown(web, personal, work, two_spaces):
-    in_work = web.get("/app/", {"space": work.pk, "prompt": "When is the Falcon launch review?"})
+    in_work = web.get("/app/memories/", {"space": work.pk, "prompt": "When is the Falcon launch review?"})
     assert "Falcon launch review" in " ".join(in_work.context["preview"].contexts)
     in_personal = web.get("/app/", {"prompt": "When is the Falcon launch review?"})
     assert not any("Falcon" in text for text in in_personal.context["preview"].contexts)
@@ -206,7 +207,7 @@ def test_it_imports_into_the_space_shown(web, alice, personal, work):
     upload = io.BytesIO(json.dumps(line).encode())
     upload.name = "memories.ndjson"
     response = web.post("/app/import", {"file": upload, "space": work.pk})
-    assert response.status_code == 302 and response["Location"] == f"/app/?space={work.pk}"
+    assert response.status_code == 302 and response["Location"] == f"/app/memories/?space={work.pk}"
     assert Memory.objects.get(user=alice, provider="grok").space_id == work.pk
     assert "Imported 1 memories into “Work”" in _messages(web.get(response["Location"]))[0]
 
@@ -222,7 +223,7 @@ def test_it_imports_nothing_into_another_persons_space(web, alice, bobs_space):
 
 
 def test_it_moves_the_ticked_memories_and_goes_back(web, personal, work, two_spaces):
-    here = f"/app/?space={personal.pk}"
+    here = f"/app/memories/?space={personal.pk}"
     response = web.post("/app/memories/move", {"ids": [two_spaces["personal"].pk], "to": work.pk, "next": here})
     assert response.status_code == 302 and response["Location"] == here
     assert Memory.objects.get(pk=two_spaces["personal"].pk).space_id == work.pk
