@@ -177,7 +177,7 @@ def memories_move(request: HttpRequest) -> HttpResponse:
     """The memories ticked in the list go to another of the person's spaces; back to the list."""
     form = MoveMemoriesForm(request.POST)
     if not form.is_valid():
-        problems = "; ".join(" ".join(errors) for errors in form.errors.values())
+        problems = "; ".join(str(error) for errors in form.errors.values() for error in errors)
         return error_page(request, status=400, title="Nothing was moved", message=problems)
     to = _owned(request, form.cleaned_data["to"])
     if to is None:
