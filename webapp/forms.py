@@ -239,6 +239,8 @@ class SpaceDeleteForm(forms.Form):
         data = super().clean() or {}
         if data.get("memories") == "move" and not data.get("to"):
             self.add_error("to", "Choose the space its memories move to.")
+        if data.get("memories") == "delete":
+            data["to"] = None  # the page always sends its "move to" choice: not asked for here
         return data
 
 

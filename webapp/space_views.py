@@ -121,23 +121,32 @@ def space_make_default(request: HttpRequest, space_id: int) -> HttpResponse:
     return redirect("webapp:spaces")
 
 
-@require_POST
-@login_required
-def space_delete(request: HttpRequest, space_id: int) -> HttpResponse:
-    user = _user(request)
+def _space_and_target(request: HttpRequest, space_id: int, form: Any, target: str) -> HttpResponse | tuple[Space, Any]:
+    """The space in the URL and the other space the valid ``form`` names in its field ``target`` (None when it
+    names none), or the answer to give instead: 404 for a space that is not theirs, 400 for a refused form."""
     space = _owned(request, space_id)
     if space is None:
         return no_such_space(request)
-    form = SpaceDeleteForm(request.POST)
     if not form.is_valid():
         return _spaces_page(request, status=400, failed_space=space.pk, failed_form=form)
-    to = None
-    if form.cleaned_data["memories"] == "move":
-        to = _owned(request, form.cleaned_data["to"])
-        if to is None:
+    other = None
+    if form.cleaned_data.get(target):
+        other = _owned(request, form.cleaned_data[target])
+        if other is None:
             return no_such_space(request)
+    return space, other
+
+
+@require_POST
+@login_required
+def space_delete(request: HttpRequest, space_id: int) -> HttpResponse:
+    form = SpaceDeleteForm(request.POST)
+    found = _space_and_target(request, space_id, form, "to")
+    if isinstance(found, HttpResponse):
+        return found
+    space, to = found
     try:
-        done = memory_services.space_delete(user=user, space=space, mode=form.cleaned_data["memories"], to=to)
+        done = memory_services.space_delete(user=_user(request), space=space, mode=form.cleaned_data["memories"], to=to)
     except ApplicationError as exc:  # the default space, or moving into itself
         return _refused(request, exc, space=space, form=form)
     if to is not None:
@@ -150,18 +159,13 @@ def space_delete(request: HttpRequest, space_id: int) -> HttpResponse:
 @require_POST
 @login_required
 def space_merge(request: HttpRequest, space_id: int) -> HttpResponse:
-    user = _user(request)
-    source = _owned(request, space_id)
-    if source is None:
-        return no_such_space(request)
     form = SpaceMergeForm(request.POST)
-    if not form.is_valid():
-        return _spaces_page(request, status=400, failed_space=source.pk, failed_form=form)
-    into = _owned(request, form.cleaned_data["into"])
-    if into is None:
-        return no_such_space(request)
+    found = _space_and_target(request, space_id, form, "into")
+    if isinstance(found, HttpResponse):
+        return found
+    source, into = found
     try:
-        moved = memory_services.space_merge(user=user, source=source, into=into)
+        moved = memory_services.space_merge(user=_user(request), source=source, into=into)
     except ApplicationError as exc:  # into itself
         return _refused(request, exc, space=source, form=form)
     same = f" ({moved.merged} were there already and are kept once)" if moved.merged else ""

@@ -84,12 +84,7 @@ def test_it_works_in_a_real_browser(transactional_db, live_server, browser, scre
     base = live_server.url
 
     # Signing in through the form.
-    page.goto(f"{base}/app/")
-    assert re.search(r"/app/login/\?next=/app/$", page.url)
-    page.fill("#id_login", user.username)
-    page.fill("#id_password", f"pw-{user.username}")
-    page.click("button:has-text('Sign in')")
-    page.wait_for_url(f"{base}/app/")
+    _sign_in(page, base, user)
     assert page.locator("[data-memory]").count() == 3
     assert page.locator("svg[data-chart='saves-per-day'] rect.bar").count() == 3  # one bar a day: 0, 2, 5 days ago
     assert page.locator("svg[data-chart='context-calls-per-day'] rect.bar").count() == 1
@@ -178,6 +173,16 @@ def test_it_works_in_a_real_browser(transactional_db, live_server, browser, scre
     assert problems == []  # no script error, no CSP violation
 
 
+def _sign_in(page: Page, base: str, user: User) -> None:
+    """Through the sign-in form, from /app/ (which sends a signed-out person there)."""
+    page.goto(f"{base}/app/")
+    assert re.search(r"/app/login/\?next=/app/$", page.url)
+    page.fill("#id_login", user.username)
+    page.fill("#id_password", f"pw-{user.username}")
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(f"{base}/app/")
+
+
 def _fits(page: Page, screen: str) -> None:
     """Nothing wider than the screen: no sideways scrolling on a phone."""
     width = page.evaluate("document.documentElement.scrollWidth")
@@ -232,11 +237,7 @@ def test_it_keeps_spaces_apart_in_a_real_browser(transactional_db, live_server, 
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
     base = live_server.url
-    page.goto(f"{base}/app/login/")
-    page.fill("#id_login", user.username)
-    page.fill("#id_password", f"pw-{user.username}")
-    page.click("button:has-text('Sign in')")
-    page.wait_for_url(f"{base}/app/")
+    _sign_in(page, base, user)
 
     # A new space, from the spaces page.
     page.click("nav >> text=Spaces")
