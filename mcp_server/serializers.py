@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
+from accounts.api.serializers import SpaceRefField
 from core.fields import StrictCharField, StrictIntegerField
 from memories.fields import ProviderField
 
@@ -31,6 +32,7 @@ def _optional(field: type[serializers.Field], **kwargs: Any) -> serializers.Fiel
 
 
 class SearchArguments(_Arguments):
+    space = SpaceRefField(default=None)  # resolved by accounts.spaces: the token's default when left out
     query = StrictCharField(max_length=settings.MEMORY_MAX_QUERY_CHARS)
     max_tokens = _optional(StrictIntegerField, min_value=0, max_value=settings.CONTEXT_MAX_TOKENS_LIMIT)
     provider = _optional(ProviderField, max_length=32)
@@ -44,6 +46,7 @@ class SearchArguments(_Arguments):
 
 
 class SaveArguments(_Arguments):
+    space = SpaceRefField(default=None)  # resolved by accounts.spaces: the token's default when left out
     text = StrictCharField(max_length=settings.MEMORY_MAX_TEXT_CHARS, trim_whitespace=False)
     provider = ProviderField(required=False, allow_null=True, default="mcp", max_length=32)
 
@@ -57,13 +60,15 @@ class SaveArguments(_Arguments):
 
 
 class RecentArguments(_Arguments):
+    space = SpaceRefField(default=None)  # resolved by accounts.spaces: the token's default when left out
     limit = StrictIntegerField(
         required=False, allow_null=True, default=RECENT_DEFAULT, min_value=1, max_value=RECENT_MAX
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        return {"limit": attrs["limit"] or RECENT_DEFAULT}
+        return {**attrs, "limit": attrs["limit"] or RECENT_DEFAULT}
 
 
 class ForgetArguments(_Arguments):
+    space = SpaceRefField(default=None)  # resolved by accounts.spaces: the token's default when left out
     memory_id = StrictIntegerField(min_value=1)

@@ -33,6 +33,14 @@ def _date_time(description: str) -> dict[str, Any]:
     return {"type": "string", "format": "date-time", "description": description}
 
 
+# Every tool takes the space it acts on (docs/spaces.md); left out, the token's default space, never all of them.
+SPACE_ARGUMENT = {
+    "type": ["integer", "string"],
+    "description": "The id of the space to use (GET /me/spaces); left out: this token's default space. A space "
+    "this token does not hold is not found.",
+}
+
+
 def tool_definitions() -> list[types.Tool]:
     providers = list(settings.MEMORY_PROVIDERS)
     return [
@@ -70,6 +78,7 @@ def tool_definitions() -> list[types.Tool]:
                     },
                     "since": _date_time("Only memories saved at or after this time (ISO 8601)."),
                     "until": _date_time("Only memories saved at or before this time (ISO 8601)."),
+                    "space": SPACE_ARGUMENT,
                 },
                 "required": ["query"],
                 "additionalProperties": False,
@@ -99,6 +108,7 @@ def tool_definitions() -> list[types.Tool]:
                         "enum": providers,
                         "description": "Which assistant this comes from (default: mcp).",
                     },
+                    "space": SPACE_ARGUMENT,
                 },
                 "required": ["text"],
                 "additionalProperties": False,
@@ -121,7 +131,8 @@ def tool_definitions() -> list[types.Tool]:
                         "minimum": 1,
                         "maximum": RECENT_MAX,
                         "description": f"How many (default {RECENT_DEFAULT}).",
-                    }
+                    },
+                    "space": SPACE_ARGUMENT,
                 },
                 "additionalProperties": False,
             },
@@ -136,7 +147,10 @@ def tool_definitions() -> list[types.Tool]:
             ),
             input_schema={
                 "type": "object",
-                "properties": {"memory_id": {"type": "integer", "minimum": 1, "description": "The memory's id."}},
+                "properties": {
+                    "memory_id": {"type": "integer", "minimum": 1, "description": "The memory's id."},
+                    "space": SPACE_ARGUMENT,
+                },
                 "required": ["memory_id"],
                 "additionalProperties": False,
             },
