@@ -149,6 +149,20 @@ class AccessTokenForm(forms.Form):
         label="Scope",
     )
     expires = forms.ChoiceField(choices=EXPIRY_CHOICES, required=False, label="Expires")
+    spaces = forms.TypedMultipleChoiceField(
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        label="Spaces it may use",
+        required=False,
+        help_text="It sees and saves only in these (none ticked: your default space); a call that names no space "
+        "uses your default space when ticked, else the oldest ticked.",
+    )
+
+    def __init__(self, *args: Any, spaces: list[Any], **kwargs: Any):
+        """``spaces``: the person's spaces, offered as choices (the default space ticked)."""
+        super().__init__(*args, **kwargs)
+        self.fields["spaces"].choices = [(space.pk, space.name) for space in spaces]
+        self.fields["spaces"].initial = [space.pk for space in spaces if space.is_default]
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
@@ -163,6 +177,7 @@ class AccessTokenForm(forms.Form):
             "name": self.cleaned_data["name"],
             "scope": self.cleaned_data["scope"],
             "expires_at": timezone.now() + timedelta(days=int(days)) if days else None,
+            "spaces": self.cleaned_data["spaces"] or None,
         }
 
 

@@ -319,8 +319,8 @@ def capture_settings(request: HttpRequest) -> HttpResponse:
 def access_tokens(request: HttpRequest) -> HttpResponse:
     """The person's tokens; a POST makes one and shows it on the answer's page, the only time it is shown."""
     if request.method == "GET":
-        return _tokens_page(request, form=AccessTokenForm())
-    form = AccessTokenForm(request.POST)
+        return _tokens_page(request, form=_token_form(request))
+    form = _token_form(request, request.POST)
     if not form.is_valid():
         return _tokens_page(request, form=form, status=400)
     try:
@@ -328,7 +328,11 @@ def access_tokens(request: HttpRequest) -> HttpResponse:
     except ApplicationError as exc:  # too many tokens
         form.add_error(None, exc.message)
         return _tokens_page(request, form=form, status=status_of(exc))
-    return _tokens_page(request, form=AccessTokenForm(), created=created)
+    return _tokens_page(request, form=_token_form(request), created=created)
+
+
+def _token_form(request: HttpRequest, data: Any = None) -> AccessTokenForm:
+    return AccessTokenForm(data, spaces=list(account_selectors.space_list(user=_user(request))))
 
 
 def _tokens_page(

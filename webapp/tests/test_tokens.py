@@ -97,3 +97,26 @@ def test_it_makes_a_token_that_saves_through_mcp_and_shows_the_memory_here(web, 
     assert Memory.objects.get(user=alice).provider == "mcp"
     assert "I keep bees on the roof." in web.get("/app/", {"provider": "mcp"}).content.decode()
     assert PersonalAccessToken.objects.get().last_used_at is not None
+
+
+def test_it_makes_a_token_for_the_spaces_ticked_and_lists_them(web, alice, bob):
+    personal = services.space_default(user=alice)
+    work = services.space_create(user=alice, name="Work")
+    page = web.get("/app/tokens/").content.decode()
+    assert f'value="{personal.pk}" id="id_spaces_0" checked' in page and f'value="{work.pk}"' in page
+
+    web.post("/app/tokens/", {"name": "work only", "scope": "read", "spaces": [work.pk]})
+    token = PersonalAccessToken.objects.get(user=alice)
+    assert [s.pk for s in token.spaces.all()] == [work.pk]
+    listed = web.get("/app/tokens/").content.decode()
+    assert re.search(r'data-field="spaces">Work</span>', listed)
+
+    bobs = services.space_create(user=bob, name="Bob's")
+    refused = web.post("/app/tokens/", {"name": "sneaky", "scope": "read", "spaces": [bobs.pk]})
+    assert refused.status_code == 400 and PersonalAccessToken.objects.filter(user=alice).count() == 1
+
+
+def test_it_gives_a_token_with_no_space_ticked_the_default_space(web, alice):
+    personal = services.space_default(user=alice)
+    web.post("/app/tokens/", {"name": "plain", "scope": "read"})
+    assert [s.pk for s in PersonalAccessToken.objects.get(user=alice).spaces.all()] == [personal.pk]
