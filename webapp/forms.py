@@ -161,7 +161,9 @@ class AccessTokenForm(forms.Form):
     def __init__(self, *args: Any, spaces: list[Any], **kwargs: Any):
         """``spaces``: the person's spaces, offered as choices (the default space ticked)."""
         super().__init__(*args, **kwargs)
-        self.fields["spaces"].choices = [(space.pk, space.name) for space in spaces]
+        field = self.fields["spaces"]
+        assert isinstance(field, forms.TypedMultipleChoiceField)
+        field.choices = [(space.pk, space.name) for space in spaces]
         self.fields["spaces"].initial = [space.pk for space in spaces if space.is_default]
 
     def clean_name(self) -> str:
