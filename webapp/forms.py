@@ -57,6 +57,12 @@ class PinForm(forms.Form):
     pinned = forms.TypedChoiceField(choices=[("true", "pin"), ("false", "unpin")], coerce=lambda value: value == "true")
 
 
+class AllSpacesForm(forms.Form):
+    all_spaces = forms.TypedChoiceField(
+        choices=[("true", "every space"), ("false", "this space")], coerce=lambda value: value == "true"
+    )
+
+
 class PriorityForm(forms.Form):
     priority = forms.TypedChoiceField(
         choices=[(label, label) for _, label in Priority.choices],

@@ -33,6 +33,7 @@ from memories.transfer import importers, jobs
 from webapp import selectors, space_views
 from webapp.forms import (
     AccessTokenForm,
+    AllSpacesForm,
     DeleteAllForm,
     ImportForm,
     MemoryFilterForm,
@@ -177,6 +178,24 @@ def memory_pin(request: HttpRequest, memory_id: int) -> HttpResponse:
     except NotFound:
         return _not_found(request)
     messages.success(request, "Pinned." if form.cleaned_data["pinned"] else "Unpinned.")
+    return back(request)
+
+
+@require_POST
+@login_required
+def memory_all_spaces(request: HttpRequest, memory_id: int) -> HttpResponse:
+    """A standing preference ("I'm vegetarian") offered in every space's context, or in its own space only."""
+    form = AllSpacesForm(request.POST)
+    if not form.is_valid():
+        return _bad_input(request, form)
+    shared = form.cleaned_data["all_spaces"]
+    try:
+        memory_services.memory_update(user=_user(request), memory_id=memory_id, all_spaces=shared)
+    except NotFound:
+        return _not_found(request)
+    except ApplicationError as exc:  # not a standing preference
+        return error_page(request, status=status_of(exc), title="Not changed", message=exc.message)
+    messages.success(request, "Used in every space from now on." if shared else "Used in its own space only.")
     return back(request)
 
 

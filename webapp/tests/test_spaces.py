@@ -238,3 +238,24 @@ def test_it_moves_nothing_of_another_person_nor_into_their_space(web, alice, wor
     assert web.post("/app/memories/move", {"to": work.pk}).status_code == 400
     assert web.post("/app/memories/move", {"ids": ["x1"], "to": work.pk}).status_code == 400
     assert Memory.objects.get(pk=mine).space_id != work.pk and Memory.objects.get(pk=bobs.pk).space_id == bobs_space.pk
+
+
+# --- A standing preference in every space -------------------------------------------------------------------
+
+
+def test_it_shares_a_standing_preference_with_every_space_and_back(web, alice, personal, work, bob_memory):
+    rule = save(alice, "I am vegetarian, so from now on only suggest meat-free recipes.", space=personal)
+    plain = save(alice, "My dog Max is a golden retriever.", space=personal)
+    assert "Use in every space" in _text(web.get("/app/"))
+    response = web.post(f"/app/memories/{rule.pk}/all-spaces", {"all_spaces": "true", "next": "/app/"})
+    assert response.status_code == 302 and Memory.objects.get(pk=rule.pk).all_spaces is True
+    in_work = web.get("/app/memories/", {"space": work.pk, "prompt": "Suggest a recipe for dinner tonight"})
+    assert any("vegetarian" in text for text in in_work.context["preview"].contexts)
+    assert web.post(f"/app/memories/{rule.pk}/all-spaces", {"all_spaces": "false"}).status_code == 302
+    assert Memory.objects.get(pk=rule.pk).all_spaces is False
+
+    assert web.post(f"/app/memories/{plain.pk}/all-spaces", {"all_spaces": "true"}).status_code == 400
+    assert web.post(f"/app/memories/{bob_memory.pk}/all-spaces", {"all_spaces": "true"}).status_code == 404
+    assert web.post(f"/app/memories/{rule.pk}/all-spaces", {"all_spaces": "maybe"}).status_code == 400
+    assert web.get(f"/app/memories/{rule.pk}/all-spaces").status_code == 405
+    assert not Memory.objects.filter(all_spaces=True).exists()
