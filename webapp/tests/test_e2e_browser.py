@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -76,11 +77,7 @@ def _person(name: str) -> tuple[User, dict[str, Memory]]:
 @pytest.mark.parametrize("screen", list(SCREENS))
 def test_it_works_in_a_real_browser(transactional_db, live_server, browser, screen):
     user, memories = _person(f"person-{screen}")
-    context = browser.new_context(viewport=SCREENS[screen])  # type: ignore[arg-type]
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
+    context, page, problems = _open(browser, screen)
     base = live_server.url
 
     # Signing in through the form.
@@ -173,6 +170,16 @@ def test_it_works_in_a_real_browser(transactional_db, live_server, browser, scre
     assert problems == []  # no script error, no CSP violation
 
 
+def _open(browser: Browser, screen: str) -> tuple[Any, Page, list[str]]:
+    """A browser context at the screen's size, its page, and the script errors (CSP violations too) it logs."""
+    context = browser.new_context(viewport=SCREENS[screen])  # type: ignore[arg-type]
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    return context, page, problems
+
+
 def _sign_in(page: Page, base: str, user: User) -> None:
     """Through the sign-in form, from /app/ (which sends a signed-out person there)."""
     page.goto(f"{base}/app/")
@@ -231,11 +238,7 @@ def test_it_keeps_spaces_apart_in_a_real_browser(transactional_db, live_server, 
     """Make a Work space, move a memory into it, see each space alone (list and preview), export one space and
     everything, then delete Work moving its memories back; screenshots app-spaces-<screen>.png."""
     user, memories = _person(f"spaces-{screen}")
-    context = browser.new_context(viewport=SCREENS[screen])  # type: ignore[arg-type]
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
+    context, page, problems = _open(browser, screen)
     base = live_server.url
     _sign_in(page, base, user)
 
