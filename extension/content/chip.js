@@ -28,8 +28,10 @@
     .preview h2 { font-size: 12px; margin: 0 0 6px; color: #5b5575; font-weight: 600; }
     .preview ul { margin: 0; padding-left: 16px; }
     .preview li { margin: 0 0 6px; white-space: pre-wrap; word-break: break-word; }
-    .space { border: 1px solid #c9b8ff; background: white; max-width: 140px; overflow: hidden; text-overflow: ellipsis;
-      white-space: nowrap; }
+    .space { border: 1px solid #c9b8ff; background: white; max-width: 160px; overflow: hidden; text-overflow: ellipsis;
+      white-space: nowrap; flex-shrink: 0; }
+    .chip:has(.space:not([hidden])) { max-width: 560px; }
+    .chip:has(.space:not([hidden])) .count, .chip:has(.space:not([hidden])) .skip { white-space: nowrap; }
     .space[hidden], .menu[hidden] { display: none; }
     .menu { position: absolute; bottom: calc(100% + 6px); left: 0; min-width: 160px; background: white;
       border: 1px solid #c9b8ff; border-radius: 10px; padding: 4px; box-shadow: 0 6px 20px rgba(40, 20, 90, .2); }

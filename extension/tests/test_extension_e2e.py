@@ -1051,7 +1051,10 @@ def test_each_site_saves_into_its_own_space_and_reads_only_that_space(env: Brows
     page = chat(env, "claude")
     type_prompt(page, "claude", "Something else")
     page.locator("#memory-layer-chip .space").click()
-    page.locator(f"#memory-layer-chip .menu button[data-space-id='{work}']").click()
+    choice = page.locator(f"#memory-layer-chip .menu button[data-space-id='{work}']")
+    choice.wait_for()
+    page.screenshot(path=str(ARTIFACTS / "extension-chip-space-menu.png"))
+    choice.click()
     wait_for(lambda: env.stored("siteSpaces") == {"chatgpt": work, "claude": work}, what="Claude's space", timeout=10)
     page.wait_for_function(
         "() => document.querySelector('#memory-layer-chip').shadowRoot.querySelector('.space').textContent === 'Work ▾'"
