@@ -1020,6 +1020,15 @@ def test_each_site_saves_into_its_own_space_and_reads_only_that_space(env: Brows
     ARTIFACTS.mkdir(exist_ok=True)
     popup.screenshot(path=str(ARTIFACTS / "extension-popup-spaces.png"))
     popup.close()
+    # The options page shows the same choice, and can change it too (Gemini into Work, then back to the default).
+    options = env.open(env.url("options.html"))
+    options.wait_for_selector("body[data-ready=true]")
+    assert options.input_value("#space-chatgpt") == work and not options.is_hidden("#spaces-section")
+    options.select_option("#space-gemini", work)
+    wait_for(lambda: env.stored("siteSpaces") == {"chatgpt": work, "gemini": work}, what="Gemini's space", timeout=10)
+    options.select_option("#space-gemini", personal)
+    wait_for(lambda: env.stored("siteSpaces") == {"chatgpt": work}, what="Gemini back on the default", timeout=10)
+    options.close()
 
     # ChatGPT: Work's memory comes back, never the dog; what is saved goes into Work.
     page = chat(env, "chatgpt")
