@@ -128,5 +128,5 @@ def test_the_seeds_save_endpoint_ignores_unknown_fields(alice_client):
 def test_a_misspelt_scope_makes_no_token(alice_client):
     response = alice_client.post("/me/tokens", {"name": "x", "scopes": ["write"]}, format="json")
     assert response.status_code == 400
-    assert response.json()["error"] == "scopes: unknown field; expected name, scope, expires_at"
+    assert response.json()["error"] == "scopes: unknown field; expected name, scope, expires_at, spaces"
     assert alice_client.get("/me/tokens").json() == []
