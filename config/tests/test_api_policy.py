@@ -108,7 +108,7 @@ def test_every_strict_json_endpoint_refuses_an_unknown_field_by_name(schema, ali
     for path, method, body_schema in json_bodies(schema):
         if (_unversioned(path), method) in LENIENT:
             continue
-        url = path.format(**{name: object_id for name in ("id", "pk", "token_id", "job_id", "user_id")})
+        url = path.format(**{name: object_id for name in ("id", "pk", "token_id", "job_id", "user_id", "space_id")})
         body = {**valid_ish_body(schema, body_schema), UNKNOWN: 1}
 
         response = getattr(alice_client, method)(url, body, format="json")
