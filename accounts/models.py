@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
@@ -180,3 +181,34 @@ class AccountDeletion(models.Model):
 
     def __str__(self) -> str:
         return f"account {self.user_ref[:12]}… deleted {self.deleted_at:%Y-%m-%d %H:%M}"
+
+
+class AppConnection(models.Model):
+    """An app the person connected through OAuth (a custom connector in Claude or ChatGPT, an MCP client).
+
+    django-oauth-toolkit keeps the app (``Application``) and its tokens; this row is the person's consent: which
+    scope they chose on the consent page. Tokens are honoured only while it exists (accounts.authentication),
+    so disconnecting the app on /app/ (accounts.services.app_connection_revoke) ends its access on the next call
+    even before its tokens are deleted. One row per person and app: consenting again replaces the choice.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="app_connections")
+    application = models.ForeignKey(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE, related_name="connections"
+    )
+    scope = models.CharField(max_length=8, choices=TokenScope.choices, default=TokenScope.READ)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # one consent per person and app; also the lookup of every OAuth-authenticated request
+            models.UniqueConstraint(fields=["user", "application"], name="appconnection_user_app_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application_id} connected by {self.user_id} ({self.scope})"
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope == TokenScope.WRITE
