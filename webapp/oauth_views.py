@@ -12,9 +12,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from django import forms
 from django.http import HttpResponse
+from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.forms import AllowForm
 from oauth2_provider.models import get_application_model
 from oauth2_provider.views import AuthorizationView
+from oauthlib.oauth2.rfc6749.errors import InvalidRequestError
 
 from accounts import services as account_services
 from accounts.models import TokenScope
@@ -44,6 +46,15 @@ class ConsentForm(AllowForm):
 class ConsentView(AuthorizationView):
     template_name = "webapp/oauth/authorize.html"
     form_class = ConsentForm
+
+    def validate_authorization_request(self, request: Any) -> tuple[list[str], dict[str, Any]]:
+        """DOT's checks, then S256 required before the person is asked (DOT would only refuse "plain" once
+        the person had allowed it, when the code is made)."""
+        scopes, credentials = super().validate_authorization_request(request)
+        if credentials.get("code_challenge_method") != "S256":
+            error = InvalidRequestError(description='code_challenge_method must be "S256"', state=credentials["state"])
+            raise OAuthToolkitError(error=error, redirect_uri=credentials["redirect_uri"])
+        return scopes, credentials
 
     def get_initial(self) -> dict[str, Any]:
         initial: dict[str, Any] = super().get_initial()
