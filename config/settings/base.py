@@ -269,6 +269,9 @@ OAUTH2_PROVIDER = {
     "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
     "OAUTH2_PROTECTED_RESOURCE_NAME": "Memory Layer",
 }
+# W008 warns that http redirect URIs are allowed: only loopback ones are (RFC 8252 native clients, the MCP SDK's
+# client), which accounts.oauth.RegistrationView enforces at registration.
+SILENCED_SYSTEM_CHECKS.append("oauth2_provider.W008")
 # DOT's models are swappable; named here because accounts.AppConnection points at the application model.
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"
