@@ -34,7 +34,7 @@ def call(token: str | None, name: str, arguments: dict[str, Any] | None = None) 
         "method": "tools/call",
         "params": {"name": name, "arguments": arguments or {}},
     }
-    auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+    auth: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
     return Client().post("/mcp", json.dumps(message), content_type="application/json", **HEADERS, **auth)
 
 
