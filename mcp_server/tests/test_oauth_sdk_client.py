@@ -17,6 +17,7 @@ from mcp import ClientSession
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+from pydantic import AnyUrl
 
 from accounts.models import AppConnection
 from accounts.services import app_connection_revoke
@@ -83,7 +84,7 @@ def _session_cookie(user: Any) -> str:
 def _provider(url: str, person: Person, storage: MemoryStorage) -> OAuthClientProvider:
     metadata = OAuthClientMetadata(
         client_name="SDK test client",
-        redirect_uris=[REDIRECT_URI],
+        redirect_uris=[AnyUrl(REDIRECT_URI)],
         grant_types=["authorization_code", "refresh_token"],
         response_types=["code"],
         token_endpoint_auth_method="none",
