@@ -24,7 +24,7 @@ from oauth2_provider.views import (
     OAuthProtectedResourceMetadataView,
 )
 
-from accounts.models import AppConnection, TokenScope, User
+from accounts.models import AppConnection, Space, TokenScope, User
 
 # The scopes this resource knows (settings.OAUTH2_PROVIDER["SCOPES"]); DOT's own registration tokens carry
 # another scope and are never accepted as access to memories.
@@ -58,6 +58,15 @@ class OAuthAccess:
         # The narrower of the two: the token's scope, and what the person allows the app today.
         return self.connection.can_write and TokenScope.WRITE.value in self.token.scope.split()
 
+    # The spaces the person let the app use, read by accounts.spaces exactly as a personal token's.
+    @property
+    def spaces(self) -> Any:
+        return self.connection.spaces
+
+    @property
+    def default_space(self) -> Space | None:
+        return self.connection.default_space
+
 
 def _token_find(secret: str) -> AccessToken | None:
     checksum = hashlib.sha256(secret.encode("utf-8")).hexdigest()
@@ -88,6 +97,7 @@ def oauth_access_check(*, secret: str, origin: str) -> OAuthAccess:
         raise OAuthRefused("this access token was issued for another resource")
     connection = (
         AppConnection.objects.select_related("user", "user__preferences")
+        .prefetch_related("spaces")
         .filter(user=token.user, application=token.application)
         .first()
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.drainage import get_override
 from rest_framework import serializers
 
 from memories.fields import ProviderField
@@ -37,6 +38,9 @@ def field_schema(field: serializers.Field) -> dict[str, Any]:
 
 
 def _typed(field: serializers.Field) -> dict[str, Any]:
+    annotated = get_override(field, "field")  # a field typed for OpenAPI (@extend_schema_field) says it once
+    if isinstance(annotated, dict):
+        return {key: value for key, value in annotated.items() if key != "nullable"}  # OpenAPI-only keyword
     if isinstance(field, ProviderField):  # before CharField: a provider is one of the configured names
         return {"type": "string", "enum": list(settings.MEMORY_PROVIDERS)}
     if isinstance(field, serializers.DateTimeField):

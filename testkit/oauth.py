@@ -67,20 +67,28 @@ def authorize_url(
     return "/app/oauth/authorize/?" + urlencode(query)
 
 
-def consent_fields(page: Any) -> dict[str, str]:
-    """The consent form's values as the page rendered them (its hidden fields and the preselected choice)."""
+def consent_fields(page: Any) -> dict[str, Any]:
+    """The consent form's values as the page rendered them (its hidden fields and the preselected choices)."""
     form = page.context["form"]
-    fields = {name: str(form[name].value() or "") for name in form.fields if name != "allow"}
-    return {name: value for name, value in fields.items() if value}
+    fields: dict[str, Any] = {}
+    for name in form.fields:
+        value = form[name].value()
+        if name != "allow" and value:
+            fields[name] = [str(v) for v in value] if isinstance(value, list | tuple) else str(value)
+    return fields
 
 
-def consent(browser: Any, url: str, *, access: str | None = None, allow: bool = True) -> Any:
+def consent(
+    browser: Any, url: str, *, access: str | None = None, spaces: list[int] | None = None, allow: bool = True
+) -> Any:
     """GET the consent page as the signed-in ``browser``, then answer it; the redirect back to the app."""
     page = browser.get(url)
     assert page.status_code == 200, page.content
     fields = consent_fields(page)
     if access:
         fields["access"] = access
+    if spaces is not None:
+        fields["spaces"] = [str(space_id) for space_id in spaces]
     if allow:
         fields["allow"] = "on"
     return browser.post("/app/oauth/authorize/", fields)
@@ -125,11 +133,13 @@ class Connected:
     scope: str
 
 
-def connect(client: Any, browser: Any, *, access: str = "write", name: str = "Test connector") -> Connected:
+def connect(
+    client: Any, browser: Any, *, access: str = "write", name: str = "Test connector", spaces: list[int] | None = None
+) -> Connected:
     """The whole dance for the person signed in on ``browser``: a connected app and its tokens."""
     cid = client_id(client, name=name)
     pair = pkce()
-    code = code_of(consent(browser, authorize_url(cid, pair.challenge), access=access))
+    code = code_of(consent(browser, authorize_url(cid, pair.challenge), access=access, spaces=spaces))
     tokens = exchange(client, cid, code, pair.verifier)
     assert tokens.status_code == 200, tokens.content
     body = tokens.json()

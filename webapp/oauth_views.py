@@ -1,8 +1,8 @@
 """The consent page of OAuth (docs/oauth.md): /app/oauth/authorize, in the page's look, for a signed-in person.
 
 django-oauth-toolkit's ``AuthorizationView`` checks the request (client, redirect URI, PKCE S256, resource) and
-issues the code; this view shows which app asks, lets the person choose read or read and write, and records
-the choice (accounts.services.app_connection_record) when they allow it.
+issues the code; this view shows which app asks, lets the person choose read or read and write and the spaces
+it may use, and records the choice (accounts.services.app_connection_record) when they allow it.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from oauth2_provider.models import get_application_model
 from oauth2_provider.views import AuthorizationView
 from oauthlib.oauth2.rfc6749.errors import InvalidRequestError
 
+from accounts import selectors as account_selectors
 from accounts import services as account_services
-from accounts.models import TokenScope
+from accounts.models import TokenScope, User
 from webapp.http import CONTENT_SECURITY_POLICY
 
 ACCESS_CHOICES = [
@@ -32,6 +33,20 @@ class ConsentForm(AllowForm):
     """DOT's hidden fields (client, redirect URI, PKCE challenge, state, resource) and the person's choice."""
 
     access = forms.ChoiceField(choices=ACCESS_CHOICES, widget=forms.RadioSelect, label="What it may do")
+    spaces = forms.MultipleChoiceField(
+        widget=forms.CheckboxSelectMultiple,
+        label="Which spaces it may use",
+        help_text="It uses the first one unless it names another; it cannot see the spaces you leave out.",
+        error_messages={"required": "Choose at least one space."},
+    )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        spaces = list(account_selectors.space_list(user=user))
+        self.fields["spaces"].choices = [
+            (str(space.pk), f"{space.name} (your default)" if space.is_default else space.name) for space in spaces
+        ]
+        self.fields["spaces"].initial = [str(space.pk) for space in spaces if space.is_default]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -55,6 +70,11 @@ class ConsentView(AuthorizationView):
             error = InvalidRequestError(description='code_challenge_method must be "S256"', state=credentials["state"])
             raise OAuthToolkitError(error=error, redirect_uri=credentials["redirect_uri"])
         return scopes, credentials
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = super().get_form_kwargs()
+        kwargs["user"] = self.request.user
+        return kwargs
 
     def get_initial(self) -> dict[str, Any]:
         initial: dict[str, Any] = super().get_initial()
@@ -81,6 +101,7 @@ class ConsentView(AuthorizationView):
                 user=self.request.user,  # type: ignore[arg-type]  # LoginRequiredMixin: never anonymous
                 application=application,
                 scope=form.cleaned_data["access"],
+                spaces=[int(space_id) for space_id in form.cleaned_data["spaces"]],
             )
         return response
 

@@ -205,3 +205,29 @@ def test_it_refuses_a_registration_access_token_as_access_to_memories():
 
 def test_it_refuses_an_unknown_oauth_token():
     assert_error(bearer("n0tAT0kenAtAll1234567890abcdef").get("/memories/"), 401, "unknown access token")
+
+
+# --- Spaces: the grant holds the spaces the person chose -------------------------------------------------------
+
+
+def test_it_uses_the_grants_spaces_on_the_api_and_refuses_the_others(alice):
+    from accounts.services import space_create, space_default
+    from memories.services import memory_save
+
+    personal, work, private = (
+        space_default(user=alice),
+        space_create(user=alice, name="Work"),
+        space_create(user=alice, name="Private"),
+    )
+    for space, text in ((personal, "personal note"), (work, "work note"), (private, "private note")):
+        memory_save(user=alice, space=space, kind="prompt", provider="claude", text=text)
+    app = dance.connect(Client(), signed_in(alice), access="read", spaces=[work.pk, personal.pk])
+    api = bearer(app.access_token)
+
+    def texts(answer: Any) -> list[str]:
+        assert answer.status_code == 200, answer.content
+        return [m["text"] for m in answer.json()["results"]]
+
+    assert texts(api.get("/memories/")) == ["personal note"]  # no space named: the grant's default
+    assert texts(api.get(f"/memories/?space={work.pk}")) == ["work note"]
+    assert_error(api.get(f"/memories/?space={private.pk}"), 404, "space not found")

@@ -68,7 +68,7 @@ def test_it_explains_an_unknown_app_without_redirecting(alice):
 def test_it_lists_connected_apps_beside_sessions_and_tokens(alice, bob):
     dance.connect(Client(), signed_in(alice), access="read", name="ChatGPT")
     page = signed_in(alice).get("/app/account/sessions/").content.decode()
-    assert "ChatGPT (read)" in page and "Disconnect" in page
+    assert "ChatGPT (read; Personal)" in page and "Disconnect" in page
     assert "No apps are connected" in signed_in(bob).get("/app/account/sessions/").content.decode()
 
 
@@ -81,3 +81,27 @@ def test_it_disconnects_an_app_and_says_so(alice):
     assert not AppConnection.objects.exists()
     assert browser.get(f"/app/account/sessions/apps/{connection.pk}/revoke").status_code == 405
     assert browser.post(f"/app/account/sessions/apps/{connection.pk}/revoke").status_code == 404
+
+
+def test_it_lets_the_person_choose_the_spaces_the_app_may_use(alice):
+    from accounts.services import space_create, space_default
+
+    personal, work = space_default(user=alice), space_create(user=alice, name="Work")
+    cid, pair = dance.client_id(Client()), dance.pkce()
+    page = signed_in(alice).get(dance.authorize_url(cid, pair.challenge))
+    html = page.content.decode()
+    assert "Personal (your default)" in html and "Work" in html
+    assert page.context["form"]["spaces"].value() == [str(personal.pk)]  # the default space, preselected
+    dance.code_of(dance.consent(signed_in(alice), dance.authorize_url(cid, pair.challenge), spaces=[work.pk]))
+    assert list(AppConnection.objects.get(user=alice).spaces.all()) == [work]
+
+
+def test_it_refuses_another_persons_space_or_none_on_the_consent_page(alice, bob):
+    from accounts.services import space_default
+
+    bobs = space_default(user=bob)
+    cid, pair = dance.client_id(Client()), dance.pkce()
+    for spaces in ([bobs.pk], []):
+        answer = dance.consent(signed_in(alice), dance.authorize_url(cid, pair.challenge), spaces=spaces)
+        assert answer.status_code == 200 and "spaces" in answer.context["form"].errors  # the page again, no code
+    assert not AppConnection.objects.exists()
