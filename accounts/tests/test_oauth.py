@@ -11,7 +11,6 @@ from oauth2_provider.models import Application
 
 from accounts.models import AppConnection
 from accounts.oauth import redirect_uri_allowed
-from memories.models import Memory
 from testkit import assert_error
 from testkit import oauth as dance
 
@@ -180,18 +179,6 @@ def test_it_sends_a_refusal_back_to_the_app_when_the_person_denies(alice):
 # --- OAuth access tokens on the API ---------------------------------------------------------------------------
 
 
-def test_it_lets_a_read_token_read_the_api_but_not_write(alice):
-    app = dance.connect(Client(), signed_in(alice), access="read")
-    listed = bearer(app.access_token).get("/memories/")
-    assert listed.status_code == 200, listed.content
-    assert_error(bearer(app.access_token).delete("/memories/"), 403, "read-only")
-    saved = bearer(app.access_token).post(
-        "/save-prompt", {"user_id": str(alice.pk), "text": "x", "provider": "mcp"}, content_type="application/json"
-    )
-    assert saved.status_code == 403
-    assert not Memory.objects.exists()
-
-
 def test_it_refuses_an_oauth_token_on_token_management(alice):
     app = dance.connect(Client(), signed_in(alice), access="write")
     answer = bearer(app.access_token).get("/me/tokens")  # takes the person's own sign-in (a JWT) only
@@ -205,29 +192,3 @@ def test_it_refuses_a_registration_access_token_as_access_to_memories():
 
 def test_it_refuses_an_unknown_oauth_token():
     assert_error(bearer("n0tAT0kenAtAll1234567890abcdef").get("/memories/"), 401, "unknown access token")
-
-
-# --- Spaces: the grant holds the spaces the person chose -------------------------------------------------------
-
-
-def test_it_uses_the_grants_spaces_on_the_api_and_refuses_the_others(alice):
-    from accounts.services import space_create, space_default
-    from memories.services import memory_save
-
-    personal, work, private = (
-        space_default(user=alice),
-        space_create(user=alice, name="Work"),
-        space_create(user=alice, name="Private"),
-    )
-    for space, text in ((personal, "personal note"), (work, "work note"), (private, "private note")):
-        memory_save(user=alice, space=space, kind="prompt", provider="claude", text=text)
-    app = dance.connect(Client(), signed_in(alice), access="read", spaces=[work.pk, personal.pk])
-    api = bearer(app.access_token)
-
-    def texts(answer: Any) -> list[str]:
-        assert answer.status_code == 200, answer.content
-        return [m["text"] for m in answer.json()["results"]]
-
-    assert texts(api.get("/memories/")) == ["personal note"]  # no space named: the grant's default
-    assert texts(api.get(f"/memories/?space={work.pk}")) == ["work note"]
-    assert_error(api.get(f"/memories/?space={private.pk}"), 404, "space not found")
