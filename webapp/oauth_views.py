@@ -36,7 +36,8 @@ class ConsentForm(AllowForm):
     spaces = forms.MultipleChoiceField(
         widget=forms.CheckboxSelectMultiple,
         label="Which spaces it may use",
-        help_text="It uses the first one unless it names another; it cannot see the spaces you leave out.",
+        help_text="Unless it names one, it uses your default space if you allow it, else the oldest you allow. "
+        "It cannot see the spaces you leave out.",
         error_messages={"required": "Choose at least one space."},
     )
 
