@@ -11,9 +11,15 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
+from accounts.api.serializers import SpaceRefField
 from core.fields import StrictCharField, StrictIntegerField
 from memories.fields import ProviderField
 
+# Every tool takes the space it acts on (docs/spaces.md); left out, the token's default space, never all of them.
+SPACE_HELP = (
+    "The id of the space to use (GET /me/spaces); left out: this token's default space. A space this token does "
+    "not hold is not found."
+)
 RECENT_DEFAULT = 10
 RECENT_MAX = 50
 
@@ -35,6 +41,7 @@ def _optional(field: type[serializers.Field], **kwargs: Any) -> serializers.Fiel
 
 
 class SearchArguments(_Arguments):
+    space = SpaceRefField(default=None, help_text=SPACE_HELP)  # accounts.spaces resolves it
     query = StrictCharField(
         max_length=settings.MEMORY_MAX_QUERY_CHARS,
         help_text="What to look for, in the person's words, e.g. 'where do I live'.",
@@ -56,6 +63,7 @@ class SearchArguments(_Arguments):
 
 
 class SaveArguments(_Arguments):
+    space = SpaceRefField(default=None, help_text=SPACE_HELP)  # accounts.spaces resolves it
     text = StrictCharField(
         max_length=settings.MEMORY_MAX_TEXT_CHARS,
         trim_whitespace=False,
@@ -79,6 +87,7 @@ class SaveArguments(_Arguments):
 
 
 class RecentArguments(_Arguments):
+    space = SpaceRefField(default=None, help_text=SPACE_HELP)  # accounts.spaces resolves it
     limit = StrictIntegerField(
         required=False,
         allow_null=True,
@@ -89,8 +98,9 @@ class RecentArguments(_Arguments):
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        return {"limit": attrs["limit"] or RECENT_DEFAULT}
+        return {**attrs, "limit": attrs["limit"] or RECENT_DEFAULT}
 
 
 class ForgetArguments(_Arguments):
+    space = SpaceRefField(default=None, help_text=SPACE_HELP)  # accounts.spaces resolves it
     memory_id = StrictIntegerField(min_value=1, help_text="The memory's id.")

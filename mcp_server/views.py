@@ -58,5 +58,5 @@ class McpView(APIView):
     @extend_schema(exclude=True)  # JSON-RPC, documented in docs/mcp.md, not an OpenAPI operation
     def post(self, request: Request) -> HttpResponse:
         token = access_token_of(request)
-        caller = Caller(user=request_user(request), can_write=token is None or token.can_write)
+        caller = Caller(user=request_user(request), can_write=token is None or token.can_write, token=token)
         return bridge.respond(server, request._request, scope_extra={CALLER_SCOPE_KEY: caller})

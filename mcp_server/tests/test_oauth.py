@@ -182,3 +182,18 @@ def test_it_answers_503_with_retry_after_not_401_when_the_token_store_is_down(al
     for response in (answer, personal):
         assert_error(response, 503, "temporarily unavailable")
         assert response["Retry-After"].isdigit()
+
+
+def test_it_saves_and_searches_in_the_granted_space_only(alice):
+    from accounts.services import space_create, space_default
+
+    personal, work = space_default(user=alice), space_create(user=alice, name="Work")
+    app = dance.connect(Client(), signed_in(alice), access="write", spaces=[work.pk])
+    assert text_of(call(app.access_token, "save_memory", {"text": "The launch is on Friday."})).startswith("Saved")
+    assert Memory.objects.get(user=alice).space == work  # no space named: the grant's (only) space
+    refused = call(app.access_token, "search_memories", {"query": "launch", "space": personal.pk})
+    assert refused.json()["result"]["isError"] is True and "space not found" in text_of(refused)
+    refused = call(app.access_token, "save_memory", {"text": "Private.", "space": personal.pk})
+    assert refused.json()["result"]["isError"] is True
+    assert Memory.objects.filter(space=personal).count() == 0
+    assert "Friday" in text_of(call(app.access_token, "search_memories", {"query": "when is the launch"}))

@@ -27,6 +27,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 REDIRECT_URI = "http://127.0.0.1:33418/callback"
 HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
+CHECKED_SPACE = re.compile(r'<input type="checkbox" name="spaces" value="(\d+)"[^>]*\bchecked\b')
 
 
 class MemoryStorage:
@@ -63,8 +64,8 @@ class Person:
             page = await browser.get(authorization_url)
             assert page.status_code == 200, page.text
             self.consent_pages += 1
-            fields = {name: html.unescape(value) for name, value in HIDDEN.findall(page.text)}
-            fields.update(access=self.access, allow="on")
+            fields: dict[str, Any] = {name: html.unescape(value) for name, value in HIDDEN.findall(page.text)}
+            fields.update(access=self.access, allow="on", spaces=CHECKED_SPACE.findall(page.text))
             answer = await browser.post(authorization_url.split("?")[0], data=fields)
             assert answer.status_code == 302, answer.text
             self.redirected_to = answer.headers["location"]
