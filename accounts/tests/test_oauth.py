@@ -192,3 +192,13 @@ def test_it_refuses_a_registration_access_token_as_access_to_memories():
 
 def test_it_refuses_an_unknown_oauth_token():
     assert_error(bearer("n0tAT0kenAtAll1234567890abcdef").get("/memories/"), 401, "unknown access token")
+
+
+def test_it_tells_a_client_whose_registration_is_gone_to_register_again(alice):
+    client = Client()
+    app = dance.connect(client, signed_in(alice))
+    Application.objects.filter(client_id=app.client_id).delete()  # e.g. removed by staff in the admin
+    answer = dance.refresh(client, app.client_id, app.refresh_token)
+    # Claude re-registers on a 401 invalid_client from the token endpoint (RFC 6749 §5.2)
+    assert answer.status_code == 401 and answer.json()["error"] == "invalid_client"
+    assert not AppConnection.objects.exists()  # the consent went with the app
