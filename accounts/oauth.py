@@ -15,6 +15,7 @@ from ipaddress import ip_address
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from oauth2_provider.models import AccessToken
@@ -25,6 +26,7 @@ from oauth2_provider.views import (
 )
 
 from accounts.models import AppConnection, Space, TokenScope, User
+from accounts.ratelimit import BurstLimited, burst_check
 
 # The scopes this resource knows (settings.OAUTH2_PROVIDER["SCOPES"]); DOT's own registration tokens carry
 # another scope and are never accepted as access to memories.
@@ -165,6 +167,11 @@ class RegistrationView(_RegistrationPolicy, DynamicClientRegistrationView):
     what a connector needs. A registered client can do nothing until a person consents on /app/."""
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:  # open to anyone, so held to the sign-in form's pace per client address (RATELIMIT_AUTH_RATE)
+            burst_check(request, group="oauth-register", key="ip", rate=settings.RATELIMIT_AUTH_RATE)
+        except BurstLimited as exc:
+            body = {"error": "temporarily_unavailable", "error_description": exc.message}
+            return JsonResponse(body, status=429, headers={"Retry-After": str(exc.retry_after)})
         return self._refused(request) or super().post(request, *args, **kwargs)
 
 

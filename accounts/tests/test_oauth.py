@@ -202,3 +202,13 @@ def test_it_tells_a_client_whose_registration_is_gone_to_register_again(alice):
     # Claude re-registers on a 401 invalid_client from the token endpoint (RFC 6749 §5.2)
     assert answer.status_code == 401 and answer.json()["error"] == "invalid_client"
     assert not AppConnection.objects.exists()  # the consent went with the app
+
+
+def test_it_holds_registrations_from_one_address_to_the_sign_in_pace(settings):
+    settings.RATELIMIT_AUTH_RATE = "2/m"
+    client = Client()
+    assert [dance.register(client).status_code for _ in range(2)] == [201, 201]
+    limited = dance.register(client)
+    assert limited.status_code == 429 and limited.json()["error"] == "temporarily_unavailable"
+    assert int(limited["Retry-After"]) >= 1
+    assert Application.objects.count() == 2
