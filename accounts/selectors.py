@@ -13,7 +13,15 @@ from django.conf import settings
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
-from accounts.models import ACCESS_TOKEN_PREFIX, DailyUsage, PersonalAccessToken, Space, User, WebSession
+from accounts.models import (
+    ACCESS_TOKEN_PREFIX,
+    AppConnection,
+    DailyUsage,
+    PersonalAccessToken,
+    Space,
+    User,
+    WebSession,
+)
 from accounts.services import UsageStatus, access_token_hash, daily_limit, space_default
 from core.dates import utc_today
 
@@ -109,3 +117,13 @@ def refresh_token_list(*, user: User) -> QuerySet[Any]:
     return OutstandingToken.objects.filter(
         user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True
     ).order_by("-created_at", "-id")
+
+
+def app_connection_list(*, user: User) -> QuerySet[AppConnection]:
+    """The apps ``user`` connected through OAuth (with the app), most recently consented first."""
+    return (
+        AppConnection.objects.filter(user=user)
+        .select_related("application")
+        .prefetch_related("spaces")
+        .order_by("-updated_at", "-id")
+    )

@@ -23,6 +23,7 @@ from accounts.models import (
     ACCESS_TOKEN_PREFIX,
     DEFAULT_SPACE_NAME,
     SPACE_NAME_MAX_CHARS,
+    AppConnection,
     DailyUsage,
     PersonalAccessToken,
     Preferences,
@@ -518,3 +519,41 @@ def sign_out_everywhere(*, user: User, keep_session_key: str | None, access_toke
         refresh_tokens=refresh_tokens_revoke_all(user=user),
         access_tokens=access_tokens_revoke_all(user=user) if access_tokens else 0,
     )
+
+
+# --- Apps connected through OAuth (docs/oauth.md) ------------------------------------------------------------
+
+
+@transaction.atomic
+def app_connection_record(
+    *, user: User, application: Any, scope: str, spaces: list[int] | None = None
+) -> AppConnection:
+    """The person's consent on /app/: ``application`` may act for ``user`` with ``scope`` (read, or write) in the
+    spaces whose ids are in ``spaces`` (default: the person's default space), under the same rule as a personal
+    token's spaces. Consenting again to the same app replaces the choice: it takes effect on the app's next call,
+    even with tokens issued before (accounts.oauth.OAuthAccess)."""
+    if scope not in TokenScope.values:
+        raise InvalidInput(f"scope must be one of: {', '.join(TokenScope.values)}")
+    held = _token_spaces(user=user, space_ids=spaces)
+    connection, _ = AppConnection.objects.update_or_create(
+        user=user, application=application, defaults={"scope": scope}
+    )
+    connection.spaces.set(held)
+    return connection
+
+
+@transaction.atomic
+def app_connection_revoke(*, user: User, connection_id: int) -> AppConnection:
+    """Disconnect one of ``user``'s apps: its consent and every token and code it holds for ``user`` go at once,
+    so its next call is a 401 and its refresh token is refused. Another person's id is not found."""
+    from oauth2_provider.models import AccessToken, Grant, RefreshToken
+
+    connection = AppConnection.objects.select_related("application").filter(user=user, pk=connection_id).first()
+    if connection is None:
+        raise NotFound("Connected app not found")
+    held = {"user": user, "application": connection.application}
+    RefreshToken.objects.filter(**held).delete()
+    AccessToken.objects.filter(**held).delete()
+    Grant.objects.filter(**held).delete()
+    connection.delete()
+    return connection

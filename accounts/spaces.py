@@ -2,9 +2,10 @@
 
 A request names its space, in this order, by the body field ``space`` (writes), the query parameter ``space``
 (reads) or the ``X-Memory-Space`` header (what the extension sends); a value that is absent, null or empty names
-none, and then the person's default space is used, or, with a personal access token, the token's default space
-(never all of the token's spaces). Fail closed: an id that is malformed, unknown, another person's, or outside the
-token's spaces is the same "space not found" (404), and nothing is read or stored.
+none, and then the person's default space is used, or, with a personal access token (or a connected app's OAuth
+token, whose spaces the person chose on the consent page), the token's default space (never all of its spaces).
+Fail closed: an id that is malformed, unknown, another person's, or outside the token's spaces is the same
+"space not found" (404), and nothing is read or stored.
 
 Reads that can span spaces (listing, export, delete-all) also take ``all``: every space of the person, or every
 space of the token.
@@ -18,6 +19,7 @@ from rest_framework.request import Request
 
 from accounts.authentication import request_user
 from accounts.models import PersonalAccessToken, Space, User
+from accounts.oauth import OAuthAccess
 from accounts.permissions import access_token_of
 from accounts.selectors import space_get
 from accounts.services import space_default
@@ -51,7 +53,7 @@ def _is_all(raw: Any) -> bool:
     return isinstance(raw, str) and raw.strip().lower() == ALL_SPACES
 
 
-def space_pick(*, user: User, raw: Any, token: PersonalAccessToken | None = None) -> Space:
+def space_pick(*, user: User, raw: Any, token: PersonalAccessToken | OAuthAccess | None = None) -> Space:
     """The one space ``raw`` names for ``user`` (and ``token``, when the caller holds one); see the module."""
     if _absent(raw):
         return _default(user=user, token=token)
@@ -67,7 +69,7 @@ def space_pick(*, user: User, raw: Any, token: PersonalAccessToken | None = None
     return space
 
 
-def spaces_pick(*, user: User, raw: Any, token: PersonalAccessToken | None = None) -> list[Space]:
+def spaces_pick(*, user: User, raw: Any, token: PersonalAccessToken | OAuthAccess | None = None) -> list[Space]:
     """Like space_pick, and ``all`` names every space the caller may use (the person's, or the token's)."""
     if not _is_all(raw):
         return [space_pick(user=user, raw=raw, token=token)]
@@ -77,7 +79,7 @@ def spaces_pick(*, user: User, raw: Any, token: PersonalAccessToken | None = Non
     return list(Space.objects.filter(user=user).order_by("pk"))
 
 
-def _default(*, user: User, token: PersonalAccessToken | None) -> Space:
+def _default(*, user: User, token: PersonalAccessToken | OAuthAccess | None) -> Space:
     if token is None:
         return space_default(user=user)
     space = token.default_space

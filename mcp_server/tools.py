@@ -20,6 +20,7 @@ from rest_framework import serializers
 
 from accounts import services as account_services
 from accounts.models import PersonalAccessToken, Space, User, preferences_of
+from accounts.oauth import OAuthAccess
 from accounts.spaces import space_pick
 from core.errors import flatten_errors
 from core.exceptions import ApplicationError, NotFound
@@ -35,12 +36,12 @@ RECENT_TEXT_CHARS = 500
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: the token's (or JWT's) person, whether the credential may write, and the personal access
-    token itself (None for a JWT), whose spaces bound every call."""
+    """Who is calling: the token's (or JWT's) person, whether the credential may write, and the access token
+    itself (a personal one, or a connected app's OAuth access; None for a JWT), whose spaces bound every call."""
 
     user: User
     can_write: bool
-    token: PersonalAccessToken | None = None
+    token: PersonalAccessToken | OAuthAccess | None = None
 
 
 def _space(caller: Caller, v: dict[str, Any]) -> Space:
