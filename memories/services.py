@@ -194,7 +194,7 @@ def memory_save(
     if row is None:  # an identical save committed first
         return _duplicate(user, digest, redacted)
     if settings.MEMORY_EMBED_INLINE if embed_inline is None else embed_inline:
-        pending.chunks_embed_pending(memory_ids=[row[0]])
+        pending.chunks_embed_pending(memory_ids=[row[0]], user_id=user.pk)
     memory = Memory(
         pk=row[0],
         user=user,
@@ -241,7 +241,7 @@ def memories_redact_stored(*, user_id: Any = None, batch_size: int = 200) -> Red
         digest = content_hash(kind=memory.kind, text=text.text, prompt=prompt.text)
         with transaction.atomic():
             if Memory.objects.filter(user_id=memory.user_id, content_hash=digest).exclude(pk=memory.pk).exists():
-                _forget(Memory.objects.filter(pk=memory.pk))
+                _forget(memory.user_id, Memory.objects.filter(user_id=memory.user_id, pk=memory.pk))
                 merged += 1
                 continue
             pieces = chunk_texts(kind=memory.kind, text=text.text, prompt=prompt.text, context="")
@@ -284,7 +284,7 @@ def memory_update(*, user: User, memory_id: int, priority: int | None = None, pi
 @transaction.atomic
 def memory_delete(*, user: User, memory_id: int) -> int:
     """Forget one memory of ``user`` for real: the row and its chunks. Another user's id is not found."""
-    deleted = _forget(Memory.objects.filter(user=user, pk=memory_id))
+    deleted = _forget(user.pk, Memory.objects.filter(user=user, pk=memory_id))
     if not deleted:
         raise NotFound("Memory not found")
     return deleted
@@ -293,18 +293,20 @@ def memory_delete(*, user: User, memory_id: int) -> int:
 @transaction.atomic
 def memory_delete_all(*, user: User) -> int:
     """Forget everything ``user`` ever saved; returns how many memories were deleted."""
-    return _forget(Memory.objects.filter(user=user))
+    return _forget(user.pk, Memory.objects.filter(user=user))
 
 
-def _forget(memories: QuerySet[Memory]) -> int:
+def _forget(user_id: Any, memories: QuerySet[Memory]) -> int:
     # Every delete goes through here: a search index kept outside PostgreSQL drops ``memory_ids`` here too.
     memory_ids = list(memories.values_list("pk", flat=True))
     if not memory_ids:
         return 0
-    # Chunks first in one statement, and only primary keys for the cascade, so that forgetting a large
-    # history never loads its text into Python.
-    Chunk.objects.filter(memory_id__in=memory_ids).delete()
-    Memory.objects.filter(pk__in=memory_ids).only("pk").delete()
+    # Chunks first in one statement, so that forgetting a large history never loads its text into Python. Both
+    # DELETEs name the person (one shard on Citus): Django's cascade would delete by primary key alone, so the
+    # memories go by raw SQL once nothing references them (Chunk is their only dependant).
+    Chunk.objects.filter(user_id=user_id, memory_id__in=memory_ids).delete()
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM memories_memory WHERE user_id = %s AND id = ANY(%s)", [user_id, memory_ids])
     return len(memory_ids)
 
 
@@ -388,7 +390,7 @@ def account_delete(*, user: User, via: str) -> AccountDeletion:
     _queue_jobs_forget(
         user_id=user_id, import_ids=list(ImportJob.objects.filter(user=user).values_list("pk", flat=True))
     )
-    _forget(Memory.objects.filter(user=user))
+    _forget(user.pk, Memory.objects.filter(user=user))
     for field in user_foreign_keys():
         if getattr(field.remote_field, "on_delete", None) is not models.CASCADE:
             field.model._base_manager.filter(**{field.name: user}).delete()
