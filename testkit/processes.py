@@ -206,10 +206,23 @@ class Served:
             self.process.wait(timeout=30)
 
 
-def make_run(*, env: dict[str, str], log_path: Path, port: int | None = None) -> Served:
-    """`make run PORT=<port>`: what a person starts (gunicorn and the task queue's worker, through honcho)."""
+def make_run(*, env: dict[str, str], log_path: Path, port: int | None = None, target: str = "run") -> Served:
+    """`make run PORT=<port>`: what a person starts (gunicorn and the task queue's worker, through honcho);
+    ``target="run-pooled"``: the same behind PgBouncer."""
     port = port or free_port()
-    return Served(["make", "run", f"PORT={port}"], env=env, log_path=log_path, port=port)
+    return Served(["make", target, f"PORT={port}"], env=env, log_path=log_path, port=port)
+
+
+def free_port_in(first: int, last: int) -> int:
+    """A free TCP port on 127.0.0.1 between ``first`` and ``last`` (a helper's own range on a shared machine)."""
+    for port in range(first, last + 1):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {first}-{last}")
 
 
 def gunicorn(*, env: dict[str, str], log_path: Path, port: int | None = None) -> Served:

@@ -62,7 +62,7 @@ def unscoped(sql: str) -> list[str]:
 def _names_person(tree: exp.Expression, table: exp.Table, column: str) -> bool:
     if isinstance(table.parent, exp.Schema):  # INSERT INTO t (columns...): the row carries the person
         return column in {c.name for c in table.parent.expressions}
-    if table.find_ancestor(exp.Insert) is not None and table.parent is not None and isinstance(table.parent, exp.Insert):
+    if isinstance(table.parent, exp.Insert):  # INSERT INTO t without a column list: nothing says whose
         return False
     qualifiers = {table.alias_or_name, table.name, ""}
     return any(

@@ -78,9 +78,10 @@ def chunks_embed_pending(
     max_batches: int | None = None,
     bulk: bool | None = None,
 ) -> EmbedReport:
-    """Embed pending chunks (of ``memory_ids`` of ``user_id`` only, when given) until none is left that another worker is not
-    already embedding, or ``max_batches`` model calls were made; returns what was written. ``bulk`` (by default:
-    when ``memory_ids`` are given, an import's own batch) lets a live save's embedding go first (_bulk_embedded)."""
+    """Embed pending chunks (of ``memory_ids`` only, when given; of ``user_id``, who owns them, named in every
+    statement) until none is left that another worker is not already embedding, or ``max_batches`` model calls
+    were made; returns what was written. ``bulk`` (by default: when ``memory_ids`` are given, an import's own
+    batch) lets a live save's embedding go first (_bulk_embedded)."""
     bulk = memory_ids is not None if bulk is None else bulk
     size = batch or settings.MEMORY_EMBED_BATCH
     only = "AND c.memory_id = ANY(%(memory_ids)s)" if memory_ids is not None else ""

@@ -216,7 +216,9 @@ def _turn(job: ImportJob, position: int) -> ImportStatus:
             total = history.count_candidates(history.open_history(_streams.local_copy(job)))
         except (InvalidInput, TooLarge) as exc:
             return _finish(job, ImportStatus.FAILED, errors=[{"item": "file", "status": "failed", "reason": str(exc)}])
-        ImportJob.objects.filter(user_id=job.user_id, pk=job.pk).update(status=ImportStatus.RUNNING, total=total, started_at=timezone.now())
+        ImportJob.objects.filter(user_id=job.user_id, pk=job.pk).update(
+            status=ImportStatus.RUNNING, total=total, started_at=timezone.now()
+        )
         # A turn of its own: the page shows the total and "running" at once, and the first slice queues up
         # behind the turns other people's imports queued meanwhile.
         _turn_deferred(job, position=0)
