@@ -173,13 +173,14 @@ DATABASE_DIRECT = dict(DATABASES["default"])
 # PgBouncer in transaction pooling, e.g. postgres://user:pass@127.0.0.1:6432/memorylayer (`make run-pooled`).
 # Set: Django connects through it, with no server-side cursors (a cursor would outlive its transaction's server
 # connection) and no prepared statements (PgBouncer before 1.21 cannot follow them across server connections;
-# Debian 12 ships 1.18); every GUC the app sets is SET LOCAL / set_config(..., true) inside a transaction.
+# Debian 12 ships 1.18); every GUC the app sets is SET LOCAL / set_config(..., true) inside a transaction. The
+# backend (core.pooled_postgres) is Django's, dropping a test database WITH (FORCE) past PgBouncer's idle pool.
 DATABASE_POOLER_URL = env("DATABASE_POOLER_URL", default="")
 if DATABASE_POOLER_URL:
     DATABASES["default"] = {
         **{key: value for key, value in DATABASES["default"].items() if key not in ("EMBEDDED", "HOST", "PORT")},
         **env.db_url_config(DATABASE_POOLER_URL),
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "core.pooled_postgres",
         "OPTIONS": {**DATABASES["default"]["OPTIONS"], "prepare_threshold": None},
         "DISABLE_SERVER_SIDE_CURSORS": True,
     }
