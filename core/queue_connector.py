@@ -23,8 +23,11 @@ def direct_params() -> dict[str, Any]:
         from core.embedded_postgres.base import embedded_connection_params
 
         return embedded_connection_params(direct)
+    # A socket directory comes as OPTIONS["host"] (postgres://user@/db?host=/path, as django-environ parses it).
+    options = direct.get("OPTIONS", {})
+    params = {key: options[key] for key in ("host", "port") if options.get(key)}
     keys = {"HOST": "host", "PORT": "port", "USER": "user", "PASSWORD": "password"}
-    return {param: direct[key] for key, param in keys.items() if direct.get(key)}
+    return {**params, **{param: direct[key] for key, param in keys.items() if direct.get(key)}}
 
 
 class DirectWorkerConnector(django_connector.DjangoConnector):

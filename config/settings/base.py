@@ -177,11 +177,13 @@ DATABASE_DIRECT = dict(DATABASES["default"])
 # backend (core.pooled_postgres) is Django's, dropping a test database WITH (FORCE) past PgBouncer's idle pool.
 DATABASE_POOLER_URL = env("DATABASE_POOLER_URL", default="")
 if DATABASE_POOLER_URL:
+    _pooler = env.db_url_config(DATABASE_POOLER_URL)
+    _direct_options = {k: v for k, v in DATABASES["default"]["OPTIONS"].items() if k not in ("host", "port")}
     DATABASES["default"] = {
         **{key: value for key, value in DATABASES["default"].items() if key not in ("EMBEDDED", "HOST", "PORT")},
-        **env.db_url_config(DATABASE_POOLER_URL),
+        **_pooler,
         "ENGINE": "core.pooled_postgres",
-        "OPTIONS": {**DATABASES["default"]["OPTIONS"], "prepare_threshold": None},
+        "OPTIONS": {**_direct_options, **_pooler.get("OPTIONS", {}), "prepare_threshold": None},
         "DISABLE_SERVER_SIDE_CURSORS": True,
     }
     PROCRASTINATE_ON_APP_READY = "core.queue_connector.direct_worker"
