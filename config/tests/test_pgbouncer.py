@@ -29,7 +29,7 @@ pytestmark = [
 CLIENTS = 8
 REQUESTS = 240
 # PORTS: this test's own range on a shared machine (the web server's and PgBouncer's).
-PORTS = (18500, 18599)
+PORTS = (18500, 18549)
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-11-25"}
 
 
@@ -51,7 +51,10 @@ def pooled():
     admin = f"postgresql://postgres:{password}@127.0.0.1:{bouncer_port}/pgbouncer"
     try:
         server.wait_ready()
-        users = [register(server.base_url, f"pooled{i}") for i in range(CLIENTS)]
+        try:
+            users = [register(server.base_url, f"pooled{i}") for i in range(CLIENTS)]
+        except AssertionError as error:
+            raise AssertionError(f"{error}; {server.log_tail()}") from error
         db.sql("UPDATE accounts_user SET tier = 'enterprise'")
         yield db, server, users, admin
     finally:

@@ -21,7 +21,7 @@ from testkit.processes import StreamingReplica, ThrowawayPostgres, free_port_in,
 
 pytestmark = pytest.mark.slow
 
-PORTS = (18500, 18599)
+PORTS = (18550, 18599)  # this test's share of its helper's range (config/tests/test_pgbouncer.py has the rest)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,10 @@ def replicated():
     server = make_run(env=env, log_path=db.tmp / "make-run-replica.log", port=free_port_in(replica.port + 1, PORTS[1]))
     try:
         server.wait_ready()
-        users = [register(server.base_url, f"replica{i}") for i in range(4)]
+        try:
+            users = [register(server.base_url, f"replica{i}") for i in range(4)]
+        except AssertionError as error:
+            raise AssertionError(f"{error}; {server.log_tail()}") from error
         db.sql("UPDATE accounts_user SET tier = 'enterprise'")
         yield db, replica, server, users
     finally:
@@ -66,7 +69,7 @@ def test_it_finds_a_memory_in_context_right_after_saving_it(replicated):
         saved = call(server.base_url, "POST", "/save-prompt", token=alice.token, body={"prompt": fact})
         assert saved.status == 201, saved.body
         found = context(server.base_url, alice, f"what is my locker number {7100 + n}")
-        assert found.status == 200 and fact in found.body["contexts"], (n, found.body)
+        assert found.status == 200 and any(fact in text for text in found.body["contexts"]), (n, found.body)
 
 
 def test_it_serves_reads_of_people_who_did_not_just_write_from_the_replica(replicated):
