@@ -22,6 +22,7 @@ people are real accounts (registered over HTTP). Prints the machine and Markdown
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import sys
 import tempfile
@@ -33,9 +34,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, machine, percentiles
 
-from testkit.processes import Served, ThrowawayPostgres, free_port, make_run
+from testkit.processes import Served, ThrowawayPostgres, free_port, free_port_in, make_run
 
 sys.path.insert(0, str(ROOT))
+# The live-test helpers read the settings' BASE_DIR; the test settings need no secret (the servers get their own).
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 from config.tests.deploy_env import clean_env
 from reliability.tests.live import LiveUser, call, register
 
@@ -51,7 +54,7 @@ _FILLERS = {"boolean": "false", "integer": "0", "bigint": "0", "smallint": "0", 
 def required_columns(db: ThrowawayPostgres, table: str, given: set[str]) -> dict[str, str]:
     rows = db.sql(
         "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = %s "
-        "AND is_nullable = 'NO' AND column_default IS NULL AND is_generated = 'NEVER'",
+        "AND is_nullable = 'NO' AND column_default IS NULL AND is_generated = 'NEVER' AND is_identity = 'NO'",
         table,
     )
     return {name: _FILLERS[kind] for name, kind in rows if name not in given}
@@ -153,13 +156,22 @@ def concurrent_saves(server: Served, users: list[LiveUser], clients: int, saves:
             "saves_per_s": round(len(ok) / elapsed, 1)}  # fmt: skip
 
 
-def start(db: ThrowawayPostgres, name: str, hnsw_min: int, log_dir: Path) -> Served:
+def port(ports: str | None, after: int = 0) -> int:
+    """A free port, within ``ports`` ("first-last") when given (a shared machine's share), above ``after``."""
+    if not ports:
+        return free_port()
+    first, last = (int(x) for x in ports.split("-"))
+    return free_port_in(max(first, after + 1), last)
+
+
+def start(db: ThrowawayPostgres, name: str, hnsw_min: int, log_dir: Path, ports: str | None) -> Served:
+    bouncer = port(ports)
     env = clean_env(
         DATABASE_URL=db.django_url, DJANGO_SECRET_KEY=secrets.token_urlsafe(50), WEB_CONCURRENCY="1",
         SEARCH_HNSW_MIN_USER_CHUNKS=str(hnsw_min), RATELIMIT_API_RATE="1000000/m", RATELIMIT_AUTH_RATE="100000/m",
-        PGBOUNCER_PORT=str(free_port()), PGBOUNCER_POOL_SIZE="20", EMBEDDING_TORCH_THREADS="1",
+        PGBOUNCER_PORT=str(bouncer), PGBOUNCER_POOL_SIZE="20", EMBEDDING_TORCH_THREADS="1",
     )  # fmt: skip
-    server = make_run(env=env, log_path=log_dir / f"{name}.log", target="run-pooled")
+    server = make_run(env=env, log_path=log_dir / f"{name}.log", target="run-pooled", port=port(ports, after=bouncer))
     server.wait_ready()
     return server
 
@@ -178,6 +190,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=40, help="/context requests per measurement")
     parser.add_argument("--clients", type=int, default=200, help="concurrent saving clients")
     parser.add_argument("--saves", type=int, default=5, help="saves per client")
+    parser.add_argument("--ports", help="FIRST-LAST: take every port from this range (default: any free port)")
     args = parser.parse_args()
     sizes = [int(x) for x in args.chunks.split(",")]
     people = [int(x) for x in args.people.split(",")]
@@ -186,8 +199,8 @@ def main() -> None:
     log_dir = Path(tempfile.mkdtemp(prefix="bench-pooled-logs-"))
     servers: dict[str, Served] = {}
     try:
-        servers["exact"] = start(db, "exact", 10**9, log_dir)
-        servers["hnsw"] = start(db, "hnsw", 0, log_dir)
+        servers["exact"] = start(db, "exact", 10**9, log_dir, args.ports)
+        servers["hnsw"] = start(db, "hnsw", 0, log_dir, args.ports)
         base = servers["exact"].base_url
         person = register(base, "bench")
         savers = [register(base, "saver") for _ in range(10)]
