@@ -43,6 +43,7 @@ from config.tests.deploy_env import clean_env
 from reliability.tests.live import LiveUser, call, register
 
 CHUNKS_PER_MEMORY = 50
+SECRET_KEY = secrets.token_urlsafe(50)  # both servers: a token from one is valid on the other
 QUERIES = ["what did I plan for the garden", "my bike", "the trip to Lisbon", "which book was I reading"]
 
 # Values for the NOT NULL columns without a default that bulk rows must fill, by PostgreSQL type.
@@ -167,7 +168,7 @@ def port(ports: str | None, after: int = 0) -> int:
 def start(db: ThrowawayPostgres, name: str, hnsw_min: int, log_dir: Path, ports: str | None) -> Served:
     bouncer = port(ports)
     env = clean_env(
-        DATABASE_URL=db.django_url, DJANGO_SECRET_KEY=secrets.token_urlsafe(50), WEB_CONCURRENCY="1",
+        DATABASE_URL=db.django_url, DJANGO_SECRET_KEY=SECRET_KEY, WEB_CONCURRENCY="1",
         SEARCH_HNSW_MIN_USER_CHUNKS=str(hnsw_min), RATELIMIT_API_RATE="1000000/m", RATELIMIT_AUTH_RATE="100000/m",
         PGBOUNCER_PORT=str(bouncer), PGBOUNCER_POOL_SIZE="20", EMBEDDING_TORCH_THREADS="1",
     )  # fmt: skip

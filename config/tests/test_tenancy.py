@@ -26,7 +26,10 @@ from config.tenancy import COORDINATOR_TABLES, PER_PERSON_TABLES, REFERENCE_TABL
 
 pytestmark = pytest.mark.django_db
 
-MCP_HEADERS = {"HTTP_ACCEPT": "application/json, text/event-stream", "HTTP_MCP_PROTOCOL_VERSION": "2025-11-25"}
+MCP_HEADERS: dict[str, Any] = {
+    "HTTP_ACCEPT": "application/json, text/event-stream",
+    "HTTP_MCP_PROTOCOL_VERSION": "2025-11-25",
+}
 # Statements that name no table of anyone's (transaction control, GUCs set for one transaction).
 # (FETCH and CLOSE of a server-side cursor whose DECLARE was checked.)
 CONTROL = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK", "BEGIN", "COMMIT", "SELECT SET_CONFIG(", "FETCH ", "CLOSE ")
@@ -37,6 +40,7 @@ DECLARE = re.compile(r"^\s*DECLARE\s+\S+\s+.*?CURSOR\s+(?:WITH(?:OUT)?\s+HOLD\s+
 def parsed(sql: str) -> exp.Expression:
     tree = sqlglot.parse_one(DECLARE.sub("", sql), read="postgres")
     assert not isinstance(tree, exp.Command), f"sqlglot did not parse (so nothing was checked): {sql[:200]}"
+    assert isinstance(tree, exp.Expression)
     return tree
 
 
