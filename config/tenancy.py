@@ -11,6 +11,8 @@ from __future__ import annotations
 # table -> the column naming the person (the distribution column on Citus)
 PER_PERSON_TABLES: dict[str, str] = {
     "accounts_user": "id",
+    "accounts_space": "user_id",
+    "accounts_appconnection": "user_id",
     "accounts_dailyusage": "user_id",
     "accounts_preferences": "user_id",
     "accounts_websession": "user_id",
@@ -30,6 +32,8 @@ REFERENCE_TABLES: frozenset[str] = frozenset(
 COORDINATOR_TABLES: frozenset[str] = frozenset(
     {
         "accounts_personalaccesstoken",  # by token hash
+        "accounts_personalaccesstoken_spaces",  # with its token (no user_id yet: docs/scale.md)
+        "accounts_appconnection_spaces",
         "django_session",  # by session key
         "procrastinate_jobs",
         "procrastinate_events",
