@@ -541,9 +541,9 @@ class SpaceView(APIView):
         summary="Rename a space and/or make it the default",
     )
     def patch(self, request: Request, space_id: str) -> Response:
-        space = _own_space(request, space_id)
         serializer = SpaceUpdateInput(data=request.data)
         serializer.is_valid(raise_exception=True)
+        space = _own_space(request, space_id)
         space = account_services.space_update(user=request_user(request), space=space, **serializer.validated_data)
         return Response(SpaceOutput(_space_body(space)).data)
 
@@ -582,9 +582,9 @@ class SpaceMergeView(APIView):
         summary="Merge a space into another (the same text held by both is kept once)",
     )
     def post(self, request: Request, space_id: str) -> Response:
-        source = _own_space(request, space_id)
         serializer = SpaceMergeInput(data=request.data)
         serializer.is_valid(raise_exception=True)
+        source = _own_space(request, space_id)
         into = _own_space(request, serializer.validated_data["into"])
         moved = services.space_merge(user=request_user(request), source=source, into=into)
         return Response(MovedOutput({"moved": moved.moved, "merged": moved.merged}).data)
@@ -599,11 +599,8 @@ class MemoryMoveView(APIView):
         summary="Move memories into another space",
     )
     def post(self, request: Request) -> Response:
-        data = json_object(request.data)
-        if spaces.requested_space(request, body=data) is None:
-            raise InvalidInput("space: name the space the memories move to")
-        to = spaces.space_for_request(request, body=data)
-        serializer = MemoryMoveInput(data=data)
+        serializer = MemoryMoveInput(data=request.data)
         serializer.is_valid(raise_exception=True)
+        to = spaces.space_for_request(request, body=serializer.validated_data)
         moved = services.memories_move(user=request_user(request), memory_ids=serializer.validated_data["ids"], to=to)
         return Response(MovedOutput({"moved": moved.moved, "merged": moved.merged}).data)
