@@ -194,7 +194,7 @@ def memory_save(
     if row is None:  # an identical save committed first
         return _duplicate(user, digest, redacted)
     if settings.MEMORY_EMBED_INLINE if embed_inline is None else embed_inline:
-        pending.chunks_embed_pending(memory_ids=[row[0]])
+        pending.chunks_embed_pending(memory_ids=[row[0]], supersede=True)
     memory = Memory(
         pk=row[0],
         user=user,

@@ -17,6 +17,7 @@ urlpatterns = [
     path("tokens/<int:token_id>/revoke", personal(views.access_token_revoke), name="token-revoke"),
     path("memories/<int:memory_id>/pin", personal(views.memory_pin), name="memory-pin"),
     path("memories/<int:memory_id>/priority", personal(views.memory_priority), name="memory-priority"),
+    path("memories/<int:memory_id>/unlink", personal(views.memory_unlink), name="memory-unlink"),
     path("memories/<int:memory_id>/delete", personal(views.memory_delete), name="memory-delete"),
     path("memories/delete-all", personal(views.memory_delete_all), name="memory-delete-all"),
     path("export", personal(views.memory_export), name="export"),

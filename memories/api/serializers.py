@@ -142,7 +142,7 @@ class MemoryOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Memory
-        fields = ["id", "kind", "provider", "prompt", "text", "priority", "pinned", "created_at"]
+        fields = ["id", "kind", "provider", "prompt", "text", "priority", "pinned", "created_at", "superseded_by"]
         read_only_fields = fields
 
     def get_priority(self, memory: Memory) -> str:

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 
+from memories import supersession
 from memories.embedding import embeddings, queues
 from memories.embedding.inputs import embedding_input
 from memories.embedding.vectors import vector_literal
@@ -28,7 +29,7 @@ EMBED_TASK = "memories.embed_pending"
 EMBED_QUEUE = queues.LIVE_QUEUE
 
 _TAKE_SQL = """
-SELECT c.id, c.text, c.search_text, m.kind, m.prompt
+SELECT c.id, c.text, c.search_text, m.kind, m.prompt, c.memory_id
 FROM memories_chunk c JOIN memories_memory m ON m.id = c.memory_id
 WHERE c.embedding IS NULL {only}
 ORDER BY c.id
@@ -51,7 +52,8 @@ FROM unnest(%(ids)s::bigint[], %(vectors)s::text[]) AS v(id, embedding)
 WHERE c.id = v.id {only_pending}
 """
 
-ChunkRow = tuple[int, str, str, str, str]  # id, text, search_text, kind, prompt: what _TAKE_SQL reads
+# id, text, search_text, kind, prompt (and, from _TAKE_SQL, the memory id): what the two queries read
+ChunkRow = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -74,10 +76,14 @@ def chunks_embed_pending(
     batch: int | None = None,
     max_batches: int | None = None,
     bulk: bool | None = None,
+    supersede: bool | None = None,
 ) -> EmbedReport:
     """Embed pending chunks (of ``memory_ids`` only, when given) until none is left that another worker is not
     already embedding, or ``max_batches`` model calls were made; returns what was written. ``bulk`` (by default:
-    when ``memory_ids`` are given, an import's own batch) lets a live save's embedding go first (_bulk_embedded)."""
+    when ``memory_ids`` are given, an import's own batch) lets a live save's embedding go first (_bulk_embedded).
+    ``supersede`` (by default: the worker's job, not an import) then links each new prompt to the earlier one it
+    restates with a new value (memories.supersession)."""
+    supersede = memory_ids is None if supersede is None else supersede
     bulk = memory_ids is not None if bulk is None else bulk
     size = batch or settings.MEMORY_EMBED_BATCH
     only = "AND c.memory_id = ANY(%(memory_ids)s)" if memory_ids is not None else ""
@@ -90,6 +96,9 @@ def chunks_embed_pending(
             if not rows:
                 break
             written += vectors_write(cursor, rows, bulk=bulk)
+        if supersede:
+            # After the commit: the links read the vectors just written, and a failed link never loses them.
+            supersession.supersessions_detect(memory_ids=sorted({row[5] for row in rows}))
         batches += 1
         if len(rows) < size:
             break
@@ -102,7 +111,7 @@ def vectors_write(cursor: CursorWrapper, rows: Sequence[ChunkRow], *, replace: b
     written (a retried job never writes one twice). ``bulk`` work yields the model to live saves between pieces."""
     inputs = [
         dense_input(kind=kind, text=text, search_text=search_text, prompt=prompt)
-        for _, text, search_text, kind, prompt in rows
+        for _, text, search_text, kind, prompt, *_ in rows
     ]
     # Each distinct input through the model once (an import's "thanks!" and "continue" repeat).
     distinct = list(dict.fromkeys(inputs))
