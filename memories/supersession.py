@@ -27,6 +27,7 @@ from django.db.models import Q, QuerySet
 from accounts.models import User
 from core.exceptions import NotFound
 from memories.models import Kind, Memory
+from memories.search.query import SPEAKER_LABEL
 
 # A change of state, said the way people say it in chat.
 _CUE = re.compile(
@@ -168,7 +169,9 @@ def supersessions_find(*, memory_ids: Sequence[int]) -> list[tuple[int, int]]:
         rows = cursor.fetchall()
     found: dict[int, int] = {}
     for new_id, new_text, old_id, old_text, cosine in rows:
-        if new_id in found:
+        if new_id in found or SPEAKER_LABEL.match(new_text) or SPEAKER_LABEL.match(old_text):
+            # A transcript of several speakers ("Caroline: ...", an imported dialogue) tells events, not one
+            # person's current facts: as "newer facts first", supersession is only between the person's own words.
             continue
         ev = evidence(old=old_text, new=new_text, cosine=cosine)
         if restates(ev, min_cosine=settings.SUPERSEDE_MIN_COSINE, min_shared=settings.SUPERSEDE_MIN_SHARED_NAMES):

@@ -71,6 +71,12 @@ def test_it_needs_a_new_value_not_only_a_close_topic(alice):
     assert not Memory.objects.exclude(superseded_by=None).exists()
 
 
+def test_it_leaves_a_transcript_of_several_speakers_alone(alice):
+    save(alice, f"Caroline: {OLD}", when=JAN)
+    save(alice, f"Caroline: {NEW}", when=JUNE)
+    assert not Memory.objects.exclude(superseded_by=None).exists()
+
+
 def test_it_never_links_two_people(alice, bob):
     save(bob, OLD, when=JAN)
     save(alice, NEW, when=JUNE)
