@@ -58,6 +58,20 @@ def job_status(client: Client, token: str, status_url: str) -> dict[str, Any]:
     return dict(job)
 
 
+class Probers:
+    """Person B, as many people as needed so that each saves each of the FACTS once: the same fact saved a seventh
+    time with another name would compete with its six older copies for the five places of /context, and a miss
+    would measure that, not the queue."""
+
+    def __init__(self, server: MakeRun, db: ThrowawayPostgres) -> None:
+        self.server, self.db, self.people = server, db, users(server, db, 1)
+
+    def __call__(self, i: int) -> tuple[str, str]:
+        while len(self.people) <= i // len(FACTS):
+            self.people += users(self.server, self.db, 1)
+        return self.people[i // len(FACTS)]
+
+
 def probe(client: Client, user: tuple[str, str], i: int, limit_s: float = 20.0) -> float | None:
     """Milliseconds from a save to its first appearance by meaning; None when not found within ``limit_s``."""
     user_id, token = user
@@ -79,11 +93,12 @@ def summary(waits: list[float | None]) -> dict[str, Any]:
     return {"samples": len(waits), "not_found_within_20_s": len(waits) - len(found), **percentiles(found)}
 
 
-def scenario(server: MakeRun, people: list[tuple[str, str]], args: argparse.Namespace) -> dict[str, Any]:
-    a, b, c = people
+def scenario(server: MakeRun, db: ThrowawayPostgres, args: argparse.Namespace) -> dict[str, Any]:
+    a, c = users(server, db, 2)
+    b = Probers(server, db)
     client = Client(server.url)
     tmp = Path(tempfile.mkdtemp(prefix="bench-fairness-"))
-    idle = [probe(client, b, i) for i in range(args.idle_probes)]
+    idle = [probe(client, b(i), i) for i in range(args.idle_probes)]
 
     big, small = tmp / "a" / "conversations.json", tmp / "c" / "conversations.json"
     big.parent.mkdir()
@@ -94,19 +109,32 @@ def scenario(server: MakeRun, people: list[tuple[str, str]], args: argparse.Name
     rss: list[float] = [worker.memory_info().rss / 2**20]
     lanes: list[dict[str, Any]] = []
     stop = threading.Event()
+    watched: dict[str, str] = {}  # A's status URL, once uploaded: progress goes to stderr every 10 s
 
     def sample() -> None:
+        sampler_client, last_report = Client(server.url), time.perf_counter()
         while not stop.is_set():
             rss.append(worker.memory_info().rss / 2**20)
-            status, ready, _ = Client(server.url).request("GET", "/ready")
+            status, ready, _ = sampler_client.request("GET", "/ready")
             if status == 200:
                 lanes.append(ready["queue"])
+            if "a" in watched and time.perf_counter() - last_report >= 10:
+                last_report = time.perf_counter()
+                job = job_status(sampler_client, a[1], watched["a"])
+                elapsed = last_report - started
+                print(
+                    f"[{elapsed:6.0f} s] A: {job['done']}/{job['total']} ({job['done'] / elapsed:.1f} msg/s), "
+                    f"probes {len(during)}, worker RSS {rss[-1]:.0f} MB",
+                    file=sys.stderr,
+                    flush=True,
+                )
             time.sleep(1.0)
 
+    during: list[float | None] = []
+    started = time.perf_counter()
     sampler = threading.Thread(target=sample)
     sampler.start()
-    started = time.perf_counter()
-    a_url = upload(server, a[1], big)
+    a_url = watched["a"] = upload(server, a[1], big)
     a_accepted = time.perf_counter() - started
     while job_status(client, a[1], a_url)["done"] == 0:  # A's import under way before C and B start
         time.sleep(0.2)
@@ -125,13 +153,14 @@ def scenario(server: MakeRun, people: list[tuple[str, str]], args: argparse.Name
             seconds=round(time.perf_counter() - began, 1),
             big_import_done_then=f"{a_then['done']} of {a_then['total']}",
         )
+        print(f"C's import: {small_result}", file=sys.stderr, flush=True)
 
     small_thread = threading.Thread(target=small_import)
     small_thread.start()
-    during: list[float | None] = []
     while (job := job_status(client, a[1], a_url))["status"] not in ("done", "failed"):
         probe_started = time.perf_counter()
-        during.append(probe(client, b, len(during)))
+        i = args.idle_probes + len(during)
+        during.append(probe(client, b(i), i))
         time.sleep(max(0.0, args.probe_every - (time.perf_counter() - probe_started)))
     seconds = time.perf_counter() - started
     small_thread.join()
@@ -172,12 +201,11 @@ def main() -> None:
     # a 20,000-message import outlasts the default 15-minute access token
     server = MakeRun(db, "onnx", port=args.port, JWT_ACCESS_LIFETIME_SECONDS="86400")
     try:
-        people = users(server, db, 3)
         result = {
             "machine": machine(),
             "label": args.label,
             "make_run_ready_s": round(server.ready_after, 1),
-            **scenario(server, people, args),
+            **scenario(server, db, args),
         }
     finally:
         server.stop()

@@ -161,11 +161,17 @@ def _live_embedded(inputs: list[str]) -> Any:
 
 
 def _bulk_embedded(inputs: list[str]) -> list[Any]:
-    vectors: list[Any] = []
-    for start in range(0, len(inputs), BULK_PIECE):
+    # Pieces of inputs of similar length: each model call pads to its longest input, so cutting the turn's inputs in
+    # file order (a "thanks!" beside a long answer) pays for padding; sorted, a chunk costs about half
+    # (docs/imports.md, bench/model_ceiling.py).
+    order = sorted(range(len(inputs)), key=lambda i: len(inputs[i]))
+    vectors: list[Any] = [None] * len(inputs)
+    for start in range(0, len(order), BULK_PIECE):
         with _gate:
             _gate.wait_for(lambda: _live_calls == 0)
-        vectors.extend(embeddings.embed(inputs[start : start + BULK_PIECE]))
+        piece = order[start : start + BULK_PIECE]
+        for i, vector in zip(piece, embeddings.embed([inputs[i] for i in piece]), strict=True):
+            vectors[i] = vector
     return vectors
 
 

@@ -148,12 +148,14 @@ def import_candidates(
     while batch := list(itertools.islice(items, EMBED_BATCH_ITEMS)):
         valid = [(candidate, _validated(candidate, report, pii=prefs.redact_pii)) for candidate in batch]
         to_save = [(candidate, v) for candidate, v in valid if v is not None]
-        # One transaction and one embedding job per batch (each save a savepoint within it); the worker embeds
-        # the batch's chunks together, or this process does right after.
+        # One transaction per batch (each save a savepoint within it). With ``embed_now`` this process embeds the
+        # batch's chunks right after (an import turn within its own transaction); else one live embedding job per
+        # batch embeds them together. (Should this process die in between, the next embedding job of anyone's
+        # save takes every chunk still waiting.)
         with transaction.atomic():
             stored = [_save(user, candidate, v, report, prefs) for candidate, v in to_save]
             new_ids = [memory_id for memory_id in stored if memory_id is not None]
-            if new_ids:
+            if new_ids and not embed_now:
                 pending.embedding_deferred()
         if new_ids and embed_now:
             pending.chunks_embed_pending(memory_ids=new_ids)
