@@ -34,6 +34,7 @@ def test_it_lists_only_the_users_memories_newest_first(alice_client, alices_memo
         "priority": "normal",
         "pinned": True,
         "created_at": "2025-01-12T09:00:00Z",
+        "superseded_by": None,
     }
     assert "embedding" not in first
 
