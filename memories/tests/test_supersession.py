@@ -9,6 +9,7 @@ import pytest
 
 from core.exceptions import NotFound
 from memories import services, supersession
+from memories.embedding import pending
 from memories.models import Memory
 from memories.search import context
 
@@ -50,6 +51,22 @@ def test_it_links_a_new_prompt_to_the_earlier_one_it_restates_with_a_new_value(a
     assert old.superseded_by_id == new.pk
     new.refresh_from_db()
     assert new.superseded_by_id is None
+
+
+def test_it_is_the_workers_job_after_it_writes_the_vectors(alice, settings):
+    settings.MEMORY_EMBED_INLINE = False
+    old, new = save(alice, OLD, when=JAN), save(alice, NEW, when=JUNE)
+    assert not Memory.objects.exclude(superseded_by=None).exists()  # no vectors yet: nothing to compare
+    pending.chunks_embed_pending()  # the queue's embedding job
+    old.refresh_from_db()
+    assert old.superseded_by_id == new.pk
+
+
+def test_an_import_does_not_look_for_links(alice, settings):
+    settings.MEMORY_EMBED_INLINE = False
+    old, new = save(alice, OLD, when=JAN), save(alice, NEW, when=JUNE)
+    pending.chunks_embed_pending(memory_ids=[old.pk, new.pk])  # what an import's own batch calls
+    assert not Memory.objects.exclude(superseded_by=None).exists()
 
 
 def test_it_also_marks_the_answer_saved_with_the_old_prompt(alice):
