@@ -543,7 +543,7 @@ CONTEXT_MIN_COSINE_PERSONAL = env.float("CONTEXT_MIN_COSINE_PERSONAL", default=0
 CONTEXT_MIN_COSINE_GENERAL = env.float("CONTEXT_MIN_COSINE_GENERAL", default=0.43)
 CONTEXT_MIN_COSINE_RESULT = env.float("CONTEXT_MIN_COSINE_RESULT", default=0.15)
 # A standing preference ("from now on keep it short") joins an answer that has none when at least this close.
-CONTEXT_STANDING_MIN_COSINE = env.float("CONTEXT_STANDING_MIN_COSINE", default=0.0)
+CONTEXT_STANDING_MIN_COSINE = env.float("CONTEXT_STANDING_MIN_COSINE", default=0.2)
 # ...at this place (1 = first) when none is already among the first places: top_k 1 or 2 gets only the closest.
 CONTEXT_STANDING_POSITION = 3
 # Supersession (memories.supersession): a new prompt restates an earlier one with a new value when their vectors
