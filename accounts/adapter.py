@@ -13,6 +13,13 @@ from accounts.ratelimit import forwarded_client_ip
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def save_user(self, request: HttpRequest, user: Any, form: Any, commit: bool = True) -> Any:
+        """A person who signs up on the web page starts with their "Personal" space, like every other door."""
+        user = super().save_user(request, user, form, commit=commit)
+        if commit:
+            services.space_default(user=user)
+        return user
+
     def set_password(self, user: Any, password: str) -> None:
         """Every new password (a reset by email, a change while signed in) also signs the extension out.
 

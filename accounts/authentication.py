@@ -16,6 +16,7 @@ from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from accounts import selectors, services
 from accounts.models import ACCESS_TOKEN_PREFIX, PersonalAccessToken, User
+from accounts.oauth import OAuthAccess, OAuthRefused, oauth_access_check
 from accounts.supabase import SupabaseTokenError, supabase_enabled, supabase_token_verify
 
 
@@ -63,6 +64,34 @@ class PersonalTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'  # a 401, as for the JWT classes, when this class is listed first
+
+
+class OAuthTokenAuthentication(BaseAuthentication):
+    """``Authorization: Bearer <token>`` from an app the person connected through OAuth (docs/oauth.md).
+
+    After the personal token class, before the JWT classes: a personal token (``mlk_``) and a JWT (three
+    dot-separated parts) are left to them; anything else is looked up among django-oauth-toolkit's access tokens
+    (by its SHA-256: they are stored hashed). ``request.auth`` is an :class:`accounts.oauth.OAuthAccess`, whose
+    ``can_write`` ``TokenScopePermission`` checks exactly as a personal token's.
+    """
+
+    def authenticate(self, request: Request) -> tuple[User, OAuthAccess] | None:
+        parts = get_authorization_header(request).split()
+        if len(parts) != 2 or parts[0].lower() != b"bearer":
+            return None
+        secret = parts[1].decode("latin-1")
+        if secret.startswith(ACCESS_TOKEN_PREFIX) or secret.count(".") == 2:
+            return None
+        try:
+            access = oauth_access_check(secret=secret, origin=request.build_absolute_uri("/").rstrip("/"))
+        except OAuthRefused as exc:
+            raise invalid_token(exc.reason) from exc
+        if not access.user.is_active:
+            raise AuthenticationFailed({"detail": "User is inactive", "code": "user_inactive"})
+        return access.user, access
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
 
 
 class SupabaseJWTAuthentication(JWTAuthentication):
@@ -117,6 +146,20 @@ class UserJWTAuthentication(JWTAuthentication):
         ) != get_md5_hash_password(user.password):
             raise AuthenticationFailed("The user's password has been changed.", code="password_changed")
         return user
+
+
+class OAuthTokenScheme(OpenApiAuthenticationExtension):
+    """OpenAPI: an access token of an app connected through OAuth (docs/oauth.md) travels as a bearer token."""
+
+    target_class = "accounts.authentication.OAuthTokenAuthentication"
+    name = "oauthToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An OAuth access token of a connected app; read scope reads, write scope also writes.",
+        }
 
 
 class SupabaseJWTScheme(OpenApiAuthenticationExtension):

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models.functions import Lower
 
 
 class Tier(models.TextChoices):
@@ -20,6 +23,36 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.username
+
+
+# The space every person starts with (accounts.spaces.space_default).
+DEFAULT_SPACE_NAME = "Personal"
+SPACE_NAME_MAX_CHARS = 60
+
+
+class Space(models.Model):
+    """A separate memory of one person ("Personal", "Work"): every memory belongs to exactly one space of its
+    owner, and every read and write names one (docs/spaces.md). Exactly one space per person is the default,
+    used when a request names none."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="spaces")
+    name = models.CharField(max_length=SPACE_NAME_MAX_CHARS)
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            # names are told apart the way people read them: "Work" and "work" are one space
+            models.UniqueConstraint(Lower("name"), "user", name="space_user_name_uniq"),
+            # exactly one default per person (the resolver's fallback); also serves "this person's default"
+            models.UniqueConstraint(
+                fields=["user"], condition=models.Q(is_default=True), name="space_user_default_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"space {self.name!r} of {self.user_id}"
 
 
 class DailyUsage(models.Model):
@@ -115,6 +148,8 @@ class PersonalAccessToken(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True, help_text="Refused from then on; empty: never.")
     last_used_at = models.DateTimeField(null=True, blank=True, help_text="Updated at most once a minute.")
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The spaces this token may read and write (docs/spaces.md); a request naming none uses default_space.
+    spaces = models.ManyToManyField(Space, related_name="access_tokens", blank=True)
 
     class Meta:
         indexes = [
@@ -132,6 +167,19 @@ class PersonalAccessToken(models.Model):
     @property
     def can_write(self) -> bool:
         return self.scope == TokenScope.WRITE
+
+    @property
+    def default_space(self) -> Space | None:
+        """The space a request with this token uses when it names none (see :func:`default_space_of`)."""
+        return default_space_of(self.spaces.all())
+
+
+def default_space_of(spaces: Iterable[Space]) -> Space | None:
+    """The space a credential (a personal token, a connected app) uses when a request names none: the person's
+    default space when the credential holds it, else its oldest space; None when it holds none (every request is
+    refused)."""
+    held = sorted(spaces, key=lambda s: (not s.is_default, s.created_at, s.pk))
+    return held[0] if held else None
 
 
 class WebSession(models.Model):
@@ -180,3 +228,40 @@ class AccountDeletion(models.Model):
 
     def __str__(self) -> str:
         return f"account {self.user_ref[:12]}… deleted {self.deleted_at:%Y-%m-%d %H:%M}"
+
+
+class AppConnection(models.Model):
+    """An app the person connected through OAuth (a custom connector in Claude or ChatGPT, an MCP client).
+
+    django-oauth-toolkit keeps the app (``Application``) and its tokens; this row is the person's consent: which
+    scope they chose on the consent page. Tokens are honoured only while it exists (accounts.authentication),
+    so disconnecting the app on /app/ (accounts.services.app_connection_revoke) ends its access on the next call
+    even before its tokens are deleted. One row per person and app: consenting again replaces the choice.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="app_connections")
+    application = models.ForeignKey(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.CASCADE, related_name="connections"
+    )
+    scope = models.CharField(max_length=8, choices=TokenScope.choices, default=TokenScope.READ)
+    # The spaces the person let this app use (docs/spaces.md): the same rule as a personal token's spaces.
+    spaces = models.ManyToManyField(Space, related_name="app_connections", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # one consent per person and app; also the lookup of every OAuth-authenticated request
+            models.UniqueConstraint(fields=["user", "application"], name="appconnection_user_app_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application_id} connected by {self.user_id} ({self.scope})"
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope == TokenScope.WRITE
+
+    @property
+    def default_space(self) -> Space | None:
+        return default_space_of(self.spaces.all())

@@ -8,11 +8,13 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
 from accounts.models import PersonalAccessToken
+from accounts.oauth import OAuthAccess
 
 
-def access_token_of(request: Request) -> PersonalAccessToken | None:
-    """The personal access token the request authenticated with, or None (a JWT, a session)."""
-    return request.auth if isinstance(request.auth, PersonalAccessToken) else None
+def access_token_of(request: Request) -> PersonalAccessToken | OAuthAccess | None:
+    """The access token the request authenticated with (a personal one, or a connected app's OAuth token), or
+    None (a JWT, a session). Both carry ``can_write``: the same scope rules hold for both."""
+    return request.auth if isinstance(request.auth, PersonalAccessToken | OAuthAccess) else None
 
 
 class TokenScopePermission(BasePermission):
@@ -27,9 +29,13 @@ class TokenScopePermission(BasePermission):
 
 class NoAccessToken(BasePermission):
     """Managing tokens and signing in to the web page take the person's own sign-in (a JWT or the /app/ session),
-    never a personal access token: a leaked token must not mint more tokens or open the account's page."""
+    never an access token (personal, or a connected app's): a leaked token must not mint more tokens or open the
+    account's page."""
 
-    message = "A personal access token cannot be used here: sign in (a JWT from /auth/token/, or /app/) instead"
+    message = (
+        "A personal access token cannot be used here (nor a connected app's): sign in (a JWT from /auth/token/, "
+        "or /app/) instead"
+    )
 
     def has_permission(self, request: Request, view: Any) -> bool:
         return access_token_of(request) is None

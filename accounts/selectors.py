@@ -10,11 +10,19 @@ from typing import Any
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
-from accounts.models import ACCESS_TOKEN_PREFIX, DailyUsage, PersonalAccessToken, User, WebSession
-from accounts.services import UsageStatus, access_token_hash, daily_limit
+from accounts.models import (
+    ACCESS_TOKEN_PREFIX,
+    AppConnection,
+    DailyUsage,
+    PersonalAccessToken,
+    Space,
+    User,
+    WebSession,
+)
+from accounts.services import UsageStatus, access_token_hash, daily_limit, space_default
 from core.dates import utc_today
 
 
@@ -41,9 +49,20 @@ def user_profile(*, user: User) -> dict[str, Any]:
     }
 
 
+def space_list(*, user: User) -> QuerySet[Space]:
+    """``user``'s spaces, oldest first, each with ``memory_count``: how many memories it holds."""
+    space_default(user=user)
+    return Space.objects.filter(user=user).annotate(memory_count=Count("memories")).order_by("created_at", "id")
+
+
+def space_get(*, user: User, space_id: int) -> Space | None:
+    """One of ``user``'s spaces; another person's is as absent as one that never existed."""
+    return Space.objects.filter(user=user, pk=space_id).first()
+
+
 def access_token_list(*, user: User) -> QuerySet[PersonalAccessToken]:
     """``user``'s tokens, revoked ones included (they say when), newest first."""
-    return PersonalAccessToken.objects.filter(user=user).order_by("-created_at", "-id")
+    return PersonalAccessToken.objects.filter(user=user).prefetch_related("spaces").order_by("-created_at", "-id")
 
 
 def access_token_find(*, secret: str) -> PersonalAccessToken | None:
@@ -98,3 +117,13 @@ def refresh_token_list(*, user: User) -> QuerySet[Any]:
     return OutstandingToken.objects.filter(
         user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True
     ).order_by("-created_at", "-id")
+
+
+def app_connection_list(*, user: User) -> QuerySet[AppConnection]:
+    """The apps ``user`` connected through OAuth (with the app), most recently consented first."""
+    return (
+        AppConnection.objects.filter(user=user)
+        .select_related("application")
+        .prefetch_related("spaces")
+        .order_by("-updated_at", "-id")
+    )

@@ -1,4 +1,4 @@
-"""Writes: registration, provisioning from Supabase tokens, tier changes, the daily quota counter, personal
+"""Writes: registration, provisioning from Supabase tokens, tier changes, the daily quota counter, spaces, personal
 access tokens, and where a person is signed in (web sessions, the extension's refresh tokens)."""
 
 from __future__ import annotations
@@ -21,9 +21,13 @@ from django.utils import timezone
 
 from accounts.models import (
     ACCESS_TOKEN_PREFIX,
+    DEFAULT_SPACE_NAME,
+    SPACE_NAME_MAX_CHARS,
+    AppConnection,
     DailyUsage,
     PersonalAccessToken,
     Preferences,
+    Space,
     Tier,
     TokenScope,
     User,
@@ -46,7 +50,9 @@ def user_register(*, username: str, email: str, password: str) -> User:
     """Create a free-tier user; the caller has validated the password against AUTH_PASSWORD_VALIDATORS."""
     try:
         with transaction.atomic():
-            return User.objects.create_user(username=username, email=email, password=password)
+            user = User.objects.create_user(username=username, email=email, password=password)
+            space_default(user=user)
+            return user
     except IntegrityError as exc:  # a concurrent registration of the same username won the race
         raise InvalidInput("username: A user with that username already exists.") from exc
 
@@ -87,6 +93,7 @@ def supabase_user_provision(*, user_id: uuid.UUID, email: str) -> User:
                 user = User(id=user_id, username=username, email=email)
                 user.set_unusable_password()
                 user.save(force_insert=True)
+                space_default(user=user)
                 return user
         except IntegrityError:
             existing = User.objects.filter(pk=user_id).first()
@@ -134,6 +141,85 @@ def user_reauthenticate(*, user: User, password: str, code: str = "") -> None:
             raise InvalidInput("code: your account has two-factor sign-in; give a code from your authenticator app")
         if not second_factor_verify(user=user, code=code):
             raise NotAllowed("That two-factor code is not right (or was used already)")
+
+
+# --- Spaces -------------------------------------------------------------------------------------------------
+
+
+def space_default(*, user: User) -> Space:
+    """``user``'s default space, made ("Personal") when they have none yet: every path that creates a person
+    calls this, and the resolver does too, so a person made any other way (createsuperuser, a test) gets it on
+    first use. Two first requests may race: the partial unique constraint lets one insert win."""
+    space = Space.objects.filter(user=user, is_default=True).first()
+    if space is not None:
+        return space
+    try:
+        with transaction.atomic():
+            return Space.objects.create(user=user, name=DEFAULT_SPACE_NAME, is_default=True)
+    except IntegrityError:
+        return Space.objects.get(user=user, is_default=True)
+
+
+def _space_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise InvalidInput("name: This field may not be blank.")
+    if len(name) > SPACE_NAME_MAX_CHARS:
+        raise InvalidInput(f"name: at most {SPACE_NAME_MAX_CHARS} characters")
+    return name
+
+
+def _space_name_free(*, user: User, name: str, exclude: Space | None = None) -> None:
+    taken = Space.objects.filter(user=user, name__iexact=name)
+    if exclude is not None:
+        taken = taken.exclude(pk=exclude.pk)
+    if taken.exists():
+        raise Conflict(f"You already have a space called {name!r}")
+
+
+def space_create(*, user: User, name: str, is_default: bool = False) -> Space:
+    """A new space of ``user``; names are unique per person whatever their case (409 otherwise)."""
+    space_default(user=user)  # the first space a person makes is never their only one
+    name = _space_name(name)
+    _space_name_free(user=user, name=name)
+    try:
+        with transaction.atomic():
+            space = Space.objects.create(user=user, name=name)
+            if is_default:
+                space_make_default(user=user, space=space)
+    except IntegrityError as exc:  # a concurrent create of the same name
+        raise Conflict(f"You already have a space called {name!r}") from exc
+    return space
+
+
+@transaction.atomic
+def space_make_default(*, user: User, space: Space) -> Space:
+    """Make ``space`` the one used when a request names none (the previous default stays, as a plain space)."""
+    Space.objects.filter(user=user, is_default=True).exclude(pk=space.pk).update(is_default=False)
+    if not space.is_default:
+        space.is_default = True
+        space.save(update_fields=["is_default"])
+    return space
+
+
+def space_update(*, user: User, space: Space, name: str | None = None, is_default: bool | None = None) -> Space:
+    """Rename ``space`` and/or make it the default. The default stops being it only when another space becomes
+    the default (``is_default=False`` on the default is refused: a person always has one)."""
+    if is_default is False and space.is_default:
+        raise InvalidInput("is_default: make another space the default instead; a person always has one")
+    with transaction.atomic():
+        if name is not None:
+            name = _space_name(name)
+            _space_name_free(user=user, name=name, exclude=space)
+            space.name = name
+            try:
+                with transaction.atomic():
+                    space.save(update_fields=["name"])
+            except IntegrityError as exc:
+                raise Conflict(f"You already have a space called {name!r}") from exc
+        if is_default:
+            space_make_default(user=user, space=space)
+    return space
 
 
 # --- Daily quota --------------------------------------------------------------------------------------------
@@ -241,17 +327,47 @@ class CreatedToken:
 
 
 def access_token_create(
-    *, user: User, name: str, scope: str = TokenScope.READ, expires_at: datetime | None = None
+    *,
+    user: User,
+    name: str,
+    scope: str = TokenScope.READ,
+    expires_at: datetime | None = None,
+    spaces: list[int] | None = None,
 ) -> CreatedToken:
-    """A new personal access token for ``user``: ``mlk_`` and 32 random bytes; only its SHA-256 is kept."""
+    """A new personal access token for ``user``: ``mlk_`` and 32 random bytes; only its SHA-256 is kept.
+
+    It holds the spaces whose ids are in ``spaces`` (default: the person's default space); an id that is not one
+    of the person's spaces is not found, and no token is made."""
     if scope not in TokenScope.values:
         raise InvalidInput(f"scope: use one of {', '.join(TokenScope.values)}")
     if expires_at is not None and expires_at <= timezone.now():
         raise InvalidInput("expires_at: must be in the future")
     if PersonalAccessToken.objects.filter(user=user, revoked_at__isnull=True).count() >= MAX_ACCESS_TOKENS:
         raise InvalidInput(f"You have {MAX_ACCESS_TOKENS} tokens already: revoke one first")
+    held = _token_spaces(user=user, space_ids=spaces)
     secret = ACCESS_TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = PersonalAccessToken.objects.create(
+    with transaction.atomic():
+        token = _access_token_insert(user=user, name=name, scope=scope, secret=secret, expires_at=expires_at)
+        token.spaces.set(held)
+    return CreatedToken(token=token, secret=secret)
+
+
+def _token_spaces(*, user: User, space_ids: list[int] | None) -> list[Space]:
+    if space_ids is None:
+        return [space_default(user=user)]
+    if not space_ids:
+        raise InvalidInput("spaces: name at least one space (or leave it out for your default space)")
+    wanted = set(space_ids)
+    held = list(Space.objects.filter(user=user, pk__in=wanted))
+    if len(held) != len(wanted):
+        raise NotFound("space not found")
+    return held
+
+
+def _access_token_insert(
+    *, user: User, name: str, scope: str, secret: str, expires_at: datetime | None
+) -> PersonalAccessToken:
+    return PersonalAccessToken.objects.create(
         user=user,
         name=name,
         scope=scope,
@@ -259,7 +375,6 @@ def access_token_create(
         prefix=secret[: len(ACCESS_TOKEN_PREFIX) + 6],
         expires_at=expires_at,
     )
-    return CreatedToken(token=token, secret=secret)
 
 
 def access_token_revoke(*, user: User, token_id: int) -> PersonalAccessToken:
@@ -404,3 +519,41 @@ def sign_out_everywhere(*, user: User, keep_session_key: str | None, access_toke
         refresh_tokens=refresh_tokens_revoke_all(user=user),
         access_tokens=access_tokens_revoke_all(user=user) if access_tokens else 0,
     )
+
+
+# --- Apps connected through OAuth (docs/oauth.md) ------------------------------------------------------------
+
+
+@transaction.atomic
+def app_connection_record(
+    *, user: User, application: Any, scope: str, spaces: list[int] | None = None
+) -> AppConnection:
+    """The person's consent on /app/: ``application`` may act for ``user`` with ``scope`` (read, or write) in the
+    spaces whose ids are in ``spaces`` (default: the person's default space), under the same rule as a personal
+    token's spaces. Consenting again to the same app replaces the choice: it takes effect on the app's next call,
+    even with tokens issued before (accounts.oauth.OAuthAccess)."""
+    if scope not in TokenScope.values:
+        raise InvalidInput(f"scope must be one of: {', '.join(TokenScope.values)}")
+    held = _token_spaces(user=user, space_ids=spaces)
+    connection, _ = AppConnection.objects.update_or_create(
+        user=user, application=application, defaults={"scope": scope}
+    )
+    connection.spaces.set(held)
+    return connection
+
+
+@transaction.atomic
+def app_connection_revoke(*, user: User, connection_id: int) -> AppConnection:
+    """Disconnect one of ``user``'s apps: its consent and every token and code it holds for ``user`` go at once,
+    so its next call is a 401 and its refresh token is refused. Another person's id is not found."""
+    from oauth2_provider.models import AccessToken, Grant, RefreshToken
+
+    connection = AppConnection.objects.select_related("application").filter(user=user, pk=connection_id).first()
+    if connection is None:
+        raise NotFound("Connected app not found")
+    held = {"user": user, "application": connection.application}
+    RefreshToken.objects.filter(**held).delete()
+    AccessToken.objects.filter(**held).delete()
+    Grant.objects.filter(**held).delete()
+    connection.delete()
+    return connection

@@ -55,6 +55,7 @@ def load(args: argparse.Namespace, plan: list[tuple[str, int]]) -> dict[str, flo
     from pgvector.psycopg import register_vector
 
     from accounts.models import User
+    from accounts.services import space_default
     from memories.models import Chunk, Memory
 
     if Chunk.objects.count() == args.rows and User.objects.filter(username=plan[0][0]).exists():
@@ -73,8 +74,16 @@ def load(args: argparse.Namespace, plan: list[tuple[str, int]]) -> dict[str, flo
     with psycopg.connect(**params, autocommit=True) as raw:
         register_vector(raw)
         for user, (_, n) in zip(users, plan, strict=True):
+            space = space_default(user=user)
             memories = Memory.objects.bulk_create(
-                Memory(user=user, kind="prompt", provider="claude", text=f"m{i}", content_hash=f"{user.pk}-{i}")
+                Memory(
+                    user=user,
+                    space=space,
+                    kind="prompt",
+                    provider="claude",
+                    text=f"m{i}",
+                    content_hash=f"{user.pk}-{i}",
+                )
                 for i in range(0, n, CHUNKS_PER_MEMORY)
             )
             vectors = clustered(rng, n)

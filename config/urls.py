@@ -26,6 +26,7 @@ urlpatterns = [
     path("dashboard/", include("dashboard.staff_urls")),
     path("app/", include("webapp.urls")),  # the person's own page (session sign-in), not API traffic
     path("app/", include("webapp.account_urls")),  # its sign-up, sign-in and account pages (django-allauth)
+    path("", include("webapp.oauth_urls")),  # OAuth 2.1 for /mcp: metadata, consent (/app/oauth/), tokens
     path("", include("mcp_server.urls")),  # /mcp: the MCP endpoint (JSON-RPC over Streamable HTTP)
     path("", include("dashboard.probe_urls")),  # /health and /ready: not API traffic, not versioned
 ]

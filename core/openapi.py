@@ -22,6 +22,7 @@ ERROR_DESCRIPTIONS = {
     403: "Not allowed: a user_id that is not the token's user, or a read-only access token sending a write.",
     404: "Not found, or not yours.",
     405: "Method not allowed.",
+    409: "Conflicts with what exists: the message says what (a name already taken, the default space).",
     413: "Request body too large: the message gives the limit.",
     415: "Unsupported Content-Type.",
     422: "Idempotency-Key already used with a different request body.",

@@ -1,4 +1,5 @@
-"""The MCP server: the official SDK's low-level ``Server`` with the four tools, their descriptions and schemas.
+"""The MCP server: the official SDK's low-level ``Server`` with the four tools, their descriptions and schemas
+(generated from the argument serializers, mcp_server.schemas).
 
 The handlers are async (the SDK's), the work is not: each tool runs in plain Django through ``sync_to_async``
 with ``thread_sensitive=True``, which under the view's ``async_to_sync`` is the request's own thread, so the
@@ -11,12 +12,12 @@ from typing import Any
 
 import mcp_types as types
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
 
 from mcp_server import tools
-from mcp_server.serializers import RECENT_DEFAULT, RECENT_MAX
+from mcp_server.schemas import input_schema
+from mcp_server.serializers import ForgetArguments, RecentArguments, SaveArguments, SearchArguments
 
 # The ASGI scope key under which the view hands the authenticated caller to the tools.
 CALLER_SCOPE_KEY = "memorylayer.caller"
@@ -29,12 +30,7 @@ INSTRUCTIONS = (
 )
 
 
-def _date_time(description: str) -> dict[str, Any]:
-    return {"type": "string", "format": "date-time", "description": description}
-
-
 def tool_definitions() -> list[types.Tool]:
-    providers = list(settings.MEMORY_PROVIDERS)
     return [
         types.Tool(
             name="search_memories",
@@ -47,33 +43,7 @@ def tool_definitions() -> list[types.Tool]:
                 "who said it ('You (claude): ...' is the person, 'Assistant (chatgpt) answered: ...' an "
                 "assistant), and starts with its memory id."
             ),
-            input_schema={
-                "type": "object",
-                "properties": {
-                    "query": {
-                        "type": "string",
-                        "minLength": 1,
-                        "maxLength": settings.MEMORY_MAX_QUERY_CHARS,
-                        "description": "What to look for, in the person's words, e.g. 'where do I live'.",
-                    },
-                    "max_tokens": {
-                        "type": "integer",
-                        "minimum": 0,
-                        "maximum": settings.CONTEXT_MAX_TOKENS_LIMIT,
-                        "description": f"Token budget of the answer (default {settings.CONTEXT_MAX_TOKENS}; "
-                        "0: no budget).",
-                    },
-                    "provider": {
-                        "type": "string",
-                        "enum": providers,
-                        "description": "Only memories saved from this assistant.",
-                    },
-                    "since": _date_time("Only memories saved at or after this time (ISO 8601)."),
-                    "until": _date_time("Only memories saved at or before this time (ISO 8601)."),
-                },
-                "required": ["query"],
-                "additionalProperties": False,
-            },
+            input_schema=input_schema(SearchArguments),
             annotations=types.ToolAnnotations(read_only_hint=True, open_world_hint=False),
         ),
         types.Tool(
@@ -85,24 +55,7 @@ def tool_definitions() -> list[types.Tool]:
                 "redacted before storing; the person's capture settings may turn the save away; saving the same "
                 "text twice stores it once. Needs a token with the write scope."
             ),
-            input_schema={
-                "type": "object",
-                "properties": {
-                    "text": {
-                        "type": "string",
-                        "minLength": 1,
-                        "maxLength": settings.MEMORY_MAX_TEXT_CHARS,
-                        "description": "What to remember, in the person's words.",
-                    },
-                    "provider": {
-                        "type": "string",
-                        "enum": providers,
-                        "description": "Which assistant this comes from (default: mcp).",
-                    },
-                },
-                "required": ["text"],
-                "additionalProperties": False,
-            },
+            input_schema=input_schema(SaveArguments),
             annotations=types.ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True),
         ),
         types.Tool(
@@ -113,18 +66,7 @@ def tool_definitions() -> list[types.Tool]:
                 "said it (long ones shortened). For 'what did I save lately' or to find a memory id to forget; "
                 "use search_memories to find memories about something."
             ),
-            input_schema={
-                "type": "object",
-                "properties": {
-                    "limit": {
-                        "type": "integer",
-                        "minimum": 1,
-                        "maximum": RECENT_MAX,
-                        "description": f"How many (default {RECENT_DEFAULT}).",
-                    }
-                },
-                "additionalProperties": False,
-            },
+            input_schema=input_schema(RecentArguments),
             annotations=types.ToolAnnotations(read_only_hint=True, open_world_hint=False),
         ),
         types.Tool(
@@ -134,12 +76,7 @@ def tool_definitions() -> list[types.Tool]:
                 "Delete one of the person's memories for good, by the memory id that search_memories and "
                 "recent_memories show. Only when the person asks for it. Needs a token with the write scope."
             ),
-            input_schema={
-                "type": "object",
-                "properties": {"memory_id": {"type": "integer", "minimum": 1, "description": "The memory's id."}},
-                "required": ["memory_id"],
-                "additionalProperties": False,
-            },
+            input_schema=input_schema(ForgetArguments),
             annotations=types.ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True),
         ),
     ]

@@ -4,7 +4,8 @@
 (redaction, capture rules, dedup), and both count against the daily quota exactly as those endpoints do: one
 request each, given back when the call fails. ``recent_memories`` and ``forget_memory`` are GET /memories/ and
 DELETE /memories/{id}, which the quota does not count either. Every call names its person: nothing here can reach
-another person's memories.
+another person's memories. Every call acts on one space (the ``space`` argument, else the token's default space,
+never all of them; a space outside the token is "space not found", docs/spaces.md).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from django.conf import settings
 from rest_framework import serializers
 
 from accounts import services as account_services
-from accounts.models import User, preferences_of
+from accounts.models import PersonalAccessToken, Space, User, preferences_of
+from accounts.oauth import OAuthAccess
+from accounts.spaces import space_pick
 from core.errors import flatten_errors
 from core.exceptions import ApplicationError, NotFound
 from mcp_server.serializers import ForgetArguments, RecentArguments, SaveArguments, SearchArguments
@@ -33,10 +36,16 @@ RECENT_TEXT_CHARS = 500
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: the token's (or JWT's) person, and whether the credential may write."""
+    """Who is calling: the token's (or JWT's) person, whether the credential may write, and the access token
+    itself (a personal one, or a connected app's OAuth access; None for a JWT), whose spaces bound every call."""
 
     user: User
     can_write: bool
+    token: PersonalAccessToken | OAuthAccess | None = None
+
+
+def _space(caller: Caller, v: dict[str, Any]) -> Space:
+    return space_pick(user=caller.user, raw=v.get("space"), token=caller.token)
 
 
 class ToolError(Exception):
@@ -82,9 +91,10 @@ def _labelled(memory_id: int, text: str) -> str:
 def search_memories(caller: Caller, arguments: dict[str, Any]) -> str:
     with _counted(caller):
         v = _arguments(SearchArguments, arguments)
+        space = _space(caller, v)
         if not preferences_of(caller.user).context:
             return "No memories: this person has turned context off in their settings."
-        filters = context.ContextFilters(provider=v["provider"], since=v["since"], until=v["until"])
+        filters = context.ContextFilters(provider=v["provider"], since=v["since"], until=v["until"], space_id=space.pk)
         results = context.context_search(
             user=caller.user,
             query=v["query"],
@@ -102,7 +112,9 @@ def save_memory(caller: Caller, arguments: dict[str, Any]) -> str:
     _require_write(caller, "save_memory")
     with _counted(caller):
         v = _arguments(SaveArguments, arguments)
-        result = memory_services.memory_save(user=caller.user, kind=Kind.PROMPT, provider=v["provider"], text=v["text"])
+        result = memory_services.memory_save(
+            user=caller.user, space=_space(caller, v), kind=Kind.PROMPT, provider=v["provider"], text=v["text"]
+        )
     if result.memory is None:
         return f"Not saved: {result.skipped} (this person's capture settings)."
     redacted = f"; {result.redacted} secret(s) were replaced by [REDACTED:...] first" if result.redacted else ""
@@ -121,7 +133,7 @@ def _listed(memory: Memory) -> str:
 
 def recent_memories(caller: Caller, arguments: dict[str, Any]) -> str:
     v = _arguments(RecentArguments, arguments)
-    memories = list(memory_selectors.memory_list(user=caller.user)[: v["limit"]])
+    memories = list(memory_selectors.memory_list(user=caller.user, space=_space(caller, v))[: v["limit"]])
     if not memories:
         return "No memories saved yet."
     return f"The {len(memories)} most recent memories, newest first:\n\n" + "\n\n".join(map(_listed, memories))
@@ -130,10 +142,11 @@ def recent_memories(caller: Caller, arguments: dict[str, Any]) -> str:
 def forget_memory(caller: Caller, arguments: dict[str, Any]) -> str:
     _require_write(caller, "forget_memory")
     v = _arguments(ForgetArguments, arguments)
+    space = _space(caller, v)
     try:
-        memory_services.memory_delete(user=caller.user, memory_id=v["memory_id"])
+        memory_services.memory_delete(user=caller.user, memory_id=v["memory_id"], space=space)
     except NotFound as exc:
-        raise ToolError(f"There is no memory {v['memory_id']} among this person's memories") from exc
+        raise ToolError(f"There is no memory {v['memory_id']} among this person's memories in this space") from exc
     return f"Forgot memory {v['memory_id']}: it is deleted for good."
 
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from typing import TypeAlias
 
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
@@ -9,8 +11,18 @@ from django.db import models
 from django.utils import timezone
 from pgvector.django import HnswIndex, VectorField
 
+from accounts.models import Space
+
 # The pgvector column's size; memories.E001 compares it with the configured embedding model.
 EMBEDDING_DIMENSION = 384
+
+
+# What a read or a bulk write covers: one space, or several (``?space=all``: every space the caller may use).
+SpaceScope: TypeAlias = Space | Sequence[Space]
+
+
+def space_ids(space: SpaceScope) -> list[int]:
+    return [space.pk] if isinstance(space, Space) else [s.pk for s in space]
 
 
 class Kind(models.TextChoices):
@@ -25,9 +37,10 @@ class Priority(models.IntegerChoices):
 
 
 class Memory(models.Model):
-    """One saved prompt, or one answer together with the prompt it answered."""
+    """One saved prompt, or one answer together with the prompt it answered, in one space of its owner."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memories")
+    space = models.ForeignKey("accounts.Space", on_delete=models.CASCADE, related_name="memories")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     provider = models.CharField(max_length=32)
     text = models.TextField(help_text="The prompt (kind=prompt) or the answer (kind=response).")
@@ -39,6 +52,10 @@ class Memory(models.Model):
         default=False,
         help_text='States a standing instruction or preference ("from now on keep it short", "I\'m vegetarian"): '
         "offered for later related tasks that do not mention it.",
+    )
+    all_spaces = models.BooleanField(
+        default=False,
+        help_text="A standing preference the person shares with every space: offered in every space's context.",
     )
     created_at = models.DateTimeField(default=timezone.now)
     superseded_by = models.ForeignKey(
@@ -53,13 +70,16 @@ class Memory(models.Model):
 
     class Meta:
         indexes = [
-            # a user's memories, newest first (listing, recency, dashboard per-day counts)
+            # a user's memories, newest first (dashboard per-day counts, account-wide reads)
             models.Index(fields=["user", "-created_at"], name="memory_user_created_idx"),
+            # one space's memories, newest first (listing, export, the per-space counts)
+            models.Index(fields=["space", "-created_at"], name="memory_space_created_idx"),
         ]
         constraints = [
-            # One copy of each text per person: the save's INSERT ... ON CONFLICT DO NOTHING meets here, so two
-            # identical saves racing each other store one memory without any lock (memories.services).
-            models.UniqueConstraint(fields=["user", "content_hash"], name="memory_user_hash_uniq"),
+            # One copy of each text per space: the save's INSERT ... ON CONFLICT DO NOTHING meets here, so two
+            # identical saves racing each other store one memory without any lock (memories.services). The same
+            # text in two spaces is two memories: neither space may learn that the other holds it.
+            models.UniqueConstraint(fields=["space", "content_hash"], name="memory_space_hash_uniq"),
         ]
 
     def __str__(self) -> str:
@@ -114,10 +134,12 @@ class Chunk(models.Model):
 class IdempotencyKey(models.Model):
     """A client's ``Idempotency-Key`` on a save, with the first response, replayed to retries for a while.
 
-    Unique per (user, key): concurrent requests with one key meet on this row, so the save runs once.
+    Unique per (space, key): concurrent requests with one key meet on this row, so the save runs once; the same
+    key in another space is another request.
     """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    space = models.ForeignKey("accounts.Space", on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)
     request_hash = models.CharField(max_length=64, help_text="SHA-256 of the endpoint and the request body.")
     # Filled in before the transaction that claimed the key commits, so no other request sees them empty.
@@ -127,7 +149,7 @@ class IdempotencyKey(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key_uniq"),
+            models.UniqueConstraint(fields=["space", "key"], name="idempotency_space_key_uniq"),
         ]
         indexes = [
             # purge_idempotency_keys deletes expired keys by age
@@ -196,6 +218,9 @@ class ImportJob(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="import_jobs")
+    space = models.ForeignKey(
+        "accounts.Space", on_delete=models.CASCADE, related_name="import_jobs", help_text="Imported into this space."
+    )
     status = models.CharField(max_length=16, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
     format = models.CharField(max_length=32, help_text="chatgpt, claude or memorylayer.export.")
     filename = models.CharField(max_length=255, blank=True, default="")

@@ -13,15 +13,20 @@ from django.db.models import Q, QuerySet
 from accounts.models import User
 from core.exceptions import NotFound
 from memories.embedding import queues
-from memories.models import Memory
+from memories.models import Memory, SpaceScope, space_ids
 from memories.search import indexing
 
 EXPORT_FIELDS = ("id", "kind", "provider", "prompt", "text", "priority", "pinned", "created_at")
 
 
+def _scoped(memories: QuerySet[Memory], space: SpaceScope | None) -> QuerySet[Memory]:
+    return memories if space is None else memories.filter(space_id__in=space_ids(space))
+
+
 def memory_list(
     *,
     user: User,
+    space: SpaceScope | None = None,
     provider: str | None = None,
     kind: str | None = None,
     priority: int | None = None,
@@ -30,8 +35,8 @@ def memory_list(
     until: datetime | None = None,
     q: str | None = None,
 ) -> QuerySet[Memory]:
-    """``user``'s memories, newest first, narrowed by whichever filters are given."""
-    memories = Memory.objects.filter(user=user)
+    """``user``'s memories in ``space`` (None: every space), newest first, narrowed by whichever filters are given."""
+    memories = _scoped(Memory.objects.filter(user=user), space)
     exact = {"provider": provider, "kind": kind, "priority": priority, "pinned": pinned}
     memories = memories.filter(**{name: value for name, value in exact.items() if value is not None})
     if since is not None:
@@ -43,17 +48,21 @@ def memory_list(
     return memories.order_by("-created_at", "-id")
 
 
-def memory_get(*, user: User, memory_id: int) -> Memory:
-    """One of ``user``'s memories; another user's memory is as absent as one that never existed."""
-    memory = Memory.objects.filter(user=user, pk=memory_id).first()
+def memory_get(*, user: User, memory_id: int, space: SpaceScope | None = None) -> Memory:
+    """One of ``user``'s memories (in ``space``, when given); another user's memory, or one in another space, is
+    as absent as one that never existed."""
+    memory = _scoped(Memory.objects.filter(user=user, pk=memory_id), space).first()
     if memory is None:
         raise NotFound("Memory not found")
     return memory
 
 
-def memory_export_rows(*, user: User, chunk_size: int = 500) -> Iterator[dict[str, Any]]:
-    """Every memory of ``user``, oldest first, as plain dicts, fetched ``chunk_size`` rows at a time."""
-    rows = Memory.objects.filter(user=user).order_by("created_at", "id").values(*EXPORT_FIELDS)
+def memory_export_rows(
+    *, user: User, space: SpaceScope | None = None, chunk_size: int = 500
+) -> Iterator[dict[str, Any]]:
+    """Every memory of ``user`` in ``space`` (None: every space), oldest first, as plain dicts, fetched
+    ``chunk_size`` rows at a time."""
+    rows = _scoped(Memory.objects.filter(user=user), space).order_by("created_at", "id").values(*EXPORT_FIELDS)
     return rows.iterator(chunk_size=chunk_size)
 
 

@@ -9,13 +9,21 @@ from memories.api.views import (
     ContextViewSet,
     ImportBodyParser,
     ImportViewSet,
+    MemoryMoveView,
     MemoryViewSet,
     NDJSONRenderer,
     SaveViewSet,
+    SpaceMergeView,
+    SpacesView,
+    SpaceView,
 )
 
 urlpatterns = [
     re_path(r"^me/?$", AccountView.as_view(), name="me-account"),
+    re_path(r"^me/spaces/?$", SpacesView.as_view(), name="me-spaces"),
+    re_path(r"^me/spaces/(?P<space_id>[^/]+)/merge/?$", SpaceMergeView.as_view(), name="me-space-merge"),
+    re_path(r"^me/spaces/(?P<space_id>[^/]+)/?$", SpaceView.as_view(), name="me-space"),
+    re_path(r"^memories/move/?$", MemoryMoveView.as_view(), name="memory-move"),
     re_path(r"^save-prompt/?$", SaveViewSet.as_view({"post": "save_prompt"}), name="save-prompt"),
     re_path(r"^save-response/?$", SaveViewSet.as_view({"post": "save_response"}), name="save-response"),
     re_path(r"^context/(?P<user_id>[^/]+)/?$", ContextViewSet.as_view({"get": "retrieve"}), name="context"),

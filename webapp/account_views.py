@@ -58,6 +58,7 @@ def _sessions_page(request: HttpRequest, *, form: SignOutEverywhereForm, status:
         "web_sessions": web,
         "extension_sign_ins": account_selectors.refresh_token_list(user=user),
         "access_tokens": account_selectors.access_token_list(user=user).filter(revoked_at__isnull=True),
+        "connected_apps": account_selectors.app_connection_list(user=user),
         "everywhere_form": form,
         "now": timezone.now(),
     }
@@ -96,6 +97,18 @@ def access_token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     except NotFound:
         return _gone(request, "token")
     messages.success(request, f"Revoked “{token.name}”: it is refused from now on.")
+    return redirect("webapp:account-sessions")
+
+
+@require_POST
+@login_required
+def app_connection_revoke(request: HttpRequest, connection_id: int) -> HttpResponse:
+    try:
+        connection = account_services.app_connection_revoke(user=_user(request), connection_id=connection_id)
+    except NotFound:
+        return _gone(request, "connected app")
+    name = connection.application.name or "The app"
+    messages.success(request, f"Disconnected “{name}”: it is refused from its next request on.")
     return redirect("webapp:account-sessions")
 
 

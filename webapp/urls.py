@@ -41,6 +41,11 @@ urlpatterns = [
         name="account-token-revoke",
     ),
     path(
+        "account/sessions/apps/<int:connection_id>/revoke",
+        personal(account_views.app_connection_revoke),
+        name="account-app-revoke",
+    ),
+    path(
         "account/sessions/everywhere", personal(account_views.sign_out_everywhere), name="account-sign-out-everywhere"
     ),
     path("account/delete/", personal(account_views.account_delete), name="account-delete"),

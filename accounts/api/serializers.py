@@ -6,6 +6,7 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.models import update_last_login
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.serializers import (
@@ -16,9 +17,79 @@ from rest_framework_simplejwt.serializers import (
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from accounts import services
-from accounts.models import PROVIDERS, TokenScope, User
-from core.fields import StrictBooleanField, StrictCharField, StrictEmailField
+from accounts.models import PROVIDERS, SPACE_NAME_MAX_CHARS, TokenScope, User
+from core.fields import StrictBooleanField, StrictCharField, StrictEmailField, StrictIntegerField
 from core.inputs import InputSerializer
+
+
+@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}], "nullable": True})
+class SpaceRefField(serializers.Field):
+    """A space named in a request body: its id, taken as sent. The resolver (accounts.spaces) reads it before
+    validation and answers a malformed, unknown or foreign id with 404, the same as another person's memory."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_null", True)
+        kwargs.setdefault(
+            "help_text",
+            "The space's id (GET /me/spaces). Left out: the X-Memory-Space header's, else your default space "
+            "(with an access token: the token's default space).",
+        )
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        return data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class SpaceOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    is_default = serializers.BooleanField(help_text="Used when a request names no space.")
+    memories = serializers.IntegerField(help_text="How many memories it holds.")
+
+
+class SpaceRefOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class SpaceCreateInput(InputSerializer):
+    name = StrictCharField(max_length=SPACE_NAME_MAX_CHARS, help_text="Unique among your spaces, whatever the case.")
+    is_default = StrictBooleanField(required=False, default=False, help_text="Make it the default space.")
+
+
+class SpaceUpdateInput(InputSerializer):
+    name = StrictCharField(max_length=SPACE_NAME_MAX_CHARS, required=False)
+    is_default = StrictBooleanField(
+        required=False, help_text="true: make it the default space (false on the default is refused)."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs:
+            raise serializers.ValidationError("Nothing to change: send name and/or is_default")
+        return attrs
+
+
+class SpaceDeleteQuery(InputSerializer):
+    ignore_unknown_fields = True  # a query string: docs/api-policy.md
+
+    memories = serializers.ChoiceField(
+        choices=["delete", "move"],
+        help_text="delete: the space's memories are deleted for good; move: they move into `to` first.",
+    )
+    to = SpaceRefField(help_text="With memories=move: the id of the space they move to.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["memories"] == "move" and attrs.get("to") in (None, ""):
+            raise serializers.ValidationError({"to": "name the space the memories move to."})
+        return attrs
+
+
+class SpaceMergeInput(InputSerializer):
+    into = SpaceRefField(required=True, allow_null=False, help_text="The id of the space that receives every memory.")
 
 
 class RegisterInput(InputSerializer):
@@ -134,6 +205,14 @@ class AccessTokenInput(InputSerializer):
     expires_at = serializers.DateTimeField(
         required=False, allow_null=True, default=None, help_text="Refused from this time on; null: never expires."
     )
+    spaces = serializers.ListField(
+        child=StrictIntegerField(min_value=1),
+        required=False,
+        allow_empty=False,
+        max_length=100,
+        help_text="The ids of the spaces the token may use (default: your default space). A request with the "
+        "token that names no space uses the default one among them.",
+    )
 
     def validate_name(self, value: str) -> str:
         if not value.strip():
@@ -150,6 +229,8 @@ class AccessTokenOutput(serializers.Serializer):
     expires_at = serializers.DateTimeField(allow_null=True)
     last_used_at = serializers.DateTimeField(allow_null=True, help_text="To the minute.")
     revoked_at = serializers.DateTimeField(allow_null=True)
+    spaces = SpaceRefOutput(many=True, help_text="The spaces the token may use.")
+    default_space = SpaceRefOutput(allow_null=True, help_text="Used when a request with the token names none.")
 
 
 class CreatedAccessTokenOutput(AccessTokenOutput):

@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     # The task queue: jobs live in PostgreSQL beside our data (migrations, read-only admin, `procrastinate worker`).
     "procrastinate.contrib.django",
+    # OAuth 2.1 for /mcp (docs/oauth.md): apps connected with the person's consent on /app/.
+    "oauth2_provider",
     "accounts",
     "memories",
     "dashboard",
@@ -208,6 +210,7 @@ REST_FRAMEWORK = {
     # (they carry token_type) to simplejwt.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.PersonalTokenAuthentication",
+        "accounts.authentication.OAuthTokenAuthentication",
         "accounts.authentication.SupabaseJWTAuthentication",
         "accounts.authentication.UserJWTAuthentication",
     ],
@@ -233,6 +236,48 @@ SIMPLE_JWT = {
     "ALGORITHM": "HS256",
     "SIGNING_KEY": env("JWT_SIGNING_KEY", default=SECRET_KEY),
 }
+
+# --- OAuth 2.1 for /mcp (docs/oauth.md) ----------------------------------------------------------------
+# django-oauth-toolkit as the MCP authorization specification asks: authorization code with PKCE (S256 only),
+# rotating refresh tokens (a used one is refused, and reusing it ends the whole family), hashed token storage,
+# RFC 8414 and RFC 9728 metadata, RFC 7591 registration (open: an MCP client registers itself before the person
+# is asked; accounts.oauth narrows what it may register), RFC 9207 "iss" in authorization responses.
+OAUTH2_PROVIDER = {
+    "SCOPES": {"read": "Search and list your memories", "write": "Save and forget memories"},
+    "DEFAULT_SCOPES": ["read"],
+    "PKCE_REQUIRED": True,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_ACCESS_TOKEN_LIFETIME_SECONDS", default=3600),
+    "REFRESH_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_REFRESH_TOKEN_LIFETIME_SECONDS", default=90 * 24 * 3600),
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ROTATE_REFRESH_TOKEN": True,
+    # No grace: the refresh token a client has just used is refused at once (a stolen one is found out).
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REQUEST_APPROVAL_PROMPT": "force",  # the person sees the consent page on every authorization
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],  # http only on loopback: accounts.oauth checks it
+    "ALLOW_LOCALHOST_LOOPBACK": True,  # RFC 8252: a native client's loopback port may change
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token"],
+    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["none", "client_secret_post", "client_secret_basic"],
+    "DCR_ENABLED": True,
+    "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
+    "OAUTH2_PROTECTED_RESOURCE_NAME": "Memory Layer",
+}
+# W008 warns that http redirect URIs are allowed: only loopback ones are (RFC 8252 native clients, the MCP SDK's
+# client), which accounts.oauth.RegistrationView enforces at registration.
+SILENCED_SYSTEM_CHECKS.append("oauth2_provider.W008")
+# DOT's models are swappable; named here because accounts.AppConnection points at the application model.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"
 
 # --- Accounts: Supabase tokens, tiers, daily quotas, burst limits ---------------------------------------
 # Both Supabase key sources may be set at once: a project moving from its legacy secret to signing keys has both.

@@ -108,7 +108,7 @@ def test_every_strict_json_endpoint_refuses_an_unknown_field_by_name(schema, ali
     for path, method, body_schema in json_bodies(schema):
         if (_unversioned(path), method) in LENIENT:
             continue
-        url = path.format(**{name: object_id for name in ("id", "pk", "token_id", "job_id", "user_id")})
+        url = path.format(**{name: object_id for name in ("id", "pk", "token_id", "job_id", "user_id", "space_id")})
         body = {**valid_ish_body(schema, body_schema), UNKNOWN: 1}
 
         response = getattr(alice_client, method)(url, body, format="json")
@@ -128,5 +128,5 @@ def test_the_seeds_save_endpoint_ignores_unknown_fields(alice_client):
 def test_a_misspelt_scope_makes_no_token(alice_client):
     response = alice_client.post("/me/tokens", {"name": "x", "scopes": ["write"]}, format="json")
     assert response.status_code == 400
-    assert response.json()["error"] == "scopes: unknown field; expected name, scope, expires_at"
+    assert response.json()["error"] == "scopes: unknown field; expected name, scope, expires_at, spaces"
     assert alice_client.get("/me/tokens").json() == []

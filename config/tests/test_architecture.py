@@ -46,10 +46,11 @@ def test_it_starts_no_database_when_the_settings_are_imported(tmp_path) -> None:
 
 def test_every_view_that_takes_a_personal_token_enforces_its_scope() -> None:
     """A view that sets its own permission_classes drops the default TokenScopePermission: it must then say how a
-    read-only personal access token is held back (the scope check, or no personal token at all)."""
+    read-only personal access token (or a connected app's read-only OAuth token) is held back (the scope check, or
+    no access token at all)."""
     from django.urls import URLPattern, URLResolver, get_resolver
 
-    from accounts.authentication import PersonalTokenAuthentication
+    from accounts.authentication import OAuthTokenAuthentication, PersonalTokenAuthentication
     from accounts.permissions import NoAccessToken, TokenScopePermission
     from mcp_server.views import McpView
 
@@ -62,7 +63,7 @@ def test_every_view_that_takes_a_personal_token_enforces_its_scope() -> None:
 
     checked = 0
     for view in set(views(get_resolver().url_patterns)):
-        if PersonalTokenAuthentication not in {type(a) for a in view().get_authenticators()}:
+        if not {PersonalTokenAuthentication, OAuthTokenAuthentication} & {type(a) for a in view().get_authenticators()}:
             continue
         checked += 1
         permissions = {type(p) for p in view().get_permissions()}

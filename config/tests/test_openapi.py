@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from config.urls import api_urlpatterns as api_includes
+from webapp import oauth_urls
 
 pytestmark = pytest.mark.django_db
 
@@ -145,8 +146,9 @@ def test_the_swagger_assets_ship_with_the_sidecar_package():
 
 
 # Root routes that are not part of the versioned API: the health probes (Render calls /health; /ready) and the MCP
-# endpoint (JSON-RPC, versioned by its MCP-Protocol-Version header, not by the path).
-NOT_VERSIONED = {r"^health/?$", r"^ready/?$", r"^mcp/?$"}
+# endpoint (JSON-RPC, versioned by its MCP-Protocol-Version header, not by the path), and OAuth's authorization
+# server (webapp.oauth_urls: its well-known documents must sit at the origin, its endpoints are OAuth's, not ours).
+NOT_VERSIONED = {r"^health/?$", r"^ready/?$", r"^mcp/?$"} | {str(p.pattern) for p in oauth_urls.urlpatterns}
 
 
 def test_no_root_api_route_is_missing_from_the_v1_tree():

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from accounts.services import space_default
 from core.dates import utc_today
 from memories.models import Memory
 from testkit import client_for
@@ -81,7 +82,9 @@ def test_a_label_from_the_data_is_escaped_in_the_svg(client, staff):
     from accounts.models import User
 
     User.objects.create_user(username="x<script>", password="pw-x-long-enough")
-    Memory.objects.create(user=staff, kind="prompt", provider="<b>evil</b>", text="t", content_hash="h")
+    Memory.objects.create(
+        user=staff, space=space_default(user=staff), kind="prompt", provider="<b>evil</b>", text="t", content_hash="h"
+    )
     client.force_login(staff)
     html = client.get("/dashboard/").content.decode()
     assert "<b>evil</b>" not in html and "&lt;b&gt;evil&lt;/b&gt;" in html

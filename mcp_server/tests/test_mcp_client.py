@@ -11,6 +11,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts import services
 from accounts.models import DailyUsage, TokenScope
+from accounts.services import space_default
 from mcp_server.tests.conftest import call, http_client, in_session, token_for
 from memories.models import Memory
 
@@ -40,6 +41,7 @@ def test_it_initializes_and_lists_the_four_tools_with_their_schemas(alice, mcp_u
         "provider",
         "since",
         "until",
+        "space",
     }
     assert "mcp" in tools["save_memory"].input_schema["properties"]["provider"]["enum"]
     assert tools["search_memories"].annotations.read_only_hint is True
@@ -85,7 +87,9 @@ def test_it_saves_through_the_apis_save_path(alice, mcp_url):
 
 
 def test_it_searches_with_a_read_token_but_cannot_save_or_forget(alice, mcp_url):
-    memory = Memory.objects.create(user=alice, kind="prompt", provider="claude", text="x", content_hash="h")
+    memory = Memory.objects.create(
+        user=alice, space=space_default(user=alice), kind="prompt", provider="claude", text="x", content_hash="h"
+    )
     reader = token_for(alice, TokenScope.READ)
 
     error, refused = call(mcp_url, reader, "save_memory", {"text": "I like tea."})

@@ -3,9 +3,10 @@
 - Same key, same endpoint and body, within ``IDEMPOTENCY_KEY_TTL``: the first response (status and body) is
   replayed and nothing is stored again; the replay carries ``Idempotent-Replayed: true``.
 - Same key with another body (or the other save endpoint): 422.
-- Keys belong to one user; bob's key never meets alice's.
+- Keys belong to one space of one user: bob's key never meets alice's, and the same key sent for alice's Work
+  space is another request than for her Personal one (docs/spaces.md).
 - Concurrent requests with one key: the first inserts the key row inside its transaction, so the others
-  block on the unique (user, key) constraint until it commits, then replay its response. A request that
+  block on the unique (space, key) constraint until it commits, then replay its response. A request that
   fails (bad input, crash) rolls back and leaves no key behind, so a corrected retry may use it.
 - Expired keys are dropped when their key is reused and by ``manage.py purge_idempotency_keys``.
 """
@@ -29,7 +30,9 @@ from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
 from accounts.authentication import request_user
-from accounts.models import User
+from accounts.models import Space, User
+from accounts.services import space_default
+from accounts.spaces import space_named_by_request
 from core.exceptions import InvalidInput, Mismatch
 from memories.models import IdempotencyKey
 
@@ -77,10 +80,12 @@ def idempotency_keys_purge(*, now: datetime | None = None) -> int:
 
 # Claim a key in one statement: insert it, or take over an expired row; a live row is left alone (no row
 # back). A row another transaction inserted and has not committed yet makes this wait for that transaction.
+# The space is the one named (already checked to be the caller's) or else the person's default, found here.
 _CLAIM_SQL = """
-INSERT INTO memories_idempotencykey AS k (user_id, key, request_hash, created_at)
-VALUES (%(user_id)s, %(key)s, %(fingerprint)s, %(now)s)
-ON CONFLICT (user_id, key) DO UPDATE
+INSERT INTO memories_idempotencykey AS k (user_id, space_id, key, request_hash, created_at)
+SELECT %(user_id)s, s.id, %(key)s, %(fingerprint)s, %(now)s FROM accounts_space s
+WHERE s.user_id = %(user_id)s AND (s.id = %(space_id)s OR (%(space_id)s::bigint IS NULL AND s.is_default))
+ON CONFLICT (space_id, key) DO UPDATE
     SET request_hash = EXCLUDED.request_hash, created_at = EXCLUDED.created_at,
         response_status = NULL, response_body = NULL
     WHERE k.created_at < %(cutoff)s
@@ -88,10 +93,11 @@ RETURNING id
 """
 
 
-def _claim(*, user: User, key: str, fingerprint: str) -> tuple[IdempotencyKey, bool]:
+def _claim(*, user: User, space: Space | None, key: str, fingerprint: str) -> tuple[IdempotencyKey, bool]:
     now = timezone.now()
     params: dict[str, Any] = {
         "user_id": user.pk,
+        "space_id": space.pk if space is not None else None,
         "key": key,
         "fingerprint": fingerprint,
         "now": now,
@@ -102,7 +108,11 @@ def _claim(*, user: User, key: str, fingerprint: str) -> tuple[IdempotencyKey, b
         row = cursor.fetchone()
     if row is None:
         # Another request holds (and has now committed) this key: its response is final.
-        return IdempotencyKey.objects.get(user=user, key=key), False
+        where = {"space": space} if space is not None else {"space__user": user, "space__is_default": True}
+        held = IdempotencyKey.objects.filter(key=key, **where).first()
+        if held is None:  # no row at all: the person has no default space yet (made outside the sign-up paths)
+            return _claim(user=user, space=space_default(user=user), key=key, fingerprint=fingerprint)
+        return held, False
     record = IdempotencyKey(pk=row[0], user=user, key=key, request_hash=fingerprint, created_at=now)
     record._state.adding = False
     return record, True
@@ -125,8 +135,9 @@ def idempotent(action: Action) -> Action:
             return action(view, request, *args, **kwargs)
         key = _valid_key(raw)
         fingerprint = request_fingerprint(endpoint=action.__name__, data=request.data)
+        space = space_named_by_request(request, body=request.data)  # not the caller's: 404, no key claimed
         with transaction.atomic():
-            record, created = _claim(user=request_user(request), key=key, fingerprint=fingerprint)
+            record, created = _claim(user=request_user(request), space=space, key=key, fingerprint=fingerprint)
             if not created:
                 return _replay(record, fingerprint)
             # An error raised by the action (bad input, a crash) rolls the key back with everything else.

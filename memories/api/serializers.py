@@ -8,7 +8,8 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework import ISO_8601, serializers
 
-from core.fields import StrictCharField
+from accounts.api.serializers import SpaceRefField
+from core.fields import StrictCharField, StrictIntegerField
 from core.inputs import InputSerializer
 from memories.fields import PriorityField, ProviderField
 from memories.models import Kind, Memory, Priority
@@ -29,6 +30,7 @@ class _SaveInput(InputSerializer):
     ignore_unknown_fields = True
 
     user_id = serializers.UUIDField(required=False)
+    space = SpaceRefField()  # read by the resolver (accounts.spaces) before validation
     provider = ProviderField(required=False, default="chatgpt", max_length=32)
     priority = PriorityField(required=False, default=Priority.NORMAL)
     pinned = serializers.BooleanField(required=False, default=False)
@@ -76,6 +78,8 @@ class SkippedOutput(serializers.Serializer):
 
 class ContextQueryInput(InputSerializer):
     ignore_unknown_fields = True  # a query string (the seed's /context): docs/api-policy.md
+
+    space = SpaceRefField()  # read by the resolver (accounts.spaces) before validation
 
     query = serializers.CharField(max_length=settings.MEMORY_MAX_QUERY_CHARS)
     top_k = serializers.IntegerField(
@@ -133,7 +137,7 @@ class ContextOutput(serializers.Serializer):
     results = ContextResultOutput(many=True)
 
 
-EDITABLE_FIELDS = ("priority", "pinned")
+EDITABLE_FIELDS = ("priority", "pinned", "all_spaces")
 _DATE_INPUT_FORMATS = [ISO_8601, "%Y-%m-%d"]
 
 
@@ -142,7 +146,19 @@ class MemoryOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Memory
-        fields = ["id", "kind", "provider", "prompt", "text", "priority", "pinned", "created_at", "superseded_by"]
+        fields = [
+            "id",
+            "space",
+            "kind",
+            "provider",
+            "prompt",
+            "text",
+            "priority",
+            "pinned",
+            "all_spaces",
+            "created_at",
+            "superseded_by",
+        ]
         read_only_fields = fields
 
     def get_priority(self, memory: Memory) -> str:
@@ -154,6 +170,7 @@ class MemoryListQuery(InputSerializer):
 
     ignore_unknown_fields = True  # a query string, shared with pagination (page, page_size): docs/api-policy.md
 
+    space = SpaceRefField(help_text="The space's id, or all (every space you may use); left out: the default.")
     provider = ProviderField(required=False, max_length=32)
     kind = serializers.ChoiceField(choices=Kind.values, required=False)
     priority = PriorityField(required=False)
@@ -177,22 +194,32 @@ class MemoryListQuery(InputSerializer):
 
 
 class MemoryUpdateInput(InputSerializer):
-    """Only ``priority`` and ``pinned`` can change; a memory's content is what was said and stays as it was."""
+    """Only ``priority``, ``pinned`` and ``all_spaces`` can change; a memory's content is what was said and stays as
+    it was (and its space changes by POST /memories/move)."""
 
+    space = SpaceRefField(help_text="The space the memory is in (left out: the default space, or the header's).")
     priority = PriorityField(required=False, help_text="low, normal or high.")
     pinned = serializers.BooleanField(required=False)
+    all_spaces = serializers.BooleanField(
+        required=False, help_text="A standing preference only: true offers it in every space's context."
+    )
 
     def unknown_fields_error(self, names: list[str]) -> Any:
-        return f"Cannot change {', '.join(names)}: only {' and '.join(EDITABLE_FIELDS)} can be changed"
+        return (
+            f"Cannot change {', '.join(names)}: only priority and pinned can be changed (and all_spaces, for a "
+            "standing preference; a memory moves to another space by POST /memories/move)"
+        )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs.pop("space", None)
         if not attrs:
             raise serializers.ValidationError(f"Nothing to change: send {' and/or '.join(EDITABLE_FIELDS)}")
         return attrs
 
 
 class DeleteAllInput(InputSerializer):
-    confirm = serializers.BooleanField(help_text="Must be true: every memory of yours is deleted for good.")
+    confirm = serializers.BooleanField(help_text="Must be true: every memory of the space is deleted for good.")
+    space = SpaceRefField(help_text="The space emptied, or all (every space you may use); left out: the default.")
 
     def validate_confirm(self, value: bool) -> bool:
         if value is not True:
@@ -235,6 +262,7 @@ class AccountDeletedOutput(serializers.Serializer):
 
 
 class ImportUploadInput(InputSerializer):
+    space = SpaceRefField(help_text="The space imported into (or ?space= / the header); left out: the default.")
     file = serializers.FileField(
         help_text="ChatGPT's conversations.json or export .zip, claude.ai's conversations.json, or a Memory Layer "
         "export (JSON or NDJSON)."
@@ -280,3 +308,23 @@ class ImportOutput(ImportJobOutput):
 
     def get_status_url(self, job: Any) -> str:
         return str(self.context["status_url"])
+
+
+class MemoryMoveInput(InputSerializer):
+    ids = serializers.ListField(
+        child=StrictIntegerField(min_value=1), allow_empty=False, max_length=1000, help_text="The memories to move."
+    )
+    space = SpaceRefField(required=True, allow_null=False, help_text="The id of the space they move to.")
+
+
+class MovedOutput(serializers.Serializer):
+    success = serializers.BooleanField(default=True)
+    moved = serializers.IntegerField(help_text="Memories now in the other space.")
+    merged = serializers.IntegerField(help_text="Memories the other space held already: kept there once.")
+
+
+class SpaceDeletedOutput(serializers.Serializer):
+    success = serializers.BooleanField(default=True)
+    deleted = serializers.IntegerField(help_text="Memories deleted with the space (memories=delete).")
+    moved = serializers.IntegerField(help_text="Memories moved to the other space first (memories=move).")
+    merged = serializers.IntegerField(help_text="Of those, the ones the other space held already (kept once).")

@@ -19,6 +19,7 @@ from drf_spectacular.utils import (
     extend_schema,
 )
 from rest_framework import status, viewsets
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import BaseParser, DataAndFiles
@@ -30,11 +31,25 @@ from rest_framework.serializers import Serializer
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
+from accounts import selectors as account_selectors
 from accounts import services as account_services
+from accounts import spaces
 from accounts.api.quota import DailyQuotaMixin
-from accounts.authentication import request_user
-from accounts.models import preferences_of
-from accounts.permissions import NoAccessToken
+from accounts.api.serializers import (
+    SpaceCreateInput,
+    SpaceDeleteQuery,
+    SpaceMergeInput,
+    SpaceOutput,
+    SpaceUpdateInput,
+)
+from accounts.authentication import (
+    PersonalTokenAuthentication,
+    SupabaseJWTAuthentication,
+    UserJWTAuthentication,
+    request_user,
+)
+from accounts.models import Space, preferences_of
+from accounts.permissions import NoAccessToken, access_token_of
 from accounts.ratelimit import burst_check, user_key
 from core.exceptions import InvalidInput, NotAllowed, TooLarge
 from core.inputs import json_object
@@ -51,12 +66,15 @@ from memories.api.serializers import (
     ImportOutput,
     ImportUploadInput,
     MemoryListQuery,
+    MemoryMoveInput,
     MemoryOutput,
     MemoryUpdateInput,
+    MovedOutput,
     SaveOutput,
     SavePromptInput,
     SaveResponseInput,
     SkippedOutput,
+    SpaceDeletedOutput,
 )
 from memories.models import ImportStatus, Kind
 from memories.search import context
@@ -129,11 +147,14 @@ class SaveViewSet(DailyQuotaMixin, viewsets.ViewSet):
         memory's kind."""
         data = json_object(request.data)  # read before validation: another person's user_id is 403, not 400
         ensure_own_user_id(request, data.get("user_id"))
+        # Not one of the caller's spaces: 404, nothing stored. None: the default space (looked up by the save).
+        space = spaces.space_named_by_request(request, body=data)
         serializer = input_class(data=data)
         serializer.is_valid(raise_exception=True)
         v = serializer.validated_data
         result = services.memory_save(
             user=request_user(request),
+            space=space,
             kind=kind,
             provider=v["provider"],
             text=v[text_field],
@@ -155,11 +176,17 @@ class ContextViewSet(DailyQuotaMixin, viewsets.ViewSet):
     )
     def retrieve(self, request: Request, user_id: str) -> Response:
         ensure_own_user_id(request, user_id)
+        space = spaces.space_named_by_request(request)  # not the caller's: 404; None: the default, found by the search
         serializer = ContextQueryInput(data=request.query_params)
         serializer.is_valid(raise_exception=True)
         v = serializer.validated_data
         filters = context.ContextFilters(
-            provider=v["provider"], kind=v["kind"], since=v["since"], until=v["until"], min_score=v["min_score"]
+            provider=v["provider"],
+            kind=v["kind"],
+            since=v["since"],
+            until=v["until"],
+            min_score=v["min_score"],
+            space_id=space.pk if space is not None else None,
         )
         user = request_user(request)
         if not preferences_of(user).context:  # the person turned context off
@@ -252,15 +279,18 @@ class MemoryViewSet(viewsets.GenericViewSet):
         summary="List memories",
     )
     def list(self, request: Request) -> Response:
+        scope = spaces.spaces_for_request(request)
         query = MemoryListQuery(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
-        memories = selectors.memory_list(user=request_user(request), **query.validated_data)
+        filters = {name: value for name, value in query.validated_data.items() if name != "space"}
+        memories = selectors.memory_list(user=request_user(request), space=scope, **filters)
         page = self.paginate_queryset(memories)
         return self.get_paginated_response(MemoryOutput(page, many=True).data)
 
     @extend_schema(responses={200: MemoryOutput}, summary="One memory")
     def retrieve(self, request: Request, pk: str) -> Response:
-        memory = selectors.memory_get(user=request_user(request), memory_id=int(pk))
+        scope = spaces.spaces_for_request(request)
+        memory = selectors.memory_get(user=request_user(request), memory_id=int(pk), space=scope)
         return Response(MemoryOutput(memory).data)
 
     @extend_schema(
@@ -270,18 +300,21 @@ class MemoryViewSet(viewsets.GenericViewSet):
         description="Only `priority` and `pinned` can change; any other field is refused with 400.",
     )
     def partial_update(self, request: Request, pk: str) -> Response:
+        scope = spaces.spaces_for_request(request, body=request.data)
         serializer = MemoryUpdateInput(data=request.data)
         serializer.is_valid(raise_exception=True)
         memory = services.memory_update(
             user=request_user(request),
             memory_id=int(pk),
+            space=scope,
             **serializer.validated_data,
         )
         return Response(MemoryOutput(memory).data)
 
     @extend_schema(request=None, responses={200: DeletedOutput}, summary="Delete one memory")
     def destroy(self, request: Request, pk: str) -> Response:
-        deleted = services.memory_delete(user=request_user(request), memory_id=int(pk))
+        scope = spaces.spaces_for_request(request)
+        deleted = services.memory_delete(user=request_user(request), memory_id=int(pk), space=scope)
         return Response(DeletedOutput({"deleted": deleted}).data)
 
     @extend_schema(
@@ -292,11 +325,12 @@ class MemoryViewSet(viewsets.GenericViewSet):
         description='Send `{"confirm": true}` as the JSON body (or `?confirm=true`); without it: 400, nothing deleted.',
     )
     def destroy_all(self, request: Request) -> Response:
-        # The JSON body, or else ?confirm= (the only query parameter read here).
+        # The JSON body, or else ?confirm= (the only query parameter read here besides the space).
         data = request.data or {key: value for key, value in request.query_params.items() if key == "confirm"}
+        scope = spaces.spaces_for_request(request, body=data)
         serializer = DeleteAllInput(data=data)
         serializer.is_valid(raise_exception=True)
-        deleted = services.memory_delete_all(user=request_user(request))
+        deleted = services.memory_delete_all(user=request_user(request), space=scope)
         return Response(DeletedOutput({"deleted": deleted}).data)
 
     @extend_schema(
@@ -313,7 +347,8 @@ class MemoryViewSet(viewsets.GenericViewSet):
     )
     def export(self, request: Request) -> StreamingHttpResponse:
         ndjson = request.accepted_renderer.format == "ndjson"
-        rows = (importers.export_ndjson if ndjson else importers.export_json)(user=request_user(request))
+        scope = spaces.spaces_for_request(request)
+        rows = (importers.export_ndjson if ndjson else importers.export_json)(user=request_user(request), space=scope)
         response = StreamingHttpResponse(
             (piece.encode() for piece in rows),
             content_type=f"{NDJSON}; charset=utf-8" if ndjson else "application/json; charset=utf-8",
@@ -381,14 +416,19 @@ class ImportViewSet(DailyQuotaMixin, viewsets.ViewSet):
             raise InvalidInput("Send the file in a multipart form field named 'file'")
         if upload is None:  # no body at all: read like an empty file
             upload = SimpleUploadedFile(BODY_NAME, b"")
-        job = jobs.import_receive(user=request_user(request), upload=upload)
+        space = spaces.space_for_request(request, body=request.data)
+        job = jobs.import_receive(user=request_user(request), upload=upload, space=space)
         status_url = f"{request.path.rstrip('/')}/{job.pk}"
         code = status.HTTP_200_OK if job.status == ImportStatus.DONE else status.HTTP_202_ACCEPTED
         return Response(ImportOutput(job, context={"status_url": status_url}).data, status=code)
 
     @extend_schema(responses={200: ImportOutput, **error_responses(404)}, summary="An import's progress")
     def retrieve(self, request: Request, job_id: str) -> Response:
-        job = jobs.import_job_of(user=request_user(request), job_id=job_id)
+        # Polled by its status_url, which names no space: any space the caller may use (a token: only its own).
+        reachable = spaces.spaces_pick(
+            user=request_user(request), raw=spaces.ALL_SPACES, token=access_token_of(request)
+        )
+        job = jobs.import_job_of(user=request_user(request), job_id=job_id, space=reachable)
         return Response(ImportOutput(job, context={"status_url": request.path}).data)
 
 
@@ -425,3 +465,136 @@ class AccountView(APIView):
         )
         deletion = services.account_delete(user=user, via="api")
         return Response(AccountDeletedOutput({"deleted_at": deletion.deleted_at}).data)
+
+
+# --- Spaces ---------------------------------------------------------------------------------------------------
+
+_SPACE_NOT_FOUND = OpenApiResponse(ErrorEnvelope, description="Not one of your spaces (or not a space id at all).")
+_NO_ACCESS_TOKEN = OpenApiResponse(ErrorEnvelope, description="Sent with a personal access token.")
+
+
+def _own_space(request: Request, space_id: str) -> Space:
+    """One of the caller's own spaces by its id in the path: anything else is 404 (docs/spaces.md)."""
+    return spaces.space_pick(user=request_user(request), raw=space_id, token=access_token_of(request))
+
+
+def _space_body(space: Space) -> dict[str, Any]:
+    count = getattr(space, "memory_count", None)
+    if count is None:
+        count = space.memories.count()
+    return {"id": space.pk, "name": space.name, "is_default": space.is_default, "memories": count}
+
+
+class SpacesView(APIView):
+    """GET and POST /me/spaces: the person's spaces, each with its number of memories (a personal access token
+    sees only its own spaces and cannot make one)."""
+
+    authentication_classes = [
+        PersonalTokenAuthentication,
+        SupabaseJWTAuthentication,
+        UserJWTAuthentication,
+        SessionAuthentication,  # the /app/ session: DRF enforces Django's CSRF check on unsafe methods
+    ]
+
+    def get_permissions(self) -> list[Any]:
+        if self.request.method == "GET":
+            return [IsAuthenticated()]
+        return [IsAuthenticated(), NoAccessToken()]
+
+    @extend_schema(responses={200: SpaceOutput(many=True), **error_responses(429)}, summary="My spaces")
+    def get(self, request: Request) -> Response:
+        listed = account_selectors.space_list(user=request_user(request))
+        token = access_token_of(request)
+        if token is not None:
+            held = {space.pk for space in token.spaces.all()}
+            listed = listed.filter(pk__in=held)
+        return Response(SpaceOutput([_space_body(space) for space in listed], many=True).data)
+
+    @extend_schema(
+        request=SpaceCreateInput,
+        responses={201: SpaceOutput, 403: _NO_ACCESS_TOKEN, **error_responses(400, 409, 429)},
+        summary="Make a space (a name unique among mine, whatever its case)",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = SpaceCreateInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        space = account_services.space_create(user=request_user(request), **serializer.validated_data)
+        return Response(SpaceOutput(_space_body(space)).data, status=status.HTTP_201_CREATED)
+
+
+class SpaceView(APIView):
+    """PATCH and DELETE /me/spaces/{id}: rename it or make it the default; delete it with its memories, or after
+    moving them (``?memories=delete|move&to=<id>``). Not with a personal access token."""
+
+    authentication_classes = SpacesView.authentication_classes
+    permission_classes = [IsAuthenticated, NoAccessToken]
+
+    @extend_schema(
+        request=SpaceUpdateInput,
+        responses={200: SpaceOutput, 403: _NO_ACCESS_TOKEN, 404: _SPACE_NOT_FOUND, **error_responses(400, 409, 429)},
+        summary="Rename a space and/or make it the default",
+    )
+    def patch(self, request: Request, space_id: str) -> Response:
+        serializer = SpaceUpdateInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        space = _own_space(request, space_id)
+        space = account_services.space_update(user=request_user(request), space=space, **serializer.validated_data)
+        return Response(SpaceOutput(_space_body(space)).data)
+
+    @extend_schema(
+        parameters=[SpaceDeleteQuery],
+        request=None,
+        responses={
+            200: SpaceDeletedOutput,
+            403: _NO_ACCESS_TOKEN,
+            404: _SPACE_NOT_FOUND,
+            409: OpenApiResponse(ErrorEnvelope, description="The default space: make another the default first."),
+            **error_responses(400, 429),
+        },
+        summary="Delete a space: its memories are deleted, or moved to another space first",
+    )
+    def delete(self, request: Request, space_id: str) -> Response:
+        space = _own_space(request, space_id)
+        query = SpaceDeleteQuery(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        v = query.validated_data
+        to = _own_space(request, v["to"]) if v["memories"] == "move" else None
+        result = services.space_delete(user=request_user(request), space=space, mode=v["memories"], to=to)
+        body = {"deleted": result.deleted, "moved": result.moved, "merged": result.merged}
+        return Response(SpaceDeletedOutput(body).data)
+
+
+class SpaceMergeView(APIView):
+    """POST /me/spaces/{id}/merge {"into": id}: every memory moves into the other space, then this one is deleted."""
+
+    authentication_classes = SpacesView.authentication_classes
+    permission_classes = [IsAuthenticated, NoAccessToken]
+
+    @extend_schema(
+        request=SpaceMergeInput,
+        responses={200: MovedOutput, 403: _NO_ACCESS_TOKEN, 404: _SPACE_NOT_FOUND, **error_responses(400, 429)},
+        summary="Merge a space into another (the same text held by both is kept once)",
+    )
+    def post(self, request: Request, space_id: str) -> Response:
+        serializer = SpaceMergeInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        source = _own_space(request, space_id)
+        into = _own_space(request, serializer.validated_data["into"])
+        moved = services.space_merge(user=request_user(request), source=source, into=into)
+        return Response(MovedOutput({"moved": moved.moved, "merged": moved.merged}).data)
+
+
+class MemoryMoveView(APIView):
+    """POST /memories/move {"ids": [...], "space": id}: move some of my memories into one of my spaces."""
+
+    @extend_schema(
+        request=MemoryMoveInput,
+        responses={200: MovedOutput, 404: _SPACE_NOT_FOUND, **error_responses(400, 429)},
+        summary="Move memories into another space",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = MemoryMoveInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        to = spaces.space_for_request(request, body=serializer.validated_data)
+        moved = services.memories_move(user=request_user(request), memory_ids=serializer.validated_data["ids"], to=to)
+        return Response(MovedOutput({"moved": moved.moved, "merged": moved.merged}).data)

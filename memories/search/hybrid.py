@@ -27,17 +27,27 @@ from memories.embedding.vectors import vector_literal
 from memories.search.dense import dense_candidates, large_user
 
 _WORD = re.compile(r"\w+")
+# The space searched: the one named, else the person's default (a person without one has no memories yet).
+_SPACE_SQL = (
+    "COALESCE(%(space_id)s::bigint, (SELECT id FROM accounts_space WHERE user_id = %(user_id)s AND is_default))"
+)
 
 
 @dataclass(frozen=True)
 class Filters:
-    """What /context narrows the search to (``min_score`` is applied by the ranking, on cosine)."""
+    """What /context narrows the search to (``min_score`` is applied by the ranking, on cosine).
+
+    ``space_id``: the one space searched, plus the person's standing preferences shared with every space
+    (Memory.all_spaces); None means the person's default space (looked up inside the search statement), never
+    all of them.
+    """
 
     provider: str | None = None
     kind: str | None = None
     since: datetime | None = None
     until: datetime | None = None
     min_score: float | None = None
+    space_id: int | None = None
 
 
 class HybridRow(NamedTuple):
@@ -153,11 +163,17 @@ def _active(filters: Filters) -> Iterator[tuple[str, str, str, Any]]:
 def _filter_sql(filters: Filters) -> tuple[str, dict[str, Any]]:
     active = list(_active(filters))
     sql = "".join(f" AND m.{column} {_SQL_COMPARISON[comparison]} %({name})s" for name, column, comparison, _ in active)
-    return sql, {name: value for name, _, _, value in active}
+    sql = f" AND (m.space_id = {_SPACE_SQL} OR m.all_spaces)" + sql
+    return sql, {"space_id": filters.space_id, **{name: value for name, _, _, value in active}}
 
 
 def _filter_q(filters: Filters) -> Q:
-    q = Q()
+    # The dense engines get the space too: a FAISS hit in another space is dropped when resolved in the database.
+    # (The engines only ever see the user's own chunks, so "a default space" is this user's.)
+    if filters.space_id is None:
+        q = Q(memory__space__is_default=True) | Q(memory__all_spaces=True)
+    else:
+        q = Q(memory__space_id=filters.space_id) | Q(memory__all_spaces=True)
     for _, column, comparison, value in _active(filters):
         q &= Q(**{f"memory__{column}__{comparison}": value})
     return q

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from accounts.models import User
+from accounts.services import space_default
 from memories import services
 from memories.models import EMBEDDING_DIMENSION, Chunk, Memory, Priority
 
@@ -46,9 +47,15 @@ def unit_vectors(n: int, *, seed: int) -> np.ndarray:
 def add_chunks(user: User, vectors: np.ndarray, *, provider: str = "chatgpt", per_memory: int = 1) -> list[int]:
     """Store ``vectors`` as chunks of ``user`` (``per_memory`` chunks per memory); returns the chunk ids."""
     chunks: list[Chunk] = []
+    space = space_default(user=user)
     for start in range(0, len(vectors), per_memory):
         memory = Memory.objects.create(
-            user=user, kind="prompt", provider=provider, text=f"m{start}", content_hash=f"bulk-{next(_hashes)}"
+            user=user,
+            space=space,
+            kind="prompt",
+            provider=provider,
+            text=f"m{start}",
+            content_hash=f"bulk-{next(_hashes)}",
         )
         chunks.extend(
             Chunk(memory=memory, user=user, position=i, text=f"c{start + i}", embedding=vector)

@@ -8,6 +8,7 @@ import io
 import pytest
 from django.db import transaction
 
+from accounts.services import space_default
 from memories.models import ImportJob, ImportUploadPart
 from memories.parts import BlobParts
 
@@ -23,7 +24,9 @@ def parts():
 
 @pytest.fixture
 def job(alice):
-    return ImportJob.objects.create(user=alice, format="memory-layer", filename="x.json", size=len(CONTENT))
+    return ImportJob.objects.create(
+        user=alice, space=space_default(user=alice), format="memory-layer", filename="x.json", size=len(CONTENT)
+    )
 
 
 def test_it_stores_a_file_in_parts_and_gives_it_back_byte_for_byte(parts, job):
@@ -38,7 +41,9 @@ def test_it_stores_a_file_in_parts_and_gives_it_back_byte_for_byte(parts, job):
 
 
 def test_it_reads_nothing_for_an_owner_without_parts_and_deletes_only_the_owners_parts(parts, job, alice):
-    other = ImportJob.objects.create(user=alice, format="memory-layer", filename="y.json", size=4)
+    other = ImportJob.objects.create(
+        user=alice, space=space_default(user=alice), format="memory-layer", filename="y.json", size=4
+    )
     parts.store(job, io.BytesIO(CONTENT))
     parts.store(other, io.BytesIO(b"keep"))
 

@@ -29,13 +29,14 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework import serializers
 
-from accounts.models import Preferences, User, preferences_of
+from accounts import services as account_services
+from accounts.models import Preferences, Space, User, preferences_of
 from core.errors import flatten_errors
 from core.redaction import redact
 from memories import selectors, services
 from memories.embedding import pending
 from memories.fields import PriorityField, ProviderField
-from memories.models import Kind, Priority
+from memories.models import Kind, Priority, SpaceScope
 from memories.transfer.history import EXPORT_FORMAT, Candidate
 
 EXPORT_VERSION = 1
@@ -58,7 +59,7 @@ def export_item(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def export_json(*, user: User) -> Iterator[str]:
+def export_json(*, user: User, space: SpaceScope | None = None) -> Iterator[str]:
     """The export document, piece by piece: memories are read from the database in batches, never all at once."""
     header = {
         "format": EXPORT_FORMAT,
@@ -68,14 +69,14 @@ def export_json(*, user: User) -> Iterator[str]:
     }
     yield json.dumps(header, ensure_ascii=False)[:-1] + ', "memories": ['
     count = 0
-    for row in selectors.memory_export_rows(user=user):
+    for row in selectors.memory_export_rows(user=user, space=space):
         yield ("\n" if count == 0 else ",\n") + json.dumps(export_item(row), ensure_ascii=False)
         count += 1
     yield f'\n], "count": {count}}}\n'
 
 
-def export_ndjson(*, user: User) -> Iterator[str]:
-    for row in selectors.memory_export_rows(user=user):
+def export_ndjson(*, user: User, space: SpaceScope | None = None) -> Iterator[str]:
+    for row in selectors.memory_export_rows(user=user, space=space):
         yield json.dumps(export_item(row), ensure_ascii=False) + "\n"
 
 
@@ -134,6 +135,7 @@ def import_candidates(
     *,
     user: User,
     found: Iterable[Candidate],
+    space: Space | None = None,
     report: ImportReport,
     embed_now: bool,
     progress: Callable[[ImportReport], None] | None = None,
@@ -144,6 +146,7 @@ def import_candidates(
     it commits (the import's worker, so that "done" means searchable). ``progress`` is called after each batch.
     """
     prefs = preferences_of(user)
+    space = space or account_services.space_default(user=user)
     items = iter(found)
     while batch := list(itertools.islice(items, EMBED_BATCH_ITEMS)):
         valid = [(candidate, _validated(candidate, report, pii=prefs.redact_pii)) for candidate in batch]
@@ -153,7 +156,7 @@ def import_candidates(
         # batch embeds them together. (Should this process die in between, the next embedding job of anyone's
         # save takes every chunk still waiting.)
         with transaction.atomic():
-            stored = [_save(user, candidate, v, report, prefs) for candidate, v in to_save]
+            stored = [_save(user, space, candidate, v, report, prefs) for candidate, v in to_save]
             new_ids = [memory_id for memory_id in stored if memory_id is not None]
             if new_ids and not embed_now:
                 pending.embedding_deferred()
@@ -180,10 +183,13 @@ def _validated(candidate: Candidate, report: ImportReport, *, pii: bool) -> dict
     return v
 
 
-def _save(user: User, candidate: Candidate, v: dict[str, Any], report: ImportReport, prefs: Preferences) -> int | None:
+def _save(
+    user: User, space: Space, candidate: Candidate, v: dict[str, Any], report: ImportReport, prefs: Preferences
+) -> int | None:
     """Store one item without its vectors (the caller queues them); the new memory's id, if one was stored."""
     result = services.memory_save(
         user=user,
+        space=space,
         kind=v["kind"],
         provider=v["provider"],
         text=v["text"],

@@ -34,10 +34,11 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts import services as account_services
+from accounts.models import Space, User
 from core.exceptions import InvalidInput, NotFound, TooLarge
 from memories.embedding import queues
-from memories.models import ImportJob, ImportStatus, ImportUploadPart
+from memories.models import ImportJob, ImportStatus, ImportUploadPart, SpaceScope, space_ids
 from memories.parts import BlobParts
 from memories.transfer import history
 from memories.transfer.history import Candidate
@@ -58,28 +59,35 @@ def file_too_big_message() -> str:
     )
 
 
-def import_receive(*, user: User, upload: UploadedFile) -> ImportJob:
+def import_receive(*, user: User, upload: UploadedFile, space: Space | None = None) -> ImportJob:
     """Every request door's way in (the API's body or file, /app/'s form): ``import_job_start`` on the upload."""
     if upload.size is not None and upload.size > settings.MEMORY_IMPORT_MAX_FILE_BYTES:
         raise TooLarge(file_too_big_message())
     with _on_disk(upload) as path:
-        return import_job_start(user=user, path=path, filename=upload.name or "")
+        return import_job_start(user=user, path=path, filename=upload.name or "", space=space)
 
 
-def import_job_create(*, user: User, upload: UploadedFile) -> ImportJob:
+def import_job_create(*, user: User, upload: UploadedFile, space: Space | None = None) -> ImportJob:
     """Check and keep an upload and queue its import for the worker, whatever its size (``import_receive`` imports
     a small one at once); raises InvalidInput / TooLarge for a bad file."""
     if upload.size is not None and upload.size > settings.MEMORY_IMPORT_MAX_FILE_BYTES:
         raise TooLarge(file_too_big_message())
     with _on_disk(upload) as path:
-        return _queued(user=user, path=path, found=history.open_history(path), filename=upload.name or "")
+        found = history.open_history(path)
+        return _queued(user=user, space=_space(user, space), path=path, found=found, filename=upload.name or "")
 
 
-def import_job_start(*, user: User, path: Path, filename: str) -> ImportJob:
+def _space(user: User, space: Space | None) -> Space:
+    # Every import lands in one space, named by the caller; none named: the person's default space.
+    return space or account_services.space_default(user=user)
+
+
+def import_job_start(*, user: User, path: Path, filename: str, space: Space | None = None) -> ImportJob:
     """Check and recognise the upload at ``path`` with the one reader, then import it: within this call when it is
     small (at most MEMORY_IMPORT_MAX_BYTES and MEMORY_IMPORT_MAX_ITEMS memories; the job is returned done), else
     kept in the database and queued for the worker (the job is returned queued). Either way the ImportJob holds the
     result. Raises InvalidInput / TooLarge for a bad file, and then nothing is kept."""
+    space = _space(user, space)
     size = path.stat().st_size
     if size > settings.MEMORY_IMPORT_MAX_FILE_BYTES:
         raise TooLarge(file_too_big_message())
@@ -87,16 +95,16 @@ def import_job_start(*, user: User, path: Path, filename: str) -> ImportJob:
     if size <= settings.MEMORY_IMPORT_MAX_BYTES:
         total = history.count_candidates(found)  # the whole file is read: a broken one is refused here
         if total <= settings.MEMORY_IMPORT_MAX_ITEMS:
-            job = _started(user=user, found=found, filename=filename, size=size, total=total)
+            job = _started(user=user, space=space, found=found, filename=filename, size=size, total=total)
             _import(job, found, embed_now=settings.MEMORY_EMBED_INLINE)
             return job
-    return _queued(user=user, path=path, found=found, filename=filename)
+    return _queued(user=user, space=space, path=path, found=found, filename=filename)
 
 
-def _queued(*, user: User, path: Path, found: history.HistoryFile, filename: str) -> ImportJob:
+def _queued(*, user: User, space: Space, path: Path, found: history.HistoryFile, filename: str) -> ImportJob:
     with transaction.atomic():
         job = ImportJob.objects.create(
-            user=user, format=found.format, filename=filename[:255], size=path.stat().st_size
+            user=user, space=space, format=found.format, filename=filename[:255], size=path.stat().st_size
         )
         with path.open("rb") as file:
             _store_parts(job, file)
@@ -104,19 +112,29 @@ def _queued(*, user: User, path: Path, found: history.HistoryFile, filename: str
     return job
 
 
-def import_job_here(*, user: User, path: Path, progress: Callable[[int, int], None] | None = None) -> ImportJob:
+def import_job_here(
+    *,
+    user: User,
+    path: Path,
+    progress: Callable[[int, int], None] | None = None,
+    space: Space | None = None,
+) -> ImportJob:
     """``manage.py import_memories``: the file streamed from disk and imported in this process, embedded as it goes,
     without the request's caps; ``progress(done, total)`` after every batch."""
     found = history.open_history(path)
     total = history.count_candidates(found)
-    job = _started(user=user, found=found, filename=path.name, size=path.stat().st_size, total=total)
+    size = path.stat().st_size
+    job = _started(user=user, space=_space(user, space), found=found, filename=path.name, size=size, total=total)
     _import(job, found, embed_now=True, progress=progress)
     return job
 
 
-def _started(*, user: User, found: history.HistoryFile, filename: str, size: int, total: int) -> ImportJob:
+def _started(
+    *, user: User, space: Space, found: history.HistoryFile, filename: str, size: int, total: int
+) -> ImportJob:
     return ImportJob.objects.create(
         user=user,
+        space=space,
         format=found.format,
         filename=filename[:255],
         size=size,
@@ -145,6 +163,7 @@ def _import(
     try:
         import_candidates(
             user=job.user,
+            space=job.space,
             found=history.iter_candidates(found),
             report=report,
             embed_now=embed_now,
@@ -180,24 +199,35 @@ def _store_parts(job: ImportJob, file: IO[bytes]) -> None:
     _upload_parts().store(job, file)
 
 
-def import_job_of(*, user: User, job_id: Any) -> ImportJob:
-    """The person's own job; another person's id, or none, is NotFound alike."""
+def import_job_of(*, user: User, job_id: Any, space: SpaceScope | None = None) -> ImportJob:
+    """The person's own job (in ``space``, when given); another person's id, or none, is NotFound alike."""
+    jobs = ImportJob.objects.filter(user=user)
+    if space is not None:
+        jobs = jobs.filter(space_id__in=space_ids(space))
     try:
-        return ImportJob.objects.get(pk=job_id, user=user)
+        return jobs.get(pk=job_id)
     except (ImportJob.DoesNotExist, ValidationError, ValueError, TypeError) as exc:
         raise NotFound("No such import") from exc
 
 
-def import_jobs_recent(*, user: User, limit: int = 5) -> list[ImportJob]:
-    """The person's latest imports, newest first (the /app/ page lists their progress)."""
-    return list(ImportJob.objects.filter(user=user).order_by("-created_at")[:limit])
+def import_jobs_recent(*, user: User, limit: int = 5, space: SpaceScope | None = None) -> list[ImportJob]:
+    """The person's latest imports (into ``space``, when given), newest first (the /app/ page lists them)."""
+    jobs = ImportJob.objects.filter(user=user)
+    if space is not None:
+        jobs = jobs.filter(space_id__in=space_ids(space))
+    return list(jobs.select_related("space").order_by("-created_at")[:limit])
 
 
 def import_job_run(job_id: str, position: int = 0) -> ImportStatus:
     """The worker's side: one turn of the import, from message ``position``; returns the job's status after it."""
     try:
         with transaction.atomic():
-            job = ImportJob.objects.select_for_update(of=("self",)).select_related("user").filter(pk=job_id).first()
+            job = (
+                ImportJob.objects.select_for_update(of=("self",))
+                .select_related("user", "space")
+                .filter(pk=job_id)
+                .first()
+            )
             if job is None:  # deleted with its person meanwhile
                 return ImportStatus.FAILED
             if job.status in (ImportStatus.DONE, ImportStatus.FAILED):
@@ -224,6 +254,7 @@ def _turn(job: ImportJob, position: int) -> ImportStatus:
     report = _report_of(job)
     import_candidates(
         user=job.user,
+        space=job.space,
         found=itertools.islice(_streams.at(job, position), settings.MEMORY_IMPORT_SLICE_ITEMS),
         report=report,
         embed_now=True,  # in this transaction: "done" means every message is searchable by meaning too

@@ -11,6 +11,7 @@ import json
 import pytest
 
 from accounts.models import DailyUsage, User
+from accounts.services import space_default
 from memories import services
 from memories.models import Chunk, IdempotencyKey, Kind, Memory
 
@@ -27,7 +28,12 @@ def bobs_memories(bob):
         user=bob, kind=Kind.RESPONSE, provider="claude", text="Keep it safe.", prompt="Where is my PIN?"
     ).memory
     IdempotencyKey.objects.create(
-        user=bob, key="shared-key-1", request_hash="0" * 64, response_status=201, response_body={"memory_id": 1}
+        user=bob,
+        space=space_default(user=bob),
+        key="shared-key-1",
+        request_hash="0" * 64,
+        response_status=201,
+        response_body={"memory_id": 1},
     )
     return [first, second]
 

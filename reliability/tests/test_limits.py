@@ -11,6 +11,7 @@ import json
 import pytest
 from django.conf import settings
 
+from accounts.services import space_default
 from memories.api.idempotency import MAX_KEY_LENGTH
 from memories.models import Memory
 from memories.transfer.importers import MAX_REPORTED_PROBLEMS
@@ -68,8 +69,9 @@ def test_the_top_k_bounds(alice, alice_client):
 
 def test_the_page_size_cap_clamps_and_a_bad_page_size_is_refused(alice, alice_client):
     cap = settings.MEMORY_LIST_MAX_PAGE_SIZE
+    space = space_default(user=alice)
     Memory.objects.bulk_create(
-        Memory(user=alice, kind="prompt", provider="chatgpt", text=f"memory {i}", content_hash=f"{i:064x}")
+        Memory(user=alice, space=space, kind="prompt", provider="chatgpt", text=f"memory {i}", content_hash=f"{i:064x}")
         for i in range(cap + 1)
     )
     at_cap = alice_client.get("/memories/", {"page_size": cap}).json()

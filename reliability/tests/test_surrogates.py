@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import User
+from accounts.services import space_default
 from memories.models import Chunk, Memory
 
 pytestmark = pytest.mark.django_db
@@ -67,7 +68,9 @@ def test_it_refuses_lone_surrogates_and_nul_in_every_json_body(alice, alice_clie
 
 
 def test_it_refuses_them_in_a_memory_update(alice, alice_client):
-    memory = Memory.objects.create(user=alice, kind="prompt", provider="chatgpt", text="t", content_hash="h")
+    memory = Memory.objects.create(
+        user=alice, space=space_default(user=alice), kind="prompt", provider="chatgpt", text="t", content_hash="h"
+    )
     for bad in BAD_STRINGS:
         raw = '{"priority": "BAD"}'.replace("BAD", bad)
         _assert_refused(alice_client.generic("PATCH", f"/memories/{memory.pk}", raw, content_type="application/json"))

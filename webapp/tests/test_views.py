@@ -12,6 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import DailyUsage, Preferences, preferences_of
+from accounts.services import space_default
 from memories import supersession
 from memories.models import Chunk, Memory, Priority
 from memories.search import context
@@ -213,9 +214,11 @@ def test_it_answers_400_with_the_form_error_for_bad_filters(web, alice_memories,
 
 
 def test_it_pages_the_list_twenty_at_a_time_keeping_the_filters(web, alice):
+    space = space_default(user=alice)
     Memory.objects.bulk_create(
         Memory(
             user=alice,
+            space=space,
             kind="prompt",
             provider="claude" if i % 2 else "grok",
             text=f"note {i}",

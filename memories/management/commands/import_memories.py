@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import User
+from accounts.spaces import space_pick
 from core.exceptions import ApplicationError
 from memories.transfer import jobs
 
@@ -22,11 +23,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("user", help="The user's username or id (UUID).")
         parser.add_argument("path", type=Path, help="The file to import.")
+        parser.add_argument("--space", default=None, help="The id of the space to import into (default: the default).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         user = self._user(options["user"])
         try:
-            job = jobs.import_job_here(user=user, path=options["path"], progress=self._progress)
+            space = space_pick(user=user, raw=options["space"])
+            job = jobs.import_job_here(user=user, path=options["path"], progress=self._progress, space=space)
         except OSError as exc:
             raise CommandError(f"Cannot read {options['path']}: {exc}") from exc
         except ApplicationError as exc:

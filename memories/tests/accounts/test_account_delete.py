@@ -29,6 +29,7 @@ from memories.search import indexing, search_index
 from memories.tests.factories import save
 from memories.transfer import jobs
 from testkit import client_for, make_user
+from testkit import oauth as oauth_dance
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +52,8 @@ def chatgpt_history(marker: str) -> bytes:
 def person_everywhere(name: str, marker: str) -> tuple[User, list[str]]:
     """A person with a row in every table a person can reach: memories, chunks (vectors, keyword index), an
     idempotency key, an import with its upload and queue job, a queued re-embed, settings, a personal access
-    token, the extension's refresh tokens (one signed out), usage and activity, a web session, an admin log line.
+    token, the extension's refresh tokens (one signed out), usage and activity, a web session, an admin log line,
+    an app connected through OAuth.
     Returns the user and the strings that must not survive them (id, marker, token ids)."""
     user = make_user(f"{name}-{marker}")  # the marker is in the user name and the e-mail address
     save(user, f"I keep my {marker} bees on the roof.", provider="claude")
@@ -91,6 +93,7 @@ def person_everywhere(name: str, marker: str) -> tuple[User, list[str]]:
     browser = Client(HTTP_USER_AGENT=f"Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0 {marker}")
     assert browser.post("/app/login/", {"login": user.username, "password": f"pw-{user.username}"}).status_code == 302
     assert browser.get("/app/").status_code == 200
+    oauth_dance.connect(Client(), browser, name="Claude")  # a connected app: consent, access and refresh tokens
     LogEntry.objects.create(
         user=make_user(f"staff-of-{name}", is_staff=True),
         content_type=ContentType.objects.get_for_model(User),
@@ -167,6 +170,9 @@ def test_it_leaves_no_row_holding_the_person_and_every_row_of_bob(
         "memories_searchindexsnapshot",
         "accounts_dailyusage",
         "dashboard_useractivity",
+        "accounts_appconnection",
+        "oauth2_provider_accesstoken",
+        "oauth2_provider_refreshtoken",
     ):
         assert any(key.startswith(f"{table}.") for key in before), table
     assert sessions_of(str(alice.pk)) == 1

@@ -27,12 +27,14 @@ def test_it_lists_only_the_users_memories_newest_first(alice_client, alices_memo
     first = body["results"][0]
     assert first == {
         "id": alices_memories[2].pk,
+        "space": alices_memories[2].space_id,
         "kind": "prompt",
         "provider": "gemini",
         "prompt": "",
         "text": "I am allergic to peanuts.",
         "priority": "normal",
         "pinned": True,
+        "all_spaces": False,
         "created_at": "2025-01-12T09:00:00Z",
         "superseded_by": None,
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
+from accounts.services import space_create
 from memories.embedding import embeddings
 from memories.search import dense
 from memories.tests.api.test_api_context import FACTS, context, save
@@ -55,3 +56,23 @@ def test_it_applies_filters_inside_the_dense_engine(alice, alice_client, large):
     save(alice_client, "My dog Max loves the beach.", provider="grok")
     body = context(alice_client, alice, query="my dog", provider="grok").json()
     assert body["count"] == 1 and "beach" in body["contexts"][0]
+
+
+@pytest.mark.parametrize("engine", ["pgvector", "faiss"])
+def test_it_never_returns_another_spaces_chunks_from_the_dense_engine(
+    alice, alice_client, large, settings, index_file, engine
+):
+    settings.SEARCH_BACKEND = engine
+    work = space_create(user=alice, name="Work")
+    for fact in FACTS:
+        save(alice_client, fact)
+    save(alice_client, "Our office dog is a black labrador.", space=work.pk)
+    call_command("rebuild_index", verbosity=0)
+
+    personal = context(alice_client, alice, query="what kind of dog is there?", min_score=-1).json()
+    in_work = alice_client.get(
+        f"/context/{alice.pk}", {"query": "what kind of dog is there?", "min_score": -1, "space": work.pk}
+    ).json()
+
+    assert personal["count"] and all("labrador" not in text for text in personal["contexts"])
+    assert in_work["count"] == 1 and "labrador" in in_work["contexts"][0]

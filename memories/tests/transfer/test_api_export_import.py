@@ -103,7 +103,9 @@ def test_it_reads_the_export_in_batches_with_a_server_side_cursor(alice, alice_c
     from memories import selectors
 
     original = selectors.memory_export_rows
-    monkeypatch.setattr(selectors, "memory_export_rows", lambda *, user: original(user=user, chunk_size=2))
+    monkeypatch.setattr(
+        selectors, "memory_export_rows", lambda *, user, **scope: original(user=user, chunk_size=2, **scope)
+    )
 
     with CaptureQueriesContext(connection) as queries:
         document = json.loads(streamed(alice_client.get("/memories/export")))

@@ -4,7 +4,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("memories", "0011_reembed_run"),
+        ("memories", "0014_memory_space_required"),
     ]
 
     operations = [
