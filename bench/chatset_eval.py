@@ -80,7 +80,7 @@ def store(persona: dict[str, Any]) -> tuple[Any, dict[int, str]]:
                 prompt=e["prompt"],
                 created_at=when,
             )
-    while pending.chunks_embed_pending().chunks:
+    while pending.chunks_embed_pending().chunks:  # links are made again by relink() below
         pass
     relink(user)
     by_text = {(e["prompt"], e["provider"]): e["id"] for e in persona["exchanges"]}

@@ -1,8 +1,8 @@
 """Supersession found from the text alone: does a new memory restate an earlier one with a new value?
 
 A person says "we live in Toronto", then months later "we got the keys to our flat in Utrecht": the second
-restates the first with a new value. The embedding worker (memories.embedding.pending) asks, for each prompt it
-has just written a vector for, which earlier prompt of the same person it restates, and links the two
+restates the first with a new value. The embedding job (memories.tasks.embed_pending, or an inline save) asks,
+for each prompt it has just written a vector for, which earlier prompt of the same person it restates, and links the two
 (``Memory.superseded_by``, services.memory_supersede_link). No model is asked: the evidence is
 
 - the two prompts' cosine similarity (the same MiniLM vectors the search uses),

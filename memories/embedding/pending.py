@@ -18,7 +18,6 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 
-from memories import supersession
 from memories.embedding import embeddings, queues
 from memories.embedding.inputs import embedding_input
 from memories.embedding.vectors import vector_literal
@@ -60,6 +59,7 @@ ChunkRow = tuple[Any, ...]
 class EmbedReport:
     chunks: int  # vectors written
     batches: int  # model calls
+    memory_ids: tuple[int, ...] = ()  # the memories whose chunks got them (the worker then looks for supersession)
 
 
 def dense_input(*, kind: str, text: str, search_text: str, prompt: str) -> str:
@@ -76,19 +76,16 @@ def chunks_embed_pending(
     batch: int | None = None,
     max_batches: int | None = None,
     bulk: bool | None = None,
-    supersede: bool | None = None,
 ) -> EmbedReport:
     """Embed pending chunks (of ``memory_ids`` only, when given) until none is left that another worker is not
     already embedding, or ``max_batches`` model calls were made; returns what was written. ``bulk`` (by default:
-    when ``memory_ids`` are given, an import's own batch) lets a live save's embedding go first (_bulk_embedded).
-    ``supersede`` (by default: the worker's job, not an import) then links each new prompt to the earlier one it
-    restates with a new value (memories.supersession)."""
-    supersede = memory_ids is None if supersede is None else supersede
+    when ``memory_ids`` are given, an import's own batch) lets a live save's embedding go first (_bulk_embedded)."""
     bulk = memory_ids is not None if bulk is None else bulk
     size = batch or settings.MEMORY_EMBED_BATCH
     only = "AND c.memory_id = ANY(%(memory_ids)s)" if memory_ids is not None else ""
     params = {"batch": size, "memory_ids": list(memory_ids or [])}
     written = batches = 0
+    embedded: set[int] = set()
     while max_batches is None or batches < max_batches:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(_TAKE_SQL.format(only=only), params)
@@ -96,13 +93,11 @@ def chunks_embed_pending(
             if not rows:
                 break
             written += vectors_write(cursor, rows, bulk=bulk)
-        if supersede:
-            # After the commit: the links read the vectors just written, and a failed link never loses them.
-            supersession.supersessions_detect(memory_ids=sorted({row[5] for row in rows}))
+        embedded.update(row[5] for row in rows)
         batches += 1
         if len(rows) < size:
             break
-    return EmbedReport(chunks=written, batches=batches)
+    return EmbedReport(chunks=written, batches=batches, memory_ids=tuple(sorted(embedded)))
 
 
 def vectors_write(cursor: CursorWrapper, rows: Sequence[ChunkRow], *, replace: bool = False, bulk: bool = False) -> int:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.exceptions import NotFound
-from memories import services, supersession
+from memories import services, supersession, tasks
 from memories.embedding import pending
 from memories.models import Memory
 from memories.search import context
@@ -57,7 +57,7 @@ def test_it_is_the_workers_job_after_it_writes_the_vectors(alice, settings):
     settings.MEMORY_EMBED_INLINE = False
     old, new = save(alice, OLD, when=JAN), save(alice, NEW, when=JUNE)
     assert not Memory.objects.exclude(superseded_by=None).exists()  # no vectors yet: nothing to compare
-    pending.chunks_embed_pending()  # the queue's embedding job
+    tasks.embed_pending()  # the queue's embedding job
     old.refresh_from_db()
     assert old.superseded_by_id == new.pk
 
@@ -65,7 +65,8 @@ def test_it_is_the_workers_job_after_it_writes_the_vectors(alice, settings):
 def test_an_import_does_not_look_for_links(alice, settings):
     settings.MEMORY_EMBED_INLINE = False
     old, new = save(alice, OLD, when=JAN), save(alice, NEW, when=JUNE)
-    pending.chunks_embed_pending(memory_ids=[old.pk, new.pk])  # what an import's own batch calls
+    report = pending.chunks_embed_pending(memory_ids=[old.pk, new.pk])  # what an import's own batch calls
+    assert set(report.memory_ids) == {old.pk, new.pk}
     assert not Memory.objects.exclude(superseded_by=None).exists()
 
 
