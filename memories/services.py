@@ -216,7 +216,7 @@ def memory_save(
     if row is None:  # an identical save committed first
         return _duplicate(space_id, digest, redacted)
     if settings.MEMORY_EMBED_INLINE if embed_inline is None else embed_inline:
-        report = pending.chunks_embed_pending(memory_ids=[row[0]])
+        report = pending.chunks_embed_pending(memory_ids=[row[0]], user_id=user.pk)
         supersession.supersessions_detect(memory_ids=report.memory_ids)
     memory = Memory(
         pk=row[0],
@@ -265,7 +265,7 @@ def memories_redact_stored(*, user_id: Any = None, batch_size: int = 200) -> Red
         digest = content_hash(kind=memory.kind, text=text.text, prompt=prompt.text)
         with transaction.atomic():
             if Memory.objects.filter(space_id=memory.space_id, content_hash=digest).exclude(pk=memory.pk).exists():
-                memories_purge(Memory.objects.filter(pk=memory.pk))
+                memories_purge(Memory.objects.filter(user_id=memory.user_id, pk=memory.pk))
                 merged += 1
                 continue
             pieces = chunk_texts(kind=memory.kind, text=text.text, prompt=prompt.text, context="")
@@ -428,14 +428,17 @@ def memories_purge(memories: QuerySet[Memory]) -> int:
     memory, all of them, a space and a whole account. A FAISS file built before keeps their ids until its next
     build, but every FAISS hit is resolved against the chunk table (memories.search.dense), so a purged chunk is
     never returned."""
-    memory_ids = list(memories.values_list("pk", flat=True))
-    if not memory_ids:
-        return 0
-    # Chunks first in one statement, and only primary keys for the cascade, so that forgetting a large
-    # history never loads its text into Python.
-    Chunk.objects.filter(memory_id__in=memory_ids).delete()
-    Memory.objects.filter(pk__in=memory_ids).only("pk").delete()
-    return len(memory_ids)
+    by_person: dict[Any, list[int]] = {}
+    for user_id, memory_id in memories.values_list("user_id", "pk"):
+        by_person.setdefault(user_id, []).append(memory_id)
+    # Chunks first in one statement, so that forgetting a large history never loads its text into Python. Every
+    # DELETE names the person (one shard on Citus, docs/scale.md): Django's cascade would delete by primary key
+    # alone, so the memories go by raw SQL once nothing references them (Chunk is their only dependant).
+    for user_id, memory_ids in by_person.items():
+        Chunk.objects.filter(user_id=user_id, memory_id__in=memory_ids).delete()
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM memories_memory WHERE user_id = %s AND id = ANY(%s)", [user_id, memory_ids])
+    return sum(len(ids) for ids in by_person.values())
 
 
 # --- Deleting an account ----------------------------------------------------------------------------------

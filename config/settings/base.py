@@ -168,6 +168,50 @@ if DB_POOL:
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 
+# --- Scaling out (docs/scale.md): PgBouncer in front, a streaming read replica beside --------------------------
+# The server itself (DATABASE_URL, or the embedded one): the queue's worker LISTENs here even when the app's
+# connections go through PgBouncer.
+DATABASE_DIRECT = dict(DATABASES["default"])
+# PgBouncer in transaction pooling, e.g. postgres://user:pass@127.0.0.1:6432/memorylayer (`make run-pooled`).
+# Set: Django connects through it, with no server-side cursors (a cursor would outlive its transaction's server
+# connection) and no prepared statements (PgBouncer before 1.21 cannot follow them across server connections;
+# Debian 12 ships 1.18); every GUC the app sets is SET LOCAL / set_config(..., true) inside a transaction. The
+# backend (core.pooled_postgres) is Django's, dropping a test database WITH (FORCE) past PgBouncer's idle pool.
+DATABASE_POOLER_URL = env("DATABASE_POOLER_URL", default="")
+if DATABASE_POOLER_URL:
+    _pooler = env.db_url_config(DATABASE_POOLER_URL)
+    _direct_options = {k: v for k, v in DATABASES["default"]["OPTIONS"].items() if k not in ("host", "port")}
+    DATABASES["default"] = {
+        **{key: value for key, value in DATABASES["default"].items() if key not in ("EMBEDDED", "HOST", "PORT")},
+        **_pooler,
+        "ENGINE": "core.pooled_postgres",
+        "OPTIONS": {**_direct_options, **_pooler.get("OPTIONS", {}), "prepare_threshold": None},
+        "DISABLE_SERVER_SIDE_CURSORS": True,
+    }
+    PROCRASTINATE_ON_APP_READY = "core.queue_connector.direct_worker"
+# A hot standby streaming from the primary, e.g. postgres://user:pass@replica:5432/memorylayer. Set: /context,
+# memory listings and exports read there unless the person's last write is not replayed yet (core.db_routing).
+DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = {
+        **env.db_url_config(DATABASE_REPLICA_URL),
+        "ENGINE": "django.db.backends.postgresql",
+        "OPTIONS": {"connect_timeout": env.int("REPLICA_CONNECT_TIMEOUT", default=2)},
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
+        "TEST": {"MIRROR": "default"},  # tests that need a real standby start one (testkit.processes)
+    }
+    DATABASE_ROUTERS = ["core.db_routing.PrimaryReplicaRouter"]
+    MIDDLEWARE.append("core.db_routing.ReadYourWritesMiddleware")
+# A person's reads stay on the primary this long after their write unless the replica replays it sooner.
+REPLICA_READ_YOUR_WRITES_SECONDS = env.float("REPLICA_READ_YOUR_WRITES_SECONDS", default=30.0)
+# A replica further behind than this (seconds of replay lag) is skipped.
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=5.0)
+# A replica that failed a probe or a read is skipped this long before it is probed again.
+REPLICA_RETRY_SECONDS = env.float("REPLICA_RETRY_SECONDS", default=5.0)
+# Each process probes the replica's replay position and lag at most this often.
+REPLICA_STATUS_SECONDS = env.float("REPLICA_STATUS_SECONDS", default=0.5)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 

@@ -15,7 +15,18 @@ ROOT = Path(settings.BASE_DIR)
 PYTHON = sys.executable
 
 # Anything the test run itself set (test settings, DEBUG, secrets) must not leak into the child.
-_PREFIXES = ("DJANGO_", "DATABASE_URL", "EMBEDDED_", "RENDER", "LOG_", "GUNICORN_", "WEB_CONCURRENCY", "PORT")
+# (DATABASE_POOLER_URL and DATABASE_REPLICA_URL too: `make test-pooled` sets the first for this session's database.)
+_PREFIXES = (
+    "DJANGO_",
+    "DATABASE_",
+    "PGBOUNCER_",
+    "EMBEDDED_",
+    "RENDER",
+    "LOG_",
+    "GUNICORN_",
+    "WEB_CONCURRENCY",
+    "PORT",
+)
 
 
 def session_database_url() -> str:

@@ -51,6 +51,7 @@ from accounts.authentication import (
 from accounts.models import Space, preferences_of
 from accounts.permissions import NoAccessToken, access_token_of
 from accounts.ratelimit import burst_check, user_key
+from core.db_routing import replica_read, replica_stream
 from core.exceptions import InvalidInput, NotAllowed, TooLarge
 from core.inputs import json_object
 from core.openapi import ErrorEnvelope, error_responses
@@ -191,12 +192,11 @@ class ContextViewSet(DailyQuotaMixin, viewsets.ViewSet):
         user = request_user(request)
         if not preferences_of(user).context:  # the person turned context off
             return Response(ContextOutput({"contexts": [], "count": 0, "results": []}).data)
-        results = context.context_search(
-            user=user,
-            query=v["query"],
-            top_k=v["top_k"],
-            filters=filters,
-            max_tokens=v["max_tokens"],
+        results = replica_read(
+            user.pk,
+            lambda: context.context_search(
+                user=user, query=v["query"], top_k=v["top_k"], filters=filters, max_tokens=v["max_tokens"]
+            ),
         )
         body = {"contexts": [r.text for r in results], "count": len(results), "results": results}
         return Response(ContextOutput(body).data)
@@ -283,9 +283,13 @@ class MemoryViewSet(viewsets.GenericViewSet):
         query = MemoryListQuery(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         filters = {name: value for name, value in query.validated_data.items() if name != "space"}
-        memories = selectors.memory_list(user=request_user(request), space=scope, **filters)
-        page = self.paginate_queryset(memories)
-        return self.get_paginated_response(MemoryOutput(page, many=True).data)
+        user = request_user(request)
+
+        def page_read() -> Response:  # on the replica when it may serve this person (core.db_routing)
+            page = self.paginate_queryset(selectors.memory_list(user=user, space=scope, **filters))
+            return self.get_paginated_response(MemoryOutput(page, many=True).data)
+
+        return replica_read(user.pk, page_read)
 
     @extend_schema(responses={200: MemoryOutput}, summary="One memory")
     def retrieve(self, request: Request, pk: str) -> Response:
@@ -348,7 +352,9 @@ class MemoryViewSet(viewsets.GenericViewSet):
     def export(self, request: Request) -> StreamingHttpResponse:
         ndjson = request.accepted_renderer.format == "ndjson"
         scope = spaces.spaces_for_request(request)
-        rows = (importers.export_ndjson if ndjson else importers.export_json)(user=request_user(request), space=scope)
+        user = request_user(request)
+        export = importers.export_ndjson if ndjson else importers.export_json
+        rows = replica_stream(user.pk, export(user=user, space=scope))
         response = StreamingHttpResponse(
             (piece.encode() for piece in rows),
             content_type=f"{NDJSON}; charset=utf-8" if ndjson else "application/json; charset=utf-8",

@@ -27,9 +27,11 @@ from memories.embedding.vectors import vector_literal
 EMBED_TASK = "memories.embed_pending"
 EMBED_QUEUE = queues.LIVE_QUEUE
 
+# Joined on the person too: with a person's memory ids (a save, an import) both tables are filtered by them, a
+# single-shard statement on Citus (docs/scale.md); the worker's sweep over everyone's pending chunks is not.
 _TAKE_SQL = """
 SELECT c.id, c.text, c.search_text, m.kind, m.prompt, c.memory_id
-FROM memories_chunk c JOIN memories_memory m ON m.id = c.memory_id
+FROM memories_chunk c JOIN memories_memory m ON m.user_id = c.user_id AND m.id = c.memory_id
 WHERE c.embedding IS NULL {only}
 ORDER BY c.id
 LIMIT %(batch)s
@@ -48,7 +50,7 @@ LIMIT %(batch)s
 _WRITE_SQL = """
 UPDATE memories_chunk c SET embedding = v.embedding::vector
 FROM unnest(%(ids)s::bigint[], %(vectors)s::text[]) AS v(id, embedding)
-WHERE c.id = v.id {only_pending}
+WHERE c.id = v.id {only_pending} {only_person}
 """
 
 # id, text, search_text, kind, prompt (and, from _TAKE_SQL, the memory id): what the two queries read
@@ -73,17 +75,21 @@ def dense_input(*, kind: str, text: str, search_text: str, prompt: str) -> str:
 def chunks_embed_pending(
     *,
     memory_ids: Sequence[int] | None = None,
+    user_id: Any = None,
     batch: int | None = None,
     max_batches: int | None = None,
     bulk: bool | None = None,
 ) -> EmbedReport:
-    """Embed pending chunks (of ``memory_ids`` only, when given) until none is left that another worker is not
-    already embedding, or ``max_batches`` model calls were made; returns what was written. ``bulk`` (by default:
-    when ``memory_ids`` are given, an import's own batch) lets a live save's embedding go first (_bulk_embedded)."""
+    """Embed pending chunks (of ``memory_ids`` only, when given; of ``user_id``, who owns them, named in every
+    statement) until none is left that another worker is not already embedding, or ``max_batches`` model calls
+    were made; returns what was written. ``bulk`` (by default: when ``memory_ids`` are given, an import's own
+    batch) lets a live save's embedding go first (_bulk_embedded)."""
     bulk = memory_ids is not None if bulk is None else bulk
     size = batch or settings.MEMORY_EMBED_BATCH
     only = "AND c.memory_id = ANY(%(memory_ids)s)" if memory_ids is not None else ""
-    params = {"batch": size, "memory_ids": list(memory_ids or [])}
+    if user_id is not None:
+        only += " AND c.user_id = %(user_id)s AND m.user_id = %(user_id)s"
+    params = {"batch": size, "memory_ids": list(memory_ids or []), "user_id": user_id}
     written = batches = 0
     embedded: set[int] = set()
     while max_batches is None or batches < max_batches:
@@ -92,7 +98,7 @@ def chunks_embed_pending(
             rows = cursor.fetchall()
             if not rows:
                 break
-            written += vectors_write(cursor, rows, bulk=bulk)
+            written += vectors_write(cursor, rows, bulk=bulk, user_id=user_id)
         embedded.update(row[5] for row in rows)
         batches += 1
         if len(rows) < size:
@@ -100,10 +106,13 @@ def chunks_embed_pending(
     return EmbedReport(chunks=written, batches=batches, memory_ids=tuple(sorted(embedded)))
 
 
-def vectors_write(cursor: CursorWrapper, rows: Sequence[ChunkRow], *, replace: bool = False, bulk: bool = False) -> int:
+def vectors_write(
+    cursor: CursorWrapper, rows: Sequence[ChunkRow], *, replace: bool = False, bulk: bool = False, user_id: Any = None
+) -> int:
     """The one vector writer (the worker's pending chunks, imports, ``reembed``): embed ``rows`` and write their
     vectors in one UPDATE; how many were written. Without ``replace`` only a chunk still without a vector is
-    written (a retried job never writes one twice). ``bulk`` work yields the model to live saves between pieces."""
+    written (a retried job never writes one twice). ``bulk`` work yields the model to live saves between pieces.
+    ``user_id``: every row is that person's, and the UPDATE says so (one shard on Citus)."""
     inputs = [
         dense_input(kind=kind, text=text, search_text=search_text, prompt=prompt)
         for _, text, search_text, kind, prompt, *_ in rows
@@ -113,9 +122,10 @@ def vectors_write(cursor: CursorWrapper, rows: Sequence[ChunkRow], *, replace: b
     vectors = _bulk_embedded(distinct) if bulk else _live_embedded(distinct)
     literals = dict(zip(distinct, (vector_literal(v) for v in vectors), strict=True))
     only_pending = "" if replace else "AND c.embedding IS NULL"
+    only_person = "" if user_id is None else "AND c.user_id = %(user_id)s"
     cursor.execute(
-        _WRITE_SQL.format(only_pending=only_pending),
-        {"ids": [row[0] for row in rows], "vectors": [literals[text] for text in inputs]},
+        _WRITE_SQL.format(only_pending=only_pending, only_person=only_person),
+        {"ids": [row[0] for row in rows], "vectors": [literals[text] for text in inputs], "user_id": user_id},
     )
     return int(cursor.rowcount)
 

@@ -21,11 +21,12 @@ from typing import Any, Protocol
 
 import numpy as np
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from pgvector.django import CosineDistance
 
 from accounts.models import User
+from core.db_routing import read_alias, read_connection
 from memories.embedding.vectors import vector_literal
 from memories.models import Chunk
 from memories.search import search_index
@@ -156,7 +157,7 @@ def exact_candidates(chunks: QuerySet[Chunk], vector: np.ndarray, limit: int) ->
         f"c AS MATERIALIZED (SELECT s.id, s.embedding <=> q.v AS distance FROM ({rows_sql}) s, q) "
         "SELECT id, distance FROM c ORDER BY distance, id LIMIT %s"
     )
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, [vector_literal(vector), *params, limit])
         return [(int(i), float(d)) for i, d in cursor.fetchall()]
 
@@ -170,7 +171,7 @@ def _row_source(chunks: QuerySet[Chunk]) -> tuple[str, tuple[Any, ...]]:
 def _hnsw(chunks: QuerySet[Chunk], vector: np.ndarray, limit: int) -> Candidates:
     # relaxed_order keeps scanning the graph until `limit` rows pass the user filter (off: 0.2 of 5 rows
     # came back for a small user on 150k rows); it may return them slightly out of order, hence the sort.
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(using=read_alias()), read_connection().cursor() as cursor:
         cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(settings.SEARCH_HNSW_EF_SEARCH)])
         cursor.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
         rows = list(
@@ -231,7 +232,7 @@ def _resolve_with_fresh(
     if not parts:
         return [], []
     sql = "WITH q AS MATERIALIZED (SELECT %s::vector AS v) " + " UNION ALL ".join(parts)
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     indexed = [(int(i), float(d)) for fresh, i, d in rows if not fresh]

@@ -17,10 +17,10 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Q
 
 from accounts.models import User
+from core.db_routing import read_connection
 from core.timing import phase
 from memories.embedding import embeddings
 from memories.embedding.vectors import vector_literal
@@ -224,6 +224,6 @@ def hybrid_candidates(*, user: User, query: str, filters: Filters, limit: int | 
 
 
 def _run(filter_sql: str, params: dict[str, Any]) -> list[HybridRow]:
-    with phase("search"), connection.cursor() as cursor:
+    with phase("search"), read_connection().cursor() as cursor:
         cursor.execute(_SEARCH_SQL.format(filters=filter_sql), params)
         return [HybridRow(*row) for row in cursor.fetchall()]

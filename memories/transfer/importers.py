@@ -161,7 +161,7 @@ def import_candidates(
             if new_ids and not embed_now:
                 pending.embedding_deferred()
         if new_ids and embed_now:
-            pending.chunks_embed_pending(memory_ids=new_ids)
+            pending.chunks_embed_pending(memory_ids=new_ids, user_id=user.pk)
         report.done += len(batch)
         if progress is not None:
             progress(report)

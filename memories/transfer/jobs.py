@@ -173,7 +173,7 @@ def _import(
         _finish(job, ImportStatus.FAILED, errors=[{"item": "file", "status": "failed", "reason": str(exc)}])
         raise
     status = _finish(job, ImportStatus.DONE)
-    job.refresh_from_db()
+    job.refresh_from_db(from_queryset=ImportJob.objects.filter(user_id=job.user_id))
     return status
 
 
@@ -246,7 +246,9 @@ def _turn(job: ImportJob, position: int) -> ImportStatus:
             total = history.count_candidates(history.open_history(_streams.local_copy(job)))
         except (InvalidInput, TooLarge) as exc:
             return _finish(job, ImportStatus.FAILED, errors=[{"item": "file", "status": "failed", "reason": str(exc)}])
-        ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.RUNNING, total=total, started_at=timezone.now())
+        ImportJob.objects.filter(user_id=job.user_id, pk=job.pk).update(
+            status=ImportStatus.RUNNING, total=total, started_at=timezone.now()
+        )
         # A turn of its own: the page shows the total and "running" at once, and the first slice queues up
         # behind the turns other people's imports queued meanwhile.
         _turn_deferred(job, position=0)
@@ -395,7 +397,7 @@ def _write_parts(job: ImportJob, path: Path) -> None:
 
 
 def _record(job: ImportJob, report: ImportReport) -> None:
-    ImportJob.objects.filter(pk=job.pk).update(
+    ImportJob.objects.filter(user_id=job.user_id, pk=job.pk).update(
         done=report.done,
         imported=report.imported,
         duplicates=report.duplicates,
@@ -411,7 +413,7 @@ def _finish(job: ImportJob, status: ImportStatus, errors: list[dict[str, str]] |
         fields: dict[str, Any] = {"status": status, "finished_at": timezone.now()}
         if errors is not None:
             fields["errors"] = errors
-        ImportJob.objects.filter(pk=job.pk).update(**fields)
+        ImportJob.objects.filter(user_id=job.user_id, pk=job.pk).update(**fields)
         _upload_parts().delete([job.pk])  # the file is not kept once imported
     logger.info("import %s: %s", job.pk, status)
     return status

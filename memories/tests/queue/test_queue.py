@@ -75,6 +75,9 @@ def worker_env(**extra: str) -> dict[str, str]:
         TRANSFORMERS_OFFLINE="1",
         **extra,
     )
+    if os.environ.get("DATABASE_POOLER_URL"):  # `make test-pooled`: the worker's queries go through PgBouncer too
+        pooled = urlsplit(os.environ["DATABASE_POOLER_URL"])
+        env["DATABASE_POOLER_URL"] = urlunsplit(pooled._replace(path="/" + connection.settings_dict["NAME"]))
     return env
 
 
