@@ -80,13 +80,25 @@ def store(persona: dict[str, Any]) -> tuple[Any, dict[int, str]]:
                 prompt=e["prompt"],
                 created_at=when,
             )
-    while pending.chunks_embed_pending().chunks:
+    while pending.chunks_embed_pending().chunks:  # links are made again by relink() below
         pass
+    relink(user)
     by_text = {(e["prompt"], e["provider"]): e["id"] for e in persona["exchanges"]}
     owners = {}
     for memory in Memory.objects.filter(user=user):
         owners[memory.pk] = by_text[((memory.prompt or memory.text), memory.provider)]
     return user, owners
+
+
+def relink(user: Any) -> int:
+    """Supersession links as the worker makes them (each prompt, in save order, against the ones before it), made
+    again on every run: a kept database then follows the current SUPERSEDE_* settings."""
+    from memories import supersession
+    from memories.models import Kind, Memory
+
+    Memory.objects.filter(user=user).update(superseded_by=None)
+    prompts = Memory.objects.filter(user=user, kind=Kind.PROMPT).order_by("created_at", "pk")
+    return sum(supersession.supersessions_detect(memory_ids=[pk]) for pk in prompts.values_list("pk", flat=True))
 
 
 def exchanges(memory_ids: list[int], owners: dict[int, str]) -> list[str]:

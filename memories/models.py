@@ -58,6 +58,15 @@ class Memory(models.Model):
         help_text="A standing preference the person shares with every space: offered in every space's context.",
     )
     created_at = models.DateTimeField(default=timezone.now)
+    superseded_by = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="supersedes",
+        help_text="A later memory of the same person that restates this one with a new value (moved city, new "
+        "price, new job): found by the embedding worker (memories.supersession), undone by the person on /app/.",
+    )
 
     class Meta:
         indexes = [

@@ -22,6 +22,7 @@ from accounts.models import AccountDeletion, Preferences, Space, User, preferenc
 from core.exceptions import Conflict, InvalidInput, NotFound
 from core.redaction import redact
 from core.timing import phase
+from memories import supersession
 from memories.embedding import embeddings, pending
 from memories.embedding.inputs import chunk_texts, embedding_input
 from memories.models import Chunk, ImportJob, Kind, Memory, Priority, SpaceScope, space_ids
@@ -215,7 +216,8 @@ def memory_save(
     if row is None:  # an identical save committed first
         return _duplicate(space_id, digest, redacted)
     if settings.MEMORY_EMBED_INLINE if embed_inline is None else embed_inline:
-        pending.chunks_embed_pending(memory_ids=[row[0]], user_id=user.pk)
+        report = pending.chunks_embed_pending(memory_ids=[row[0]], user_id=user.pk)
+        supersession.supersessions_detect(memory_ids=report.memory_ids)
     memory = Memory(
         pk=row[0],
         user=user,

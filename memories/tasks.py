@@ -15,6 +15,7 @@ from procrastinate import JobContext, RetryStrategy
 from procrastinate.contrib.django import app
 from procrastinate.manager import JobManager
 
+from memories import supersession
 from memories.embedding import pending, queues
 from memories.search import indexing
 from memories.transfer import jobs
@@ -34,6 +35,8 @@ REEMBED_TASK = "memories.reembed"
 def embed_pending() -> int:
     """Embed every chunk waiting for a vector, in batches across saves; returns how many were written."""
     report = pending.chunks_embed_pending()
+    # After the vectors are committed: the links read them, and a failed link never loses them.
+    supersession.supersessions_detect(memory_ids=report.memory_ids)
     if report.chunks:
         logger.info("embedded %s chunks in %s model calls", report.chunks, report.batches)
     return report.chunks

@@ -18,6 +18,7 @@ urlpatterns = [
     path("memories/<int:memory_id>/pin", personal(views.memory_pin), name="memory-pin"),
     path("memories/<int:memory_id>/priority", personal(views.memory_priority), name="memory-priority"),
     path("memories/<int:memory_id>/all-spaces", personal(views.memory_all_spaces), name="memory-all-spaces"),
+    path("memories/<int:memory_id>/unlink", personal(views.memory_unlink), name="memory-unlink"),
     path("memories/<int:memory_id>/delete", personal(views.memory_delete), name="memory-delete"),
     path("memories/delete-all", personal(views.memory_delete_all), name="memory-delete-all"),
     path("memories/", personal(views.home), name="memories"),  # ?space=<id>: one space's memories

@@ -28,6 +28,7 @@ from core.errors import error_body, status_of
 from core.exceptions import ApplicationError, NotFound
 from dashboard import charts
 from memories import services as memory_services
+from memories import supersession
 from memories.models import ImportStatus
 from memories.transfer import importers, jobs
 from webapp import selectors, space_views
@@ -223,6 +224,18 @@ def memory_delete(request: HttpRequest, memory_id: int) -> HttpResponse:
     except NotFound:
         return _not_found(request)
     messages.success(request, "Deleted one memory.")
+    return back(request)
+
+
+@require_POST
+@login_required
+def memory_unlink(request: HttpRequest, memory_id: int) -> HttpResponse:
+    """The person says a "replaces" link is wrong: neither memory replaces the other any more."""
+    try:
+        removed = supersession.memory_supersede_unlink(user=_user(request), memory_id=memory_id)
+    except NotFound:
+        return _not_found(request)
+    messages.success(request, "Unlinked: both memories count as current." if removed else "Nothing to unlink.")
     return back(request)
 
 

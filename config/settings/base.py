@@ -623,7 +623,7 @@ CONTEXT_CURRENT_WEIGHT = env.float("CONTEXT_CURRENT_WEIGHT", default=0.0)
 CONTEXT_CURRENT_HALF_LIFE_DAYS = env.float("CONTEXT_CURRENT_HALF_LIFE_DAYS", default=120.0)
 # Newer facts win: among the results, a later memory at most this much less similar (cosine) goes above an
 # earlier one ("we moved to Utrecht" above "we live in Toronto"), except for "when did ..." and named times.
-CONTEXT_SUPERSEDE_MARGIN = env.float("CONTEXT_SUPERSEDE_MARGIN", default=0.15)
+CONTEXT_SUPERSEDE_MARGIN = env.float("CONTEXT_SUPERSEDE_MARGIN", default=0.05)
 # Abstention (docs/retrieval.md): /context answers nothing unless some memory's raw cosine similarity to the
 # query reaches the floor: the personal floor for prompts about the person ("my", "I", "what did you
 # suggest"), the general floor otherwise. Results below CONTEXT_MIN_COSINE_RESULT are never returned.
@@ -632,9 +632,17 @@ CONTEXT_MIN_COSINE_PERSONAL = env.float("CONTEXT_MIN_COSINE_PERSONAL", default=0
 CONTEXT_MIN_COSINE_GENERAL = env.float("CONTEXT_MIN_COSINE_GENERAL", default=0.43)
 CONTEXT_MIN_COSINE_RESULT = env.float("CONTEXT_MIN_COSINE_RESULT", default=0.15)
 # A standing preference ("from now on keep it short") joins an answer that has none when at least this close.
-CONTEXT_STANDING_MIN_COSINE = env.float("CONTEXT_STANDING_MIN_COSINE", default=0.0)
+CONTEXT_STANDING_MIN_COSINE = env.float("CONTEXT_STANDING_MIN_COSINE", default=0.2)
 # ...at this place (1 = first) when none is already among the first places: top_k 1 or 2 gets only the closest.
 CONTEXT_STANDING_POSITION = 3
+# Supersession (memories.supersession): a new prompt restates an earlier one with a new value when their vectors
+# are at least this close, it is said as a change ("now", "switched", "moved", ...), states a value the earlier one
+# did not, and both name at least this many of the same things. Chosen on the chat set's tuning people.
+SUPERSEDE_MIN_COSINE = env.float("SUPERSEDE_MIN_COSINE", default=0.35)
+SUPERSEDE_MIN_SHARED_NAMES = env.int("SUPERSEDE_MIN_SHARED_NAMES", default=2)
+# A question about the present puts a memory's replacement right above it and moves the replaced one down this
+# many places (memories.search.ranking, step 3).
+CONTEXT_SUPERSEDED_DEMOTE = env.int("CONTEXT_SUPERSEDED_DEMOTE", default=0)
 # "Newer facts first" swaps (CONTEXT_SUPERSEDE_MARGIN) happen only within the first this many places.
 CONTEXT_NEWER_FIRST_WINDOW = env.int("CONTEXT_NEWER_FIRST_WINDOW", default=5)
 # A pinned memory at least this close (cosine; or min_score, when the request sets one) is always returned.

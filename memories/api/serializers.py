@@ -146,7 +146,19 @@ class MemoryOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Memory
-        fields = ["id", "space", "kind", "provider", "prompt", "text", "priority", "pinned", "all_spaces", "created_at"]
+        fields = [
+            "id",
+            "space",
+            "kind",
+            "provider",
+            "prompt",
+            "text",
+            "priority",
+            "pinned",
+            "all_spaces",
+            "created_at",
+            "superseded_by",
+        ]
         read_only_fields = fields
 
     def get_priority(self, memory: Memory) -> str:

@@ -30,7 +30,7 @@ EMBED_QUEUE = queues.LIVE_QUEUE
 # Joined on the person too: with a person's memory ids (a save, an import) both tables are filtered by them, a
 # single-shard statement on Citus (docs/scale.md); the worker's sweep over everyone's pending chunks is not.
 _TAKE_SQL = """
-SELECT c.id, c.text, c.search_text, m.kind, m.prompt
+SELECT c.id, c.text, c.search_text, m.kind, m.prompt, c.memory_id
 FROM memories_chunk c JOIN memories_memory m ON m.user_id = c.user_id AND m.id = c.memory_id
 WHERE c.embedding IS NULL {only}
 ORDER BY c.id
@@ -53,13 +53,15 @@ FROM unnest(%(ids)s::bigint[], %(vectors)s::text[]) AS v(id, embedding)
 WHERE c.id = v.id {only_pending} {only_person}
 """
 
-ChunkRow = tuple[int, str, str, str, str]  # id, text, search_text, kind, prompt: what _TAKE_SQL reads
+# id, text, search_text, kind, prompt (and, from _TAKE_SQL, the memory id): what the two queries read
+ChunkRow = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
 class EmbedReport:
     chunks: int  # vectors written
     batches: int  # model calls
+    memory_ids: tuple[int, ...] = ()  # the memories whose chunks got them (the worker then looks for supersession)
 
 
 def dense_input(*, kind: str, text: str, search_text: str, prompt: str) -> str:
@@ -89,6 +91,7 @@ def chunks_embed_pending(
         only += " AND c.user_id = %(user_id)s AND m.user_id = %(user_id)s"
     params = {"batch": size, "memory_ids": list(memory_ids or []), "user_id": user_id}
     written = batches = 0
+    embedded: set[int] = set()
     while max_batches is None or batches < max_batches:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(_TAKE_SQL.format(only=only), params)
@@ -96,10 +99,11 @@ def chunks_embed_pending(
             if not rows:
                 break
             written += vectors_write(cursor, rows, bulk=bulk, user_id=user_id)
+        embedded.update(row[5] for row in rows)
         batches += 1
         if len(rows) < size:
             break
-    return EmbedReport(chunks=written, batches=batches)
+    return EmbedReport(chunks=written, batches=batches, memory_ids=tuple(sorted(embedded)))
 
 
 def vectors_write(
@@ -111,7 +115,7 @@ def vectors_write(
     ``user_id``: every row is that person's, and the UPDATE says so (one shard on Citus)."""
     inputs = [
         dense_input(kind=kind, text=text, search_text=search_text, prompt=prompt)
-        for _, text, search_text, kind, prompt in rows
+        for _, text, search_text, kind, prompt, *_ in rows
     ]
     # Each distinct input through the model once (an import's "thanks!" and "continue" repeat).
     distinct = list(dict.fromkeys(inputs))

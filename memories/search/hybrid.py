@@ -64,6 +64,8 @@ class HybridRow(NamedTuple):
     pinned: bool
     standing: bool
     created_at: datetime
+    superseded_by: int | None  # the later memory that restates this one (memories.supersession)
+    successor_said: str | None  # what the person said in that later memory (its prompt): its exchange
     cosine: float | None  # None: the worker has not written this chunk's vector yet
     bm25: float
     cos_mean: float
@@ -118,13 +120,16 @@ candidates AS (
      WHERE c.user_id = %(user_id)s AND (m.pinned OR m.standing) AND c.id IN (SELECT id FROM mine))
 )
 SELECT c.id AS chunk_id, c.text AS chunk_text, m.id AS memory_id, m.kind, m.provider, m.text, m.prompt,
-       m.priority, m.pinned, m.standing, m.created_at, 1 - mine.distance AS cosine, coalesce(k.bm25, 0) AS bm25,
+       m.priority, m.pinned, m.standing, m.created_at, m.superseded_by_id,
+       CASE WHEN sm.kind = 'prompt' THEN sm.text ELSE nullif(sm.prompt, '') END AS successor_said,
+       1 - mine.distance AS cosine, coalesce(k.bm25, 0) AS bm25,
        s.cos_mean, s.cos_std, coalesce(ks.kw_mean, 0) AS kw_mean,
        sqrt(greatest(coalesce(ks.kw_sq - ks.kw_mean * ks.kw_mean, 0), 0)) AS kw_std
 FROM candidates
 JOIN mine ON mine.id = candidates.id
 JOIN memories_chunk c ON c.id = candidates.id
 JOIN memories_memory m ON m.id = c.memory_id
+LEFT JOIN memories_memory sm ON sm.id = m.superseded_by_id
 LEFT JOIN keyword k ON k.id = candidates.id
 CROSS JOIN stats s
 LEFT JOIN kw_stats ks ON true

@@ -74,6 +74,16 @@ def asks_current(query: str) -> bool:
     return bool(_CURRENT.search(query))
 
 
+_BEFORE = re.compile(
+    r"\b(before|previously|used to|originally|at first|earlier|formerly|old|first said|back then)\b", re.IGNORECASE
+)
+
+
+def asks_before(query: str) -> bool:
+    """ "What did I say before?", "where did we use to live": a question about an earlier version of a fact."""
+    return bool(_BEFORE.search(query))
+
+
 def asks_when(query: str) -> bool:
     """ "When did I …" asks for a date: every version of the fact matters, so recency must not decide."""
     return bool(_WHEN.search(query))

@@ -20,7 +20,10 @@ The order (the answer's ``rank``, 1 = first) is, over the whole candidate pool a
 2. within the first ``newer_first_window`` places, a newer memory that matches about as well (cosine within
    ``supersede_margin``) moves above an older one (``newer_first``), except for "when ..." questions, a named
    time, multi-speaker transcripts and above a pin;
-3. when no standing preference is among the first ``standing_position`` places, the closest one is put at that
+3. for a question about the present (not "when ...", "before", "used to" or a named time), a memory that a later
+   one replaces (``Memory.superseded_by``, memories.supersession; followed to the latest) has that later one put
+   right above it, and moves ``superseded_demote`` places further down (``successors_first``);
+4. when no standing preference is among the first ``standing_position`` places, the closest one is put at that
    place (default call only).
 
 ``top_k`` then takes the first k: the answer for k is always the first k of the answer for any K >= k.
@@ -41,6 +44,7 @@ from memories.search.hybrid import HybridRow
 from memories.search.query import (
     SPEAKER_LABEL,
     Window,
+    asks_before,
     asks_current,
     asks_when,
     code_tokens,
@@ -67,6 +71,7 @@ class Weights:
     current_half_life_days: float
     supersede_margin: float
     newer_first_window: int
+    superseded_demote: int
     pin_min_cosine: float
     standing_min_cosine: float
     standing_position: int
@@ -87,6 +92,7 @@ class Weights:
             current_half_life_days=settings.CONTEXT_CURRENT_HALF_LIFE_DAYS,
             supersede_margin=settings.CONTEXT_SUPERSEDE_MARGIN,
             newer_first_window=settings.CONTEXT_NEWER_FIRST_WINDOW,
+            superseded_demote=settings.CONTEXT_SUPERSEDED_DEMOTE,
             pin_min_cosine=settings.CONTEXT_PIN_MIN_SCORE,
             standing_min_cosine=settings.CONTEXT_STANDING_MIN_COSINE,
             standing_position=settings.CONTEXT_STANDING_POSITION,
@@ -105,11 +111,17 @@ class Signals:
     asks_when: bool
     asks_current: bool
     codes: tuple[str, ...]
+    asks_before: bool = False
 
     @classmethod
     def of(cls, query: str, now: datetime) -> Signals:
         codes = tuple(code.lower() for code in code_tokens(query))
-        return cls(now, time_window(query, now), asks_when(query), asks_current(query), codes)
+        return cls(now, time_window(query, now), asks_when(query), asks_current(query), codes, asks_before(query))
+
+    @property
+    def about_present(self) -> bool:
+        """Not a question about an earlier version of something: the latest version is the answer."""
+        return not (self.asks_when or self.asks_before or self.window is not None)
 
 
 @dataclass
@@ -253,6 +265,7 @@ def order(
         c.first = c.pinned and c.cosine >= pin_threshold
     ranked = sorted(candidates, key=lambda c: (not c.first, *_key(c)))
     ranked = newer_first(ranked, signals, w)
+    ranked = successors_first(ranked, signals, w)
     place = w.standing_position - 1
     if standing and len(ranked) > place and not any(c.standing for c in ranked[: place + 1]):
         # A standing preference applies to related tasks that never mention it ("make me a bar chart" and
@@ -264,6 +277,44 @@ def order(
             firsts = sum(1 for c in ranked if c.first)
             ranked.insert(max(place, firsts), best)
     return ranked
+
+
+def _successor_key(c: Candidate) -> tuple[str, str | int] | None:
+    if c.row.superseded_by is None:
+        return None
+    if c.row.successor_said:
+        return ("exchange", _normalized(c.row.successor_said))
+    return ("memory", c.row.superseded_by)
+
+
+def successors_first(ranked: list[Candidate], signals: Signals, w: Weights) -> list[Candidate]:
+    """Step 3: for a question about the present, the later versions of a replaced memory go right above it (the
+    latest first), and the replaced one ``superseded_demote`` places further down. Both stay in the answer's
+    pool: a replaced exchange often holds other facts that still hold."""
+    if not signals.about_present or not any(c.row.superseded_by for c in ranked):
+        return ranked
+    by_key = {_exchange_key(c): c for c in ranked}
+    out = list(ranked)
+    for old in ranked:
+        later: list[Candidate] = []  # every later version in the pool, newest first
+        seen = {_exchange_key(old)}
+        latest = old
+        while (key := _successor_key(latest)) is not None and key in by_key and key not in seen:
+            latest = by_key[key]
+            later.insert(0, latest)
+            seen.add(key)
+        if not later:
+            continue
+        at = out.index(old)
+        for newer in later:
+            if out.index(newer) > at and not (old.first and not newer.first):
+                out.remove(newer)
+                out.insert(at, newer)
+            at = out.index(old)
+        if w.superseded_demote:
+            out.remove(old)
+            out.insert(min(at + w.superseded_demote, len(out)), old)
+    return out
 
 
 def newer_first(ranked: list[Candidate], signals: Signals, w: Weights) -> list[Candidate]:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.models import DailyUsage, Preferences, preferences_of
 from accounts.services import space_default
+from memories import supersession
 from memories.models import Chunk, Memory, Priority
 from memories.search import context
 from memories.tests.factories import save
@@ -23,6 +24,7 @@ POST_ONLY = [
     "/app/memories/{id}/pin",
     "/app/memories/{id}/priority",
     "/app/memories/{id}/delete",
+    "/app/memories/{id}/unlink",
     "/app/memories/delete-all",
     "/app/import",
 ]
@@ -344,6 +346,7 @@ def test_it_deletes_one_memory_with_its_chunks(web, alice_memories):
         ("/app/memories/{id}/pin", {"pinned": "true"}),
         ("/app/memories/{id}/priority", {"priority": "high"}),
         ("/app/memories/{id}/delete", {}),
+        ("/app/memories/{id}/unlink", {}),
     ],
 )
 def test_it_answers_404_for_another_persons_memory_and_leaves_it_alone(web, bob_memory, path, data):
@@ -358,6 +361,43 @@ def test_it_answers_404_for_another_persons_memory_and_leaves_it_alone(web, bob_
 @pytest.mark.parametrize("path", ["/app/memories/0/delete", "/app/memories/2147483647999/pin"])
 def test_it_answers_404_for_an_id_that_does_not_exist(web, path):
     assert web.post(path, {"pinned": "true"}).status_code == 404
+
+
+# --- Replaced memories (memories.supersession) ------------------------------------------------------------
+
+
+def _replaced(user, recent) -> tuple[Memory, Memory]:
+    old = save(user, "We rent a flat in Lyon Croix-Rousse for 900 euros a month.", when=recent - timedelta(days=90))
+    new = save(user, "We moved: now a flat in Lyon Villeurbanne for 1,050 euros.", when=recent)
+    supersession.memory_supersede_link(user_id=user.pk, old_id=old.pk, new_id=new.pk)
+    return old, new
+
+
+def test_it_shows_replaces_and_replaced_by_on_the_two_memories(web, alice, recent):
+    old, new = _replaced(alice, recent)
+    page = web.get("/app/").content.decode()
+    new_item = page.split(f'data-memory="{new.pk}"')[1].split("</li>")[0]
+    old_item = page.split(f'data-memory="{old.pk}"')[1].split("</li>")[0]
+    assert "Replaces" in new_item and "Croix-Rousse" in new_item
+    assert "Replaced by" in old_item and "Villeurbanne" in old_item
+    assert f'action="/app/memories/{new.pk}/unlink"' in new_item
+
+
+def test_it_unlinks_a_wrong_replacement_and_goes_back(web, alice, recent):
+    old, new = _replaced(alice, recent)
+    response = web.post(f"/app/memories/{new.pk}/unlink", {"next": "/app/?page=1"})
+    assert response.status_code == 302 and response["Location"] == "/app/?page=1"
+    old.refresh_from_db()
+    assert old.superseded_by_id is None
+    assert "Unlinked: both memories count as current." in _messages(web.get("/app/"))
+    assert "Replaced by" not in web.get("/app/").content.decode()
+
+
+def test_it_leaves_another_persons_link_alone(web, bob, recent):
+    old, new = _replaced(bob, recent)
+    assert web.post(f"/app/memories/{old.pk}/unlink").status_code == 404
+    old.refresh_from_db()
+    assert old.superseded_by_id == new.pk
 
 
 def test_it_enforces_csrf_on_every_change(alice, alice_memories):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from memories import supersession
 from memories.models import Chunk, Memory, Priority
 from memories.tests.factories import save, three_memories
 from testkit import assert_error
@@ -35,6 +36,7 @@ def test_it_lists_only_the_users_memories_newest_first(alice_client, alices_memo
         "pinned": True,
         "all_spaces": False,
         "created_at": "2025-01-12T09:00:00Z",
+        "superseded_by": None,
     }
     assert "embedding" not in first
 
@@ -96,6 +98,17 @@ def test_it_retrieves_one_memory(alice_client, alices_memories):
 
     assert response.status_code == 200
     assert response.json()["prompt"] == "Best pizza dough?" and response.json()["priority"] == "high"
+
+
+def test_it_says_which_later_memory_replaces_one(alice_client, alice):
+    old = save(alice, "I teach at Fairview High.")
+    new = save(alice, "I moved to Lakeview STEM Academy now.")
+    supersession.memory_supersede_link(user_id=alice.pk, old_id=old.pk, new_id=new.pk)
+
+    listed = {m["id"]: m for m in alice_client.get("/memories/").json()["results"]}
+
+    assert listed[old.pk]["superseded_by"] == new.pk and listed[new.pk]["superseded_by"] is None
+    assert alice_client.get(f"/memories/{old.pk}").json()["superseded_by"] == new.pk
 
 
 def test_it_answers_404_for_another_users_memory_everywhere(alice_client, bob):

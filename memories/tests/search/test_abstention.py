@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from memories import supersession
 from memories.embedding.embeddings import count_tokens
 from memories.search import context
 from memories.tests.factories import save
@@ -71,9 +72,12 @@ def test_max_tokens_holds_the_budget(landlord):
     assert sum(count_tokens(t) for t in default["contexts"]) <= 600
 
 
-def test_the_newer_statement_of_a_fact_ranks_first_and_both_stay_for_when_questions(alice):
-    save(alice, "We live in Toronto, in a flat near High Park.", when=JAN)
-    save(alice, "Big news: we moved to Utrecht last week, into a house near the canal.", when=JUN)
+def test_a_replaced_statement_ranks_below_its_replacement_and_both_stay_for_when_questions(alice):
+    toronto = save(alice, "We live in Toronto, in a flat near High Park.", when=JAN)
+    utrecht = save(alice, "Big news: we moved to Utrecht last week, into a house near the canal.", when=JUN)
+    # Too far apart (cosine 0.33) and no name in common: the worker does not link these two from the text alone
+    # (memories.supersession, the limit in docs/retrieval.md); the link is made here as the worker makes one.
+    supersession.memory_supersede_link(user_id=alice.pk, old_id=toronto.pk, new_id=utrecht.pk)
     now = NOV
     current = context.context_search(user=alice, query="Which city do we live in?", top_k=5, now=now)
     assert "Utrecht" in current[0].text
