@@ -144,7 +144,7 @@ JOIN memories_chunk nc ON nc.memory_id = n.id AND nc.embedding IS NOT NULL
 JOIN memories_chunk oc ON oc.user_id = n.user_id AND oc.embedding IS NOT NULL
 JOIN memories_memory o ON o.id = oc.memory_id
 WHERE n.id = ANY(%(ids)s) AND n.kind = 'prompt' AND o.kind = 'prompt' AND o.created_at < n.created_at
-  AND o.superseded_by_id IS NULL
+  AND o.space_id = n.space_id AND o.superseded_by_id IS NULL
   AND (SELECT count(*) FROM memories_chunk WHERE user_id = n.user_id) < %(full_scan_max)s
 GROUP BY n.id, n.text, o.id, o.text
 HAVING max(1 - (oc.embedding <=> nc.embedding)) >= %(min_cosine)s
@@ -183,7 +183,7 @@ def supersessions_detect(*, memory_ids: Sequence[int]) -> int:
     """The embedding worker's step after writing vectors: link every restatement found; how many links."""
     pairs = supersessions_find(memory_ids=memory_ids)
     for old_id, new_id in pairs:
-        old = Memory.objects.get(pk=old_id)
+        old = Memory.objects.get(pk=old_id)  # found among the same person's memories of the same space
         memory_supersede_link(user_id=old.user_id, old_id=old_id, new_id=new_id)
     return len(pairs)
 
@@ -195,7 +195,7 @@ def _exchange(memory: Memory) -> QuerySet[Memory]:
     same = Q(pk=memory.pk)
     if said:
         same |= Q(kind=Kind.RESPONSE, prompt=said) | Q(kind=Kind.PROMPT, text=said)
-    return Memory.objects.filter(user_id=memory.user_id).filter(same)
+    return Memory.objects.filter(user_id=memory.user_id, space_id=memory.space_id).filter(same)
 
 
 @transaction.atomic
@@ -208,6 +208,8 @@ def memory_supersede_link(*, user_id: Any, old_id: int, new_id: int) -> int:
         raise NotFound("Memory not found")
     if old.pk == new.pk or new.created_at < old.created_at:
         raise ValueError("a memory is replaced by a later one")
+    if old.space_id != new.space_id:
+        raise ValueError("a memory is replaced only by one of the same space")
     return _exchange(old).exclude(pk=new.pk).update(superseded_by=new)
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from accounts import services as account_services
 from core.exceptions import NotFound
 from memories import services, supersession, tasks
 from memories.embedding import pending
@@ -33,9 +34,9 @@ BACKGROUND = [
 ]
 
 
-def save(user, text, *, when, kind="prompt", prompt=""):
+def save(user, text, *, when, kind="prompt", prompt="", space=None):
     return services.memory_save(
-        user=user, kind=kind, provider="chatgpt", text=text, prompt=prompt, created_at=when
+        user=user, kind=kind, provider="chatgpt", text=text, prompt=prompt, created_at=when, space=space
     ).stored
 
 
@@ -99,6 +100,16 @@ def test_it_never_links_two_people(alice, bob):
     save(bob, OLD, when=JAN)
     save(alice, NEW, when=JUNE)
     assert not Memory.objects.exclude(superseded_by=None).exists()
+
+
+def test_it_never_links_two_spaces_of_one_person(alice):
+    work = account_services.space_create(user=alice, name="Work")
+    save(alice, OLD, when=JAN)
+    new = save(alice, NEW, when=JUNE, space=work)
+    assert not Memory.objects.exclude(superseded_by=None).exists()
+    old = Memory.objects.get(user=alice, text=OLD)
+    with pytest.raises(ValueError):
+        supersession.memory_supersede_link(user_id=alice.pk, old_id=old.pk, new_id=new.pk)
 
 
 def test_it_refuses_a_link_to_an_earlier_memory_or_across_people(alice, bob):
