@@ -39,3 +39,10 @@ class NoAccessToken(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         return access_token_of(request) is None
+
+
+class NoAccessTokenToChange(NoAccessToken):
+    """An access token may read what it holds (GET), but only the person's own sign-in changes it (/me/spaces)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return request.method in SAFE_METHODS or super().has_permission(request, view)

@@ -485,10 +485,15 @@ def user_data_uncovered(model_list: list[type[models.Model]] | None = None) -> l
                 changed = True
     for model in model_list:
         label = model._meta.label
+        # A model with its own key to the person goes with the person whatever its other keys do (a memory's
+        # superseded_by, SET_NULL, points within the same person's rows).
+        owned = any(
+            f.is_relation and f.many_to_one and f.related_model is user_model for f in model._meta.concrete_fields
+        )
         for field in model._meta.concrete_fields:
             if field.is_relation and field.many_to_one and field.related_model in holding:
                 cascades = getattr(field.remote_field, "on_delete", None) is models.CASCADE
-                if field.related_model is not user_model and not cascades:
+                if field.related_model is not user_model and not cascades and not owned:
                     problems.append(
                         f"{label}.{field.name} points to {field.related_model._meta.label} without CASCADE: "  # type: ignore[union-attr]
                         "its rows would outlive a deleted account"

@@ -133,7 +133,7 @@ class AccessTokensView(APIView):
 
     @extend_schema(
         request=AccessTokenInput,
-        responses={201: CreatedAccessTokenOutput, 403: _NO_ACCESS_TOKEN, **error_responses(429)},
+        responses={201: CreatedAccessTokenOutput, 403: _NO_ACCESS_TOKEN, **error_responses(404, 429)},
         summary="Make a personal access token (for an MCP client or a script); the answer shows it once",
     )
     def post(self, request: Request) -> Response:

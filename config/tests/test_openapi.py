@@ -99,14 +99,15 @@ def test_every_error_status_of_every_operation_is_the_envelope(schema):
 @pytest.mark.parametrize(
     ("path", "method", "codes"),
     [
-        ("/save-prompt", "post", {200, 201, 400, 401, 403, 413, 415, 422, 429, 500, 503}),
+        # 404: a space that is not the caller's (docs/spaces.md)
+        ("/save-prompt", "post", {200, 201, 400, 401, 403, 404, 413, 415, 422, 429, 500, 503}),
         ("/context/{user_id}", "get", {200, 400, 401, 403, 404, 429, 500, 503}),
         ("/api/v1/memories", "get", {200, 400, 401, 404, 429, 500, 503}),
         ("/api/v1/memories", "delete", {200, 400, 401, 403, 429, 500, 503}),
         ("/auth/token/", "post", {200, 400, 401, 413, 415, 429, 500, 503}),
         ("/api/v1/memories/{id}", "patch", {200, 400, 401, 403, 404, 413, 415, 429, 500, 503}),
-        ("/api/v1/memories/import", "post", {200, 202, 400, 401, 403, 413, 415, 429, 500, 503}),
-        ("/me/tokens", "post", {201, 400, 401, 403, 413, 415, 429, 500, 503}),
+        ("/api/v1/memories/import", "post", {200, 202, 400, 401, 403, 404, 413, 415, 429, 500, 503}),
+        ("/me/tokens", "post", {201, 400, 401, 403, 404, 413, 415, 429, 500, 503}),
         ("/api/v1/me/tokens/{token_id}", "delete", {200, 401, 403, 404, 429, 500, 503}),
         ("/extension/adapters", "get", {200, 304, 401, 429, 500, 503}),
         ("/extension/health", "post", {200, 400, 401, 403, 413, 415, 429, 500, 503}),

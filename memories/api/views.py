@@ -49,7 +49,7 @@ from accounts.authentication import (
     request_user,
 )
 from accounts.models import Space, preferences_of
-from accounts.permissions import NoAccessToken, access_token_of
+from accounts.permissions import NoAccessToken, NoAccessTokenToChange, TokenScopePermission, access_token_of
 from accounts.ratelimit import burst_check, user_key
 from core.db_routing import replica_read, replica_stream
 from core.exceptions import InvalidInput, NotAllowed, TooLarge
@@ -125,7 +125,7 @@ class SaveViewSet(DailyQuotaMixin, viewsets.ViewSet):
 
     @extend_schema(
         request=SavePromptInput,
-        responses={201: SaveOutput, 200: SAVED_OR_SKIPPED, **error_responses(403)},
+        responses={201: SaveOutput, 200: SAVED_OR_SKIPPED, **error_responses(403, 404)},
         summary="Save a prompt (200 with duplicate=true if already stored, or skipped by the capture settings)",
     )
     @idempotent
@@ -134,7 +134,7 @@ class SaveViewSet(DailyQuotaMixin, viewsets.ViewSet):
 
     @extend_schema(
         request=SaveResponseInput,
-        responses={201: SaveOutput, 200: SAVED_OR_SKIPPED, **error_responses(403)},
+        responses={201: SaveOutput, 200: SAVED_OR_SKIPPED, **error_responses(403, 404)},
         summary="Save an answer with its prompt (200 with duplicate=true if already stored, or skipped)",
     )
     @idempotent
@@ -384,7 +384,7 @@ class ImportViewSet(DailyQuotaMixin, viewsets.ViewSet):
         responses={
             200: OpenApiResponse(ImportOutput, description="Imported within the request (a small upload)."),
             202: OpenApiResponse(ImportOutput, description="Queued for the worker: follow status_url."),
-            **error_responses(413),
+            **error_responses(404, 413),
         },
         summary="Import a chat history, as a file (multipart field `file`) or as the request body",
         description=(
@@ -502,10 +502,7 @@ class SpacesView(APIView):
         SessionAuthentication,  # the /app/ session: DRF enforces Django's CSRF check on unsafe methods
     ]
 
-    def get_permissions(self) -> list[Any]:
-        if self.request.method == "GET":
-            return [IsAuthenticated()]
-        return [IsAuthenticated(), NoAccessToken()]
+    permission_classes = [IsAuthenticated, TokenScopePermission, NoAccessTokenToChange]
 
     @extend_schema(responses={200: SpaceOutput(many=True), **error_responses(429)}, summary="My spaces")
     def get(self, request: Request) -> Response:

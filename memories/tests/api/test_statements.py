@@ -52,6 +52,7 @@ def _name(sql: str) -> str:
         (r"procrastinate_defer_jobs", "defer"),
         (r"^SELECT c\.id, c\.text, c\.search_text", "take pending"),
         (r"^UPDATE memories_chunk c SET embedding", "write vectors"),
+        (r"^SELECT n\.id, n\.text, o\.id, o\.text", "find restatements"),
         (r'^UPDATE "memories_idempotencykey"', "remember response"),
         (r'^SELECT .* FROM "memories_idempotencykey"', "replay"),
         (r'^SELECT .* FROM "memories_memory"', "existing memory"),
@@ -100,7 +101,8 @@ def test_embedding_inline_adds_one_batch_take_and_write_for_all_the_chunks(alice
     body = {"prompt": "How do I look after tomatoes?", "response": ANSWER * 4}
     response, sql = statements(lambda: client_for(alice).post("/save-response", body, format="json"))
     assert response.status_code == 201 and response.json()["chunks_stored"] > 1
-    assert sql == [*QUEUED_SAVE, "BEGIN", "take pending", "write vectors", "COMMIT"]
+    # then, with the vectors written, one query for earlier memories this one restates (memories.supersession)
+    assert sql == [*QUEUED_SAVE, "BEGIN", "take pending", "write vectors", "COMMIT", "find restatements"]
 
 
 def test_a_duplicate_is_four_statements_and_never_embeds(alice, monkeypatch):
