@@ -1054,6 +1054,7 @@ def test_each_site_saves_into_its_own_space_and_reads_only_that_space(env: Brows
              what="each prompt saved in its site's space", timeout=15)  # fmt: skip
     answers = wait_for(lambda: [m for m in memories_of(person) if m.kind == "response"] or None, timeout=20,
                        what="the answers")  # fmt: skip
+    assert answers is not None
     assert {(m.prompt, str(m.space_id)) for m in answers} <= {(asked_at_work, work), (asked_at_home, personal)}
 
     # The chip's switch: Claude into Work from the page itself.

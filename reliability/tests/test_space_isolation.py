@@ -208,7 +208,7 @@ def test_a_token_scoped_to_work_uses_work_by_default_and_reaches_nothing_else(al
     saved = client.post("/save-prompt", {"prompt": "Saved by the work script."}, format="json")
     assert saved.status_code == 201 and Memory.objects.get(pk=saved.json()["memory_id"]).space == work
     assert_refused(client.post("/save-prompt", {"prompt": "x", "space": personal.pk}, format="json"), 404)
-    exported = b"".join(client.get("/memories/export").streaming_content).decode()
+    exported = b"".join(client.get("/memories/export").streaming_content).decode()  # type: ignore[attr-defined]
     assert "diary" not in exported and WORK_SECRET in exported
 
 
