@@ -658,6 +658,9 @@ CONTEXT_MAX_TOKENS_LIMIT = 8000
 MEMORY_EMBED_INLINE = env.bool("MEMORY_EMBED_INLINE", default=False)
 # Chunks per model call in the worker, across as many saves as are waiting.
 MEMORY_EMBED_BATCH = env.int("MEMORY_EMBED_BATCH", default=64)
+# Characters of text per model call of bulk work (imports, re-embedding): a save's embedding waits for at most one
+# such call (memories/embedding/pending.py). Smaller: a save waits less, an import runs a little slower.
+MEMORY_EMBED_BULK_PIECE_CHARS = env.int("MEMORY_EMBED_BULK_PIECE_CHARS", default=2000)
 # A job whose worker stopped sending heartbeats this long ago (killed, machine lost) is retried.
 QUEUE_STALLED_SECONDS = env.int("QUEUE_STALLED_SECONDS", default=30)
 # Succeeded jobs (one per save) are deleted this many hours after they ended; failed ones are kept for staff.

@@ -145,10 +145,12 @@ def chunks_reembed_after(*, after: int, batch: int, user_id: str | None = None) 
 
 # The worker runs a live job and a bulk turn side by side (docs/queue.md), but the model takes one call at a time
 # (embeddings._encode_lock), and a plain lock is not fair: a bulk turn calling the model batch after batch could
-# keep a save's embedding waiting for the whole turn. So bulk work calls the model in pieces of BULK_PIECE inputs
-# (16: a CPU runs MiniLM about as fast per input at 16 as at 32, and a save waits for at most one piece) and,
-# before each piece, lets every waiting live call go first.
-BULK_PIECE = 16
+# keep a save's embedding waiting for the whole turn. So bulk work calls the model in pieces and, before each piece,
+# lets every waiting live call go first: a save waits for at most one piece. A piece is cut by the text it holds
+# (MEMORY_EMBED_BULK_PIECE_CHARS), not by a count of inputs, so that it takes about the same time whether it holds
+# long answers or short prompts; an input counts at most BULK_INPUT_CHARS (the model reads 256 tokens at most).
+BULK_PIECE_MAX = 64
+BULK_INPUT_CHARS = 1200
 _gate = threading.Condition()
 _live_calls = 0
 
@@ -165,16 +167,30 @@ def _live_embedded(inputs: list[str]) -> Any:
             _gate.notify_all()
 
 
+def bulk_pieces(inputs: Sequence[str], *, budget: int) -> list[list[int]]:
+    """The positions of ``inputs`` in model calls: sorted by length (each call pads to its longest input, so inputs
+    of similar length cost about half of file order; docs/imports.md), each call at most ``budget`` characters
+    (an input counting at most BULK_INPUT_CHARS) and BULK_PIECE_MAX inputs."""
+    pieces: list[list[int]] = []
+    piece: list[int] = []
+    size = 0
+    for i in sorted(range(len(inputs)), key=lambda i: len(inputs[i])):
+        cost = min(len(inputs[i]), BULK_INPUT_CHARS)
+        if piece and (size + cost > budget or len(piece) >= BULK_PIECE_MAX):
+            pieces.append(piece)
+            piece, size = [], 0
+        piece.append(i)
+        size += cost
+    if piece:
+        pieces.append(piece)
+    return pieces
+
+
 def _bulk_embedded(inputs: list[str]) -> list[Any]:
-    # Pieces of inputs of similar length: each model call pads to its longest input, so cutting the turn's inputs in
-    # file order (a "thanks!" beside a long answer) pays for padding; sorted, a chunk costs about half
-    # (docs/imports.md, bench/model_ceiling.py).
-    order = sorted(range(len(inputs)), key=lambda i: len(inputs[i]))
     vectors: list[Any] = [None] * len(inputs)
-    for start in range(0, len(order), BULK_PIECE):
+    for piece in bulk_pieces(inputs, budget=settings.MEMORY_EMBED_BULK_PIECE_CHARS):
         with _gate:
             _gate.wait_for(lambda: _live_calls == 0)
-        piece = order[start : start + BULK_PIECE]
         for i, vector in zip(piece, embeddings.embed([inputs[i] for i in piece]), strict=True):
             vectors[i] = vector
     return vectors

@@ -1,4 +1,4 @@
-"""pending's bulk model calls: pieces cut from the inputs sorted by length, vectors back in input order."""
+"""pending's bulk model calls: pieces of similar length within a text budget, vectors back in input order."""
 
 from __future__ import annotations
 
@@ -6,16 +6,17 @@ import numpy as np
 
 from memories.embedding import embeddings, pending
 
-# Lengths deliberately out of order, more than one piece (BULK_PIECE), and a repeated input.
+# Lengths deliberately out of order, more than one piece, a repeated input.
 TEXTS = [
     "The quarterly budget review covered travel, hardware and the new office lease in some detail. " * (i % 5 + 1)
     if i % 3
     else f"thanks {i}!"
-    for i in range(pending.BULK_PIECE * 2 + 3)
+    for i in range(40)
 ] + ["thanks 0!"]
 
 
-def test_it_gives_each_input_its_own_vector_whatever_the_order_of_the_model_calls():
+def test_it_gives_each_input_its_own_vector_whatever_the_order_of_the_model_calls(settings):
+    settings.MEMORY_EMBED_BULK_PIECE_CHARS = 1000
     vectors = pending._bulk_embedded(TEXTS)
 
     assert len(vectors) == len(TEXTS)
@@ -24,17 +25,19 @@ def test_it_gives_each_input_its_own_vector_whatever_the_order_of_the_model_call
         assert float(np.dot(got, expected)) > 0.999
 
 
-def test_it_calls_the_model_on_pieces_of_similar_length(monkeypatch):
-    calls: list[list[str]] = []
-    real = embeddings.embed
+def test_it_cuts_pieces_of_similar_length_within_the_budget():
+    pieces = pending.bulk_pieces(TEXTS, budget=1000)
 
-    def recorded(texts: list[str]) -> np.ndarray:
-        calls.append(list(texts))
-        return real(texts)
+    assert sorted(i for piece in pieces for i in piece) == list(range(len(TEXTS)))
+    longest = [max(len(TEXTS[i]) for i in piece) for piece in pieces]
+    assert longest == sorted(longest)
+    for piece in pieces:
+        cost = sum(min(len(TEXTS[i]), pending.BULK_INPUT_CHARS) for i in piece)
+        assert cost <= 1000 or len(piece) == 1
 
-    monkeypatch.setattr(embeddings, "embed", recorded)
-    pending._bulk_embedded(TEXTS)
 
-    assert all(len(call) <= pending.BULK_PIECE for call in calls)
-    longest_of_each = [max(len(t) for t in call) for call in calls]
-    assert longest_of_each == sorted(longest_of_each)
+def test_it_puts_an_input_longer_than_the_budget_alone_and_caps_a_piece_of_short_ones():
+    long_text, short = "x" * 5000, ["ok"] * (pending.BULK_PIECE_MAX + 5)
+
+    assert pending.bulk_pieces([long_text], budget=1000) == [[0]]
+    assert [len(p) for p in pending.bulk_pieces(short, budget=10**6)] == [pending.BULK_PIECE_MAX, 5]
