@@ -21,6 +21,22 @@ class Pkce:
     challenge: str
 
 
+def signed_in(user: Any) -> Any:
+    """A Django test client signed in as ``user`` (the person on the consent page)."""
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(user)
+    return browser
+
+
+def bearer(token: str) -> Any:
+    """A Django test client that sends ``token`` as its bearer credential."""
+    from django.test import Client
+
+    return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+
 def pkce() -> Pkce:
     verifier = secrets.token_urlsafe(48)
     digest = hashlib.sha256(verifier.encode("ascii")).digest()

@@ -3,8 +3,6 @@ exchange's refusals, and OAuth access tokens on the API under the personal token
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.test import Client
 from oauth2_provider.models import Application
@@ -13,18 +11,9 @@ from accounts.models import AppConnection
 from accounts.oauth import redirect_uri_allowed
 from testkit import assert_error
 from testkit import oauth as dance
+from testkit.oauth import bearer, signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(user: Any) -> Client:
-    browser = Client()
-    browser.force_login(user)
-    return browser
-
-
-def bearer(token: str) -> Client:
-    return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
 
 
 # --- Registration (RFC 7591) ---------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from mcp_server.tests.conftest import token_for
 from memories.models import Memory
 from testkit import assert_error
 from testkit import oauth as dance
+from testkit.oauth import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -41,12 +42,6 @@ def call(token: str | None, name: str, arguments: dict[str, Any] | None = None) 
 def text_of(answer: Any) -> str:
     assert answer.status_code == 200, answer.content
     return str(answer.json()["result"]["content"][0]["text"])
-
-
-def signed_in(user: Any) -> Client:
-    browser = Client()
-    browser.force_login(user)
-    return browser
 
 
 def test_it_points_a_client_without_a_token_to_the_authorization_server():

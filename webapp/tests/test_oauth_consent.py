@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.test import Client
 
 from accounts.models import AppConnection
 from testkit import oauth as dance
+from testkit.oauth import signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(user: Any) -> Client:
-    browser = Client()
-    browser.force_login(user)
-    return browser
 
 
 def test_it_shows_which_app_asks_and_what_it_may_do(alice):

@@ -13,18 +13,9 @@ from memories.models import Memory
 from memories.services import memory_save
 from testkit import assert_error
 from testkit import oauth as dance
+from testkit.oauth import bearer, signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(user: Any) -> Client:
-    browser = Client()
-    browser.force_login(user)
-    return browser
-
-
-def bearer(token: str) -> Client:
-    return Client(HTTP_AUTHORIZATION=f"Bearer {token}")
 
 
 def test_it_lets_a_read_token_read_the_api_but_not_write(alice):
