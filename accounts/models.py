@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
@@ -131,7 +132,24 @@ class TokenScope(models.TextChoices):
 ACCESS_TOKEN_PREFIX = "mlk_"
 
 
-class PersonalAccessToken(models.Model):
+class SpaceGrant:
+    """What a personal access token and an app's connection have alike: a scope and the spaces granted."""
+
+    scope: Any
+    spaces: Any
+    user_id: Any
+
+    @property
+    def can_write(self) -> bool:
+        return bool(self.scope == TokenScope.WRITE)
+
+    @property
+    def default_space(self) -> Space | None:
+        """The space a request with this grant uses when it names none (see :func:`default_space_of`)."""
+        return default_space_of(self.spaces.filter(user_id=self.user_id))  # names the person (docs/scale.md)
+
+
+class PersonalAccessToken(SpaceGrant, models.Model):
     """A long-lived bearer token a person makes for an MCP client or a script (POST /me/tokens, /app/tokens/).
 
     Only the SHA-256 of the token is stored: the token is 32 random bytes, so a plain hash cannot be reversed
@@ -163,15 +181,6 @@ class PersonalAccessToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.name}) of {self.user_id}"
-
-    @property
-    def can_write(self) -> bool:
-        return self.scope == TokenScope.WRITE
-
-    @property
-    def default_space(self) -> Space | None:
-        """The space a request with this token uses when it names none (see :func:`default_space_of`)."""
-        return default_space_of(self.spaces.filter(user_id=self.user_id))  # names the person (docs/scale.md)
 
 
 def default_space_of(spaces: Iterable[Space]) -> Space | None:
@@ -230,7 +239,7 @@ class AccountDeletion(models.Model):
         return f"account {self.user_ref[:12]}… deleted {self.deleted_at:%Y-%m-%d %H:%M}"
 
 
-class AppConnection(models.Model):
+class AppConnection(SpaceGrant, models.Model):
     """An app the person connected through OAuth (a custom connector in Claude or ChatGPT, an MCP client).
 
     django-oauth-toolkit keeps the app (``Application``) and its tokens; this row is the person's consent: which
@@ -257,11 +266,3 @@ class AppConnection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application_id} connected by {self.user_id} ({self.scope})"
-
-    @property
-    def can_write(self) -> bool:
-        return self.scope == TokenScope.WRITE
-
-    @property
-    def default_space(self) -> Space | None:
-        return default_space_of(self.spaces.filter(user_id=self.user_id))  # names the person (docs/scale.md)
