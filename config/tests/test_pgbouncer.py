@@ -19,7 +19,8 @@ import pytest
 
 from config.tests.deploy_env import clean_env
 from reliability.tests.live import Answer, LiveUser, call, register
-from testkit.processes import PgBouncer, ThrowawayPostgres, free_port_in, make_run, wait_for
+from testkit.pooled import announced_port
+from testkit.processes import PgBouncer, ThrowawayPostgres, make_run, wait_for
 
 pytestmark = [
     pytest.mark.slow,
@@ -28,29 +29,26 @@ pytestmark = [
 
 CLIENTS = 8
 REQUESTS = 240
-# PORTS: this test's own range on a shared machine (the web server's and PgBouncer's).
-PORTS = (18500, 18549)
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-11-25"}
 
 
 @pytest.fixture(scope="module")
 def pooled():
     db = ThrowawayPostgres()
-    bouncer_port, password = free_port_in(*PORTS), secrets.token_urlsafe(16)
+    password = secrets.token_urlsafe(16)
     env = clean_env(
         DATABASE_URL=db.django_url,
-        PGBOUNCER_PORT=str(bouncer_port),
+        PGBOUNCER_PORT="",  # a free port, chosen by the OS (announced in the log)
         PGBOUNCER_PASSWORD=password,
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
         RATELIMIT_API_RATE="100000/m",
         RATELIMIT_AUTH_RATE="1000/m",
         EMBEDDING_TORCH_THREADS="1",
     )
-    web_port = free_port_in(bouncer_port + 1, PORTS[1])
-    server = make_run(env=env, log_path=db.tmp / "make-run-pooled.log", port=web_port, target="run-pooled")
-    admin = f"postgresql://postgres:{password}@127.0.0.1:{bouncer_port}/pgbouncer"
+    server = make_run(env=env, log_path=db.tmp / "make-run-pooled.log", target="run-pooled")
     try:
         server.wait_ready()
+        admin = f"postgresql://postgres:{password}@127.0.0.1:{announced_port(server)}/pgbouncer"
         try:
             users = [register(server.base_url, f"pooled{i}") for i in range(CLIENTS)]
         except AssertionError as error:

@@ -17,17 +17,15 @@ import pytest
 
 from config.tests.deploy_env import clean_env
 from reliability.tests.live import Answer, LiveUser, call, register
-from testkit.processes import StreamingReplica, ThrowawayPostgres, free_port_in, make_run, wait_for
+from testkit.processes import StreamingReplica, ThrowawayPostgres, make_run, wait_for
 
 pytestmark = pytest.mark.slow
-
-PORTS = (18550, 18599)  # this test's share of its helper's range (config/tests/test_pgbouncer.py has the rest)
 
 
 @pytest.fixture(scope="module")
 def replicated():
     db = ThrowawayPostgres()
-    replica = StreamingReplica(db, port=free_port_in(*PORTS))
+    replica = StreamingReplica(db)
     env = clean_env(
         DATABASE_URL=db.django_url,
         DATABASE_REPLICA_URL=replica.django_url,
@@ -38,7 +36,7 @@ def replicated():
         WEB_CONCURRENCY="1",
         MEMORY_EMBED_INLINE="1",  # a saved memory is searchable by meaning when its save answers
     )
-    server = make_run(env=env, log_path=db.tmp / "make-run-replica.log", port=free_port_in(replica.port + 1, PORTS[1]))
+    server = make_run(env=env, log_path=db.tmp / "make-run-replica.log")
     try:
         server.wait_ready()
         try:

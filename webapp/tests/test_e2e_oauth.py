@@ -29,9 +29,6 @@ pytestmark = [
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Chromium is not installed: run `make browser`"),
 ]
 
-CALLBACK_PORT = 18431  # this branch's port range (18400-18499)
-REDIRECT_URI = f"http://127.0.0.1:{CALLBACK_PORT}/callback"
-
 
 class _Callback(BaseHTTPRequestHandler):
     received: list[str] = []
@@ -48,13 +45,14 @@ class _Callback(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def callback() -> Iterator[list[str]]:
-    """The app's loopback callback (as a native MCP client runs one): records the paths the browser lands on."""
+def callback() -> Iterator[tuple[str, list[str]]]:
+    """The app's loopback callback (as a native MCP client runs one, on a port the OS picks): its redirect URI and
+    the paths the browser lands on."""
     _Callback.received = []
-    server = HTTPServer(("127.0.0.1", CALLBACK_PORT), _Callback)
+    server = HTTPServer(("127.0.0.1", 0), _Callback)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield _Callback.received
+    yield f"http://127.0.0.1:{server.server_address[1]}/callback", _Callback.received
     server.shutdown()
     server.server_close()
 
@@ -77,14 +75,14 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
 @pytest.mark.parametrize("screen", list(SCREENS))
 def test_consent_in_a_real_browser_lands_on_the_apps_callback(transactional_db, live_server, browser, callback, screen):
     user = make_user(f"connecting-{screen}")
-    base = live_server.url
+    base, (redirect_uri, landed_on) = live_server.url, callback
     registered = httpx2.post(
         f"{base}/oauth/register/",
-        json={"client_name": "Claude", "redirect_uris": [REDIRECT_URI], "token_endpoint_auth_method": "none"},
+        json={"client_name": "Claude", "redirect_uris": [redirect_uri], "token_endpoint_auth_method": "none"},
     )
     assert registered.status_code == 201, registered.text
     cid, pair = registered.json()["client_id"], dance.pkce()
-    url = base + dance.authorize_url(cid, pair.challenge, redirect_uri=REDIRECT_URI, resource=f"{base}/mcp")
+    url = base + dance.authorize_url(cid, pair.challenge, redirect_uri=redirect_uri, resource=f"{base}/mcp")
     problems: list[str] = []
     page = browser.new_context(viewport=SCREENS[screen]).new_page()  # type: ignore[arg-type]
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
@@ -102,9 +100,9 @@ def test_consent_in_a_real_browser_lands_on_the_apps_callback(transactional_db, 
     page.screenshot(path=str(ARTIFACTS / f"oauth-consent-{screen}.png"), full_page=True)
 
     page.check("[data-access='read'] input")
-    with page.expect_navigation(url=lambda u: u.startswith(REDIRECT_URI)):
+    with page.expect_navigation(url=lambda u: u.startswith(redirect_uri)):
         page.click("button:has-text('Allow')")
-    landed = [path for path in callback if path.startswith("/callback?")]  # not the browser's /favicon.ico
+    landed = [path for path in landed_on if path.startswith("/callback?")]  # not the browser's /favicon.ico
     query = parse_qs(urlsplit(landed[0]).query)
     assert query["state"] == ["st4te"] and query["code"][0]
     assert query["iss"] == [base]  # RFC 9207
@@ -117,7 +115,7 @@ def test_consent_in_a_real_browser_lands_on_the_apps_callback(transactional_db, 
             "client_id": cid,
             "code": query["code"][0],
             "code_verifier": pair.verifier,
-            "redirect_uri": REDIRECT_URI,
+            "redirect_uri": redirect_uri,
             "resource": f"{base}/mcp",
         },
     )
