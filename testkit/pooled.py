@@ -78,8 +78,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def announced_port(served: Served) -> int:
     """The port PgBouncer took (a free one, unless PGBOUNCER_PORT chose it) for a `make run-pooled` in ``served``."""
-    found = served.wait_until(lambda: ANNOUNCED.search(served.log()), what="PgBouncer's port in the log")
-    return int(found.group(1))
+
+    def port_in_log() -> int:
+        found = ANNOUNCED.search(served.log())
+        return int(found.group(1)) if found else 0
+
+    return served.wait_until(port_in_log, what="PgBouncer's port in the log")
 
 
 if __name__ == "__main__":
