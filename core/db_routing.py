@@ -1,8 +1,9 @@
 """Reads to a streaming replica, everything else to the primary, and read-your-writes per person (docs/scale.md).
 
-Only the reads a view hands over with ``replica_read`` (``/context``, memory listings, exports) may go to the
-replica (the ``replica`` alias, present when DATABASE_REPLICA_URL is set); writes, the queue, authentication and
-every other read stay on the primary (``default``). A routed read goes to the primary instead when:
+Only the reads a view hands over with ``replica_read`` (``/context``, memory listings, exports, the MCP tools that
+read, the person's page's list, preview and chart, the staff dashboard's figures) may go to the replica (the
+``replica`` alias, present when DATABASE_REPLICA_URL is set); writes, the queue, authentication and every other
+read stay on the primary (``default``). A routed read goes to the primary instead when:
 
 - the person wrote recently and the replica has not replayed their last write yet (their primary WAL position,
   ``pg_current_wal_lsn()`` after the write, kept in the cache for REPLICA_READ_YOUR_WRITES_SECONDS);
@@ -126,6 +127,15 @@ def write_recorded(user_id: Any) -> None:
     cache.set(_written_key(user_id), lsn, timeout=settings.REPLICA_READ_YOUR_WRITES_SECONDS)
 
 
+_WROTE = "_db_routing_wrote"
+
+
+def request_writes(request: Any, wrote: bool) -> None:
+    """Tell the middleware whether this request may have changed the person's data, where its method does not say:
+    an MCP message is always a POST, and a search (``wrote=False``) must not send the next reads to the primary."""
+    setattr(getattr(request, "_request", request), _WROTE, wrote)  # DRF's Request wraps Django's HttpRequest
+
+
 class ReadYourWritesMiddleware:
     """After a successful write request by a signed-in person, record their write position (see module doc)."""
 
@@ -137,7 +147,8 @@ class ReadYourWritesMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         user = getattr(request, "user", None)  # DRF sets it on the HttpRequest too once it authenticated
-        if request.method in self.UNSAFE and response.status_code < 400 and user and user.is_authenticated:
+        wrote = getattr(request, _WROTE, request.method in self.UNSAFE)
+        if wrote and response.status_code < 400 and user and user.is_authenticated:
             try:
                 write_recorded(user.pk)
             except DatabaseError:  # the write itself is done; the next reads go to the replica, at worst lagging

@@ -22,6 +22,7 @@ from accounts import services as account_services
 from accounts.models import PersonalAccessToken, Space, User, preferences_of
 from accounts.oauth import OAuthAccess
 from accounts.spaces import space_pick
+from core.db_routing import replica_read
 from core.errors import flatten_errors
 from core.exceptions import ApplicationError, NotFound
 from mcp_server.serializers import ForgetArguments, RecentArguments, SaveArguments, SearchArguments
@@ -95,12 +96,15 @@ def search_memories(caller: Caller, arguments: dict[str, Any]) -> str:
         if not preferences_of(caller.user).context:
             return "No memories: this person has turned context off in their settings."
         filters = context.ContextFilters(provider=v["provider"], since=v["since"], until=v["until"], space_id=space.pk)
-        results = context.context_search(
-            user=caller.user,
-            query=v["query"],
-            top_k=settings.CONTEXT_TOP_K_DEFAULT,
-            filters=filters,
-            max_tokens=v["max_tokens"],
+        results = replica_read(  # as /context: on the replica when it has this person's last write
+            caller.user.pk,
+            lambda: context.context_search(
+                user=caller.user,
+                query=v["query"],
+                top_k=settings.CONTEXT_TOP_K_DEFAULT,
+                filters=filters,
+                max_tokens=v["max_tokens"],
+            ),
         )
     if not results:
         return "No memory is relevant enough to this query."
@@ -133,7 +137,10 @@ def _listed(memory: Memory) -> str:
 
 def recent_memories(caller: Caller, arguments: dict[str, Any]) -> str:
     v = _arguments(RecentArguments, arguments)
-    memories = list(memory_selectors.memory_list(user=caller.user, space=_space(caller, v))[: v["limit"]])
+    space = _space(caller, v)
+    memories = replica_read(  # as GET /memories
+        caller.user.pk, lambda: list(memory_selectors.memory_list(user=caller.user, space=space)[: v["limit"]])
+    )
     if not memories:
         return "No memories saved yet."
     return f"The {len(memories)} most recent memories, newest first:\n\n" + "\n\n".join(map(_listed, memories))
@@ -149,6 +156,9 @@ def forget_memory(caller: Caller, arguments: dict[str, Any]) -> str:
         raise ToolError(f"There is no memory {v['memory_id']} among this person's memories in this space") from exc
     return f"Forgot memory {v['memory_id']}: it is deleted for good."
 
+
+# The tools that only read: a call of one records no write position (core.db_routing.request_writes).
+READ_TOOLS = frozenset({"search_memories", "recent_memories"})
 
 TOOLS: dict[str, Callable[[Caller, dict[str, Any]], str]] = {
     "search_memories": search_memories,

@@ -3,6 +3,7 @@ OAuth access token (docs/oauth.md) or a JWT."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.http import HttpResponse
@@ -22,9 +23,10 @@ from accounts.authentication import (
 )
 from accounts.oauth import bearer_challenge
 from accounts.permissions import access_token_of
+from core.db_routing import request_writes
 from mcp_server import bridge
 from mcp_server.server import CALLER_SCOPE_KEY, server
-from mcp_server.tools import Caller
+from mcp_server.tools import READ_TOOLS, Caller
 
 
 class McpView(APIView):
@@ -59,4 +61,20 @@ class McpView(APIView):
     def post(self, request: Request) -> HttpResponse:
         token = access_token_of(request)
         caller = Caller(user=request_user(request), can_write=token is None or token.can_write, token=token)
+        request_writes(request, may_write(request._request.body))
         return bridge.respond(server, request._request, scope_extra={CALLER_SCOPE_KEY: caller})
+
+
+def may_write(body: bytes) -> bool:
+    """Whether this JSON-RPC message may change the person's memories: only a call of a tool that writes. Anything
+    unreadable counts as a write (recording a write position is only ever a few reads on the primary)."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return True
+    if not isinstance(message, dict):
+        return True
+    if message.get("method") != "tools/call":
+        return False  # initialize, tools/list, ping, notifications
+    params = message.get("params")
+    return not (isinstance(params, dict) and params.get("name") in READ_TOOLS)

@@ -59,7 +59,9 @@ def memory_page(*, user: User, space: Space | None = None, filters: dict[str, An
     memories = memory_selectors.memory_list(user=user, space=space, **filters)
     # "replaces ..." and "replaced by ..." on each memory (memories.supersession) without a query per memory
     memories = memories.select_related("superseded_by").prefetch_related("supersedes")
-    return Paginator(memories, MEMORIES_PER_PAGE).get_page(page)
+    found = Paginator(memories, MEMORIES_PER_PAGE).get_page(page)
+    found.object_list = list(found.object_list)  # read here, where the caller chose the database (replica_read)
+    return found
 
 
 @dataclass(frozen=True)

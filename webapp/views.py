@@ -24,6 +24,7 @@ from accounts import services as account_services
 from accounts.models import Space, User, preferences_of
 from accounts.ratelimit import BurstLimited, burst_check, user_key
 from accounts.selectors import usage_today
+from core.db_routing import replica_read, replica_stream
 from core.errors import error_body, status_of
 from core.exceptions import ApplicationError, NotFound
 from dashboard import charts
@@ -110,15 +111,14 @@ def _home(request: HttpRequest, *, status: int = 200, **forms: Any) -> HttpRespo
     filters = MemoryFilterForm(request.GET)
     if not filters.is_valid():
         status = 400
-    page = selectors.memory_page(
-        user=user,
-        space=space,
-        filters=filters.selector_filters() if filters.is_valid() else {},
-        page=request.GET.get("page"),
+    selected = filters.selector_filters() if filters.is_valid() else {}
+    # The list, the preview and the chart read from the replica when it has this person's last write (docs/scale.md).
+    page = replica_read(
+        user.pk, lambda: selectors.memory_page(user=user, space=space, filters=selected, page=request.GET.get("page"))
     )
     preview_form, preview, preview_status = _preview(request, space=space)
     status = max(status, preview_status)
-    activity = selectors.activity_per_day(user=user, days=CHART_DAYS)
+    activity = replica_read(user.pk, lambda: selectors.activity_per_day(user=user, days=CHART_DAYS))
     context = {
         "usage": usage_today(user=user),
         "days": CHART_DAYS,
@@ -162,7 +162,8 @@ def _preview(request: HttpRequest, *, space: Space) -> tuple[PreviewForm, select
     except BurstLimited as exc:
         form.add_error(None, exc.message)
         return form, None, 429
-    return form, selectors.context_preview(user=_user(request), prompt=form.cleaned_data["prompt"], space=space), 200
+    user, prompt = _user(request), form.cleaned_data["prompt"]
+    return form, replica_read(user.pk, lambda: selectors.context_preview(user=user, prompt=prompt, space=space)), 200
 
 
 # --- Changing one memory ----------------------------------------------------------------------------------
@@ -268,6 +269,7 @@ def memory_export(request: HttpRequest) -> HttpResponseBase:
         if space is None:
             return space_views.no_such_space(request)
     rows = (importers.export_ndjson if fmt == "ndjson" else importers.export_json)(user=user, space=space)
+    rows = replica_stream(user.pk, rows)  # as GET /memories/export
     response = StreamingHttpResponse(
         (piece.encode() for piece in rows),
         content_type="application/x-ndjson; charset=utf-8" if fmt == "ndjson" else "application/json; charset=utf-8",

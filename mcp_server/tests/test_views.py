@@ -6,11 +6,14 @@ import json
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from accounts.models import DailyUsage
+from core import db_routing
 from core.dates import utc_today
 from mcp_server.tests.conftest import token_for
+from mcp_server.views import may_write
 from testkit import assert_error
 
 pytestmark = pytest.mark.django_db
@@ -94,3 +97,32 @@ def test_it_counts_mcp_requests_as_the_mcp_endpoint_in_the_request_metrics(alice
 
     assert rpc(client(alice), "ping").status_code == 200
     assert RequestMetric.objects.filter(endpoint="mcp", method="POST", status_class="2xx").exists()
+
+
+def test_it_records_a_write_position_only_for_the_tools_that_write(alice, settings):
+    """A search is a POST too; recording it would send the person's next reads to the primary (core.db_routing)."""
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "core.db_routing.ReadYourWritesMiddleware"]  # as with a replica
+    api, written = client(alice), db_routing._written_key(alice.pk)
+    cache.delete(written)
+    assert rpc(api, "tools/call", {"name": "search_memories", "arguments": {"query": "bike"}}).status_code == 200
+    assert rpc(api, "tools/call", {"name": "recent_memories", "arguments": {}}).status_code == 200
+    assert rpc(api, "tools/list").status_code == 200
+    assert cache.get(written) is None
+    saved = rpc(api, "tools/call", {"name": "save_memory", "arguments": {"text": "My bike is blue."}})
+    assert saved.status_code == 200 and saved.json()["result"]["isError"] is False
+    assert cache.get(written)  # the primary's WAL position after the save
+
+
+@pytest.mark.parametrize(
+    ("body", "writes"),
+    [
+        (b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "search_memories"}}', False),
+        (b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "forget_memory"}}', True),
+        (b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "a_new_tool"}}', True),
+        (b'{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}', False),
+        (b"[1, 2]", True),
+        (b"{not json", True),
+    ],
+)
+def test_it_counts_any_message_it_cannot_tell_is_a_read_as_a_write(body, writes):
+    assert may_write(body) is writes
