@@ -5,18 +5,22 @@
                                                                         # 1 -> 100,000 people, 200 saving clients
     python bench/scale_pooled.py --chunks 1000,3000 --people 1,300 --clients 20 --saves 2   # a quick check
 
-On a throwaway PostgreSQL, starts `make run-pooled` twice (one gunicorn worker each): one that always scores a
-person's chunks exactly (SEARCH_HNSW_MIN_USER_CHUNKS huge) and one that always walks the HNSW index with an
-iterative scan (SEARCH_HNSW_MIN_USER_CHUNKS=0). Then:
+On a throwaway PostgreSQL, starts `make run-pooled` twice (one gunicorn worker each, each behind its own PgBouncer
+on a free port): one that always scores a person's chunks exactly (SEARCH_HNSW_MIN_USER_CHUNKS huge) and one that
+always walks the HNSW index with an iterative scan (SEARCH_HNSW_MIN_USER_CHUNKS=0). Then:
 
 1. one person grows to each --chunks size; GET /context p50/p95 on both servers;
-2. simulated people (each --per-person chunks) are added up to each --people count, beside that person (fixed at
-   the first --chunks size); /context p50/p95 on both servers, and PostgreSQL's table + index size;
-3. --clients concurrent clients save --saves answers each through PgBouncer: p50/p95, errors, saves/s.
+2. simulated people (each --per-person chunks) are added up to each --people count; /context p50/p95 on both
+   servers for a typical person (--typical chunks) and for the person grown in 1 (its last size);
+3. PostgreSQL's memory after each step: shared_buffers, its processes' RSS and PSS, the chunk table's heap and
+   index sizes;
+4. --clients concurrent clients save --saves answers each through PgBouncer: p50/p95, errors, saves/s.
 
-Simulated rows are written with bulk SQL (INSERT ... SELECT generate_series), never through the model: random unit
-vectors (pgvector's l2_normalize) and generated text; only timings mean anything, not rankings. The measured
-people are real accounts (registered over HTTP). Prints the machine and Markdown tables. Nothing asserts a time.
+Every figure is printed with the 1-minute load average beside it (the machine may be shared). Simulated rows are
+written with bulk SQL, never through the model: random unit vectors from numpy, COPY'd into a staging table and
+joined in (``INSERT ... SELECT``), and generated text; only timings mean anything, not rankings. A load that adds
+many rows drops the HNSW index and builds it again (the build time is printed apart). The measured people are
+real accounts (registered over HTTP). Prints the machine and Markdown tables. Nothing asserts a time.
 """
 
 from __future__ import annotations
