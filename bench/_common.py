@@ -100,11 +100,16 @@ def server(base_url: str | None, port: int | None = None, workers: int = 2) -> I
         "RATELIMIT_ALLOW_LOCAL_CACHE": "1",
         "LOG_LEVEL": "WARNING",
     }
-    port = port or free_port()
-    argv = [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(workers)]
-    argv += ["--threads", "4", "--timeout", "120", "--log-level", "warning"]
-    log_path = Path(tempfile.gettempdir()) / f"bench-gunicorn-{port}.log"
-    served = Served(argv, env=env, log_path=log_path, port=port, own_group=False)
+
+    def on_port(chosen: int) -> tuple[list[str], dict[str, str]]:
+        argv = [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{chosen}", "-w", str(workers)]
+        return [*argv, "--threads", "4", "--timeout", "120", "--log-level", "warning"], env
+
+    chosen = port or free_port()
+    log_path = Path(tempfile.gettempdir()) / f"bench-gunicorn-{chosen}.log"
+    # Without --port: a free port, and another if it is taken before gunicorn binds it.
+    served = Served(on_port(chosen)[0], env=env, log_path=log_path, port=chosen, own_group=False,
+                    on_port=None if port else on_port)  # fmt: skip
     try:
         served.wait_answering(timeout=120)
         yield served.base_url

@@ -130,7 +130,9 @@ def run(args: argparse.Namespace) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base-url", help="measure this running server instead of starting one")
-    parser.add_argument("--port", type=int, default=8110, help="port for the server the bench starts")
+    parser.add_argument(
+        "--port", type=int, default=None, help="port for the server the bench starts (default: a free one)"
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--memories", type=int, default=200, help="memories seeded per user")

@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base-url")
-    parser.add_argument("--port", type=int, default=8601)
+    parser.add_argument("--port", type=int, default=None, help="the server's port (default: a free one)")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--reports", type=int, default=10)

@@ -164,7 +164,9 @@ def run(args: argparse.Namespace) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base-url", help="a running server (e.g. `make serve`); default: start gunicorn here")
-    parser.add_argument("--port", type=int, default=8109, help="port for the gunicorn started here")
+    parser.add_argument(
+        "--port", type=int, default=None, help="port for the gunicorn started here (default: a free one)"
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rate", type=float, default=10.0, help="requests per second, scheduled (default 10)")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load (default 60)")

@@ -211,14 +211,19 @@ def print_table(summary: dict[str, Any]) -> None:
 
 
 # --- server ---------------------------------------------------------------------------------------------
-def start_server(port: int, env: dict[str, str]) -> Any:
-    """gunicorn (2 workers) on the bench's database, once it answers HTTP (testkit.processes runs it)."""
-    from testkit.processes import Served  # importable once setup_django() has put the root on sys.path
+def start_server(port: int | None, env: dict[str, str]) -> Any:
+    """gunicorn (2 workers) on the bench's database, once it answers HTTP (testkit.processes runs it; without
+    ``port``, on a free port, another if it is taken first)."""
+    from testkit.processes import Served, free_port  # importable once setup_django() has put the root on sys.path
 
-    argv = [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2"]
-    argv += ["--timeout", "120", "--log-level", "warning"]
-    log_path = Path(tempfile.gettempdir()) / f"locomo-gunicorn-{port}.log"
-    server = Served(argv, env=env, log_path=log_path, port=port, own_group=False)
+    def on_port(chosen: int) -> tuple[list[str], dict[str, str]]:
+        argv = [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{chosen}", "-w", "2"]
+        return [*argv, "--timeout", "120", "--log-level", "warning"], env
+
+    chosen = port or free_port()
+    log_path = Path(tempfile.gettempdir()) / f"locomo-gunicorn-{chosen}.log"
+    server = Served(on_port(chosen)[0], env=env, log_path=log_path, port=chosen, own_group=False,
+                    on_port=None if port else on_port)  # fmt: skip
     server.wait_answering(timeout=120)
     return server
 
@@ -239,7 +244,7 @@ def main() -> int:
     parser.add_argument("--split", choices=sorted(SPLITS), default="dev")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="path to locomo10.json")
     parser.add_argument("--base-url", help="a running server (default: start one on --port)")
-    parser.add_argument("--port", type=int, default=8102, help="port for the bench's own server")
+    parser.add_argument("--port", type=int, default=None, help="port for the bench's own server (default: free)")
     parser.add_argument("--pgdata", help="keep the bench database here (default: a temp dir, deleted)")
     parser.add_argument("--workers", type=int, default=2, help="conversations run in parallel")
     parser.add_argument("--json", type=Path, help="also write the summary (and per-question hits) here")
@@ -273,7 +278,7 @@ def main() -> int:
                 "LOG_LEVEL": "WARNING",  # no access log line per request in the bench's output
             }
             server = start_server(args.port, env)
-            base = f"http://127.0.0.1:{args.port}"
+            base = server.base_url
         base = base.rstrip("/")
         lock = threading.Lock()
 

@@ -40,7 +40,7 @@ from _common import ROOT, Client, machine, percentiles, setup_django
 from api_latency import TOPICS, VERBS
 from scale import layout, load
 
-from testkit.processes import Served
+from testkit.processes import Served, free_port
 
 WORDS = [
     "the",
@@ -84,13 +84,19 @@ def query_text(rng: random.Random) -> str:
     return f"{rng.choice(VERBS)} {rng.choice(TOPICS)}?"
 
 
-def start_server(port: int, env_extra: dict[str, str]) -> Served:
-    """One gunicorn worker with one thread on the bench's database, once it answers HTTP."""
+def start_server(port: int | None, env_extra: dict[str, str]) -> Served:
+    """One gunicorn worker with one thread on the bench's database, once it answers HTTP (without ``port``: on a free
+    port, another if it is taken first)."""
     env = {**os.environ, **env_extra, "HF_HUB_OFFLINE": "1", "DJANGO_SECURE_SSL_REDIRECT": "0", "TQDM_DISABLE": "1"}
-    argv = [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"]
-    argv += ["--threads", "1", "--timeout", "300", "--log-level", "warning"]
-    log_path = Path(tempfile.gettempdir()) / f"scale-http-gunicorn-{port}.log"  # the access log, among others
-    server = Served(argv, env=env, log_path=log_path, port=port, own_group=False)
+
+    def on_port(chosen: int) -> tuple[list[str], dict[str, str]]:
+        argv = [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{chosen}", "-w", "1"]
+        return [*argv, "--threads", "1", "--timeout", "300", "--log-level", "warning"], env
+
+    chosen = port or free_port()
+    log_path = Path(tempfile.gettempdir()) / f"scale-http-gunicorn-{chosen}.log"  # the access log, among others
+    server = Served(on_port(chosen)[0], env=env, log_path=log_path, port=chosen, own_group=False,
+                    on_port=None if port else on_port)  # fmt: skip
     server.wait_answering(timeout=120)
     return server
 
@@ -217,7 +223,7 @@ def main() -> None:
     parser.add_argument("--saves", type=int, default=20, help="/save-response requests per configuration")
     parser.add_argument("--backends", default="torch,onnx", help="embedding backends to measure")
     parser.add_argument("--engines", default="pgvector,faiss", help="search backends to measure")
-    parser.add_argument("--port", type=int, default=8111)
+    parser.add_argument("--port", type=int, default=None, help="the server's port (default: a free one)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--pgdata", help="embedded PostgreSQL data directory (kept; default: a temp dir)")
     parser.add_argument("--no-profile", action="store_true")
