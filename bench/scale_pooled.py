@@ -136,7 +136,7 @@ def chunk_rows(db: ThrowawayPostgres, memories_where: str, start: int, stop: int
         return 0.0
     copy_vectors(db, count, seed=count + start)
     total = db.sql("SELECT count(*) FROM memories_chunk")[0][0]
-    rebuild = count >= 20_000 and count > total // 4
+    rebuild = count >= 20_000 and count > total  # more than doubling: one bulk build beats inserting into the graph
     definition = db.sql("SELECT pg_get_indexdef('chunk_embedding_hnsw_idx'::regclass)")[0][0] if rebuild else None
     if definition:
         db.sql("DROP INDEX chunk_embedding_hnsw_idx")
@@ -261,6 +261,7 @@ def start(db: ThrowawayPostgres, name: str, hnsw_min: int, log_dir: Path) -> Ser
         DATABASE_URL=db.django_url, DJANGO_SECRET_KEY=SECRET_KEY, WEB_CONCURRENCY="1",
         SEARCH_HNSW_MIN_USER_CHUNKS=str(hnsw_min), RATELIMIT_API_RATE="1000000/m", RATELIMIT_AUTH_RATE="100000/m",
         PGBOUNCER_PORT="", PGBOUNCER_POOL_SIZE="20", EMBEDDING_TORCH_THREADS="1",
+        JWT_ACCESS_LIFETIME_SECONDS="86400",  # the run outlasts a default access token (the 100,000 people load)
     )  # fmt: skip
     server = make_run(env=env, log_path=log_dir / f"{name}.log", target="run-pooled")
     server.wait_ready()
