@@ -103,9 +103,10 @@ def main() -> int:
             cells = [sum(v) / len(v) for v in (scores[name][k] for k in KINDS)]
             overall = [x for k in KINDS for x in scores[name][k]]
             print(f"{name:<22}" + " ".join(f"{c:>7.3f}" for c in (*cells, sum(overall) / len(overall))))
-        print("e5 cosine of the best exchange, mean (min-max): " + "; ".join(
-            f"{g} {sum(v) / len(v):.3f} ({min(v):.3f}-{max(v):.3f})" for g, v in best.items()
-        ))
+        print(
+            "e5 cosine of the best exchange, mean (min-max): "
+            + "; ".join(f"{g} {sum(v) / len(v):.3f} ({min(v):.3f}-{max(v):.3f})" for g, v in best.items())
+        )
     np.savez(args.cache, **cache)
     for kind, values in timing.items():
         print(f"e5 {kind}: {1000 * sum(values) / len(values):.0f} ms each over {len(values)} (threads {args.threads})")
