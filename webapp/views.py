@@ -140,7 +140,9 @@ def _home(request: HttpRequest, *, status: int = 200, **forms: Any) -> HttpRespo
         "preview": preview,
         "delete_all_form": forms.get("delete_all_form") or DeleteAllForm(),
         "import_form": forms.get("import_form") or ImportForm(),
-        "imports": [(job, jobs.import_place_in_line(job=job)) for job in jobs.import_jobs_recent(user=user)],
+        "imports": [
+            (job, jobs.import_place_in_line(job=job)) for job in jobs.import_jobs_recent(user=user, space=None)
+        ],
         "priorities": ["low", "normal", "high"],
         "space": space,
         "spaces": list(account_selectors.space_list(user=user)),
@@ -220,7 +222,7 @@ def memory_priority(request: HttpRequest, memory_id: int) -> HttpResponse:
 @login_required
 def memory_delete(request: HttpRequest, memory_id: int) -> HttpResponse:
     try:
-        memory_services.memory_delete(user=_user(request), memory_id=memory_id)
+        memory_services.memory_delete(user=_user(request), memory_id=memory_id, space=None)
     except NotFound:
         return _not_found(request)
     messages.success(request, "Deleted one memory.")
@@ -248,7 +250,7 @@ def memory_delete_all(request: HttpRequest) -> HttpResponse:
     form = DeleteAllForm(request.POST)
     if not form.is_valid():
         return _home(request, status=400, delete_all_form=form)
-    deleted = memory_services.memory_delete_all(user=_user(request))
+    deleted = memory_services.memory_delete_all(user=_user(request), space=None)  # "all your memories"
     messages.success(request, f"Deleted all your memories ({deleted}).")
     return redirect("webapp:home")
 
@@ -397,7 +399,7 @@ def import_status(request: HttpRequest, job_id: str) -> HttpResponse:
     """One of the person's imports as JSON, for the page's progress bar (static/webapp/imports.js): its counts and
     how many bulk turns of other people's work run before its next one."""
     try:
-        job = jobs.import_job_of(user=_user(request), job_id=job_id)
+        job = jobs.import_job_of(user=_user(request), job_id=job_id, space=None)
     except NotFound as exc:
         return JsonResponse(error_body(exc.message), status=404)
     return JsonResponse(

@@ -192,14 +192,23 @@ def test_it_previews_the_context_of_the_space_shown(web, personal, work, two_spa
 
 
 def test_it_exports_one_space_or_everything(web, personal, work, two_spaces):
-    def exported(**query):
+    def document(**query):
         response = web.get("/app/export", query)
         assert response.status_code == 200
-        return [m["text"] for m in json.loads(b"".join(response.streaming_content))["memories"]]
+        return json.loads(b"".join(response.streaming_content))
+
+    def exported(**query):
+        return [m["text"] for m in document(**query)["memories"]]
 
     assert exported(space=work.pk) == [two_spaces["work"].text]
     assert exported() == [two_spaces["personal"].text]
     assert sorted(exported(space="all")) == sorted(m.text for m in two_spaces.values())
+    everything = document(space="all")
+    assert sorted(everything["spaces"]) == ["Personal", "Work"] and document(space=work.pk)["spaces"] == ["Work"]
+    assert {m["text"]: m["space"] for m in everything["memories"]} == {
+        two_spaces["work"].text: "Work",
+        two_spaces["personal"].text: "Personal",
+    }
 
 
 def test_it_imports_into_the_space_shown(web, alice, personal, work):
