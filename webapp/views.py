@@ -250,7 +250,16 @@ def memory_delete_all(request: HttpRequest) -> HttpResponse:
     form = DeleteAllForm(request.POST)
     if not form.is_valid():
         return _home(request, status=400, delete_all_form=form)
-    deleted = memory_services.memory_delete_all(user=_user(request), space=None)  # "all your memories"
+    user = _user(request)
+    if form.cleaned_data["scope"] == "space":
+        space = space_views.space_of(user=user, raw=request.POST.get("space"))
+        if space is None:
+            return space_views.no_such_space(request)
+        deleted = memory_services.memory_delete_all(user=user, space=space)
+        what = "1 memory" if deleted == 1 else f"{deleted} memories"
+        messages.success(request, f"Deleted {what} of “{space.name}”; your other spaces are kept.")
+        return redirect("webapp:home" if space.is_default else f"{reverse('webapp:memories')}?space={space.pk}")
+    deleted = memory_services.memory_delete_all(user=user, space=None)  # "all your memories", every space
     messages.success(request, f"Deleted all your memories ({deleted}).")
     return redirect("webapp:home")
 

@@ -268,3 +268,19 @@ def test_it_shares_a_standing_preference_with_every_space_and_back(web, alice, p
     assert web.post(f"/app/memories/{rule.pk}/all-spaces", {"all_spaces": "maybe"}).status_code == 400
     assert web.get(f"/app/memories/{rule.pk}/all-spaces").status_code == 405
     assert not Memory.objects.filter(all_spaces=True).exists()
+
+
+def test_it_deletes_only_the_space_shown_when_asked(web, alice, personal, work, two_spaces):
+    page = web.get("/app/memories/", {"space": work.pk}).content.decode()
+    assert 'name="scope" value="space"' in page and "Only the memories of “Work”" in page
+
+    response = web.post("/app/memories/delete-all", {"confirm": "DELETE", "scope": "space", "space": work.pk})
+
+    assert response.status_code == 302 and response["Location"] == f"/app/memories/?space={work.pk}"
+    assert list(Memory.objects.filter(user=alice).values_list("space_id", flat=True)) == [personal.pk]
+    assert "Deleted 1 memory of “Work”; your other spaces are kept." in _messages(web.get(response["Location"]))
+
+
+def test_it_deletes_nothing_in_another_persons_space(web, alice, two_spaces, bobs_space):
+    response = web.post("/app/memories/delete-all", {"confirm": "DELETE", "scope": "space", "space": bobs_space.pk})
+    assert response.status_code == 404 and Memory.objects.filter(user=alice).count() == 2
