@@ -635,10 +635,12 @@ CONTEXT_MIN_COSINE_RESULT = env.float("CONTEXT_MIN_COSINE_RESULT", default=0.15)
 CONTEXT_STANDING_MIN_COSINE = env.float("CONTEXT_STANDING_MIN_COSINE", default=0.2)
 # ...at this place (1 = first) when none is already among the first places: top_k 1 or 2 gets only the closest.
 CONTEXT_STANDING_POSITION = 3
-# Supersession (memories.supersession): a new prompt restates an earlier one with a new value when their vectors
-# are at least this close, it is said as a change ("now", "switched", "moved", ...), states at least
-# SUPERSEDE_MIN_NEW_VALUES values (numbers, names) the earlier one did not, and both name at least this many of the
-# same things. Chosen on the chat set's tuning people (docs/benchmarks.md, 2026-12-06 third pass).
+# Supersession (memories.supersession): a new prompt said as a change ("now", "switched", "moved", ...) restates an
+# earlier one either closely (vectors at least SUPERSEDE_CLOSE_MIN_COSINE close, SUPERSEDE_CLOSE_MIN_SHARED_NAMES
+# names in common, one value the earlier one did not state) or loosely (the SUPERSEDE_MIN_* below: less close, fewer
+# names in common, several new values). Chosen on the chat set's tuning people (docs/benchmarks.md, 2026-12-06).
+SUPERSEDE_CLOSE_MIN_COSINE = env.float("SUPERSEDE_CLOSE_MIN_COSINE", default=0.35)
+SUPERSEDE_CLOSE_MIN_SHARED_NAMES = env.int("SUPERSEDE_CLOSE_MIN_SHARED_NAMES", default=2)
 SUPERSEDE_MIN_COSINE = env.float("SUPERSEDE_MIN_COSINE", default=0.25)
 SUPERSEDE_MIN_SHARED_NAMES = env.int("SUPERSEDE_MIN_SHARED_NAMES", default=1)
 SUPERSEDE_MIN_NEW_VALUES = env.int("SUPERSEDE_MIN_NEW_VALUES", default=5)

@@ -161,18 +161,16 @@ def test_it_keeps_the_old_version_first_when_asked_what_was_said_before(alice):
     assert order.index(old.pk) < order.index(new.pk)
 
 
-def test_it_needs_several_new_values_by_default(settings):
-    ev = supersession.evidence(old=OLD, new=NEW, cosine=0.6)
-    assert ev.new_values >= settings.SUPERSEDE_MIN_NEW_VALUES
+def test_it_links_a_close_restatement_with_one_new_value_and_a_looser_one_only_with_several(settings):
     one_new_price = OLD.replace("7,800", "8,100").replace("raised the price again", "switched the price now")
-    ev = supersession.evidence(old=OLD, new=one_new_price, cosine=0.9)
-    assert ev.cue and ev.new_values == 1
-    assert not supersession.restates(
-        ev,
-        min_cosine=settings.SUPERSEDE_MIN_COSINE,
-        min_shared=settings.SUPERSEDE_MIN_SHARED_NAMES,
-        min_new_values=settings.SUPERSEDE_MIN_NEW_VALUES,
-    )
+    close = supersession.evidence(old=OLD, new=one_new_price, cosine=0.9)
+    assert close.cue and close.new_values == 1 and close.shared_names >= settings.SUPERSEDE_CLOSE_MIN_SHARED_NAMES
+    assert supersession.restates(close, supersession.rules())
+    loose = supersession.evidence(old=OLD, new=one_new_price, cosine=settings.SUPERSEDE_CLOSE_MIN_COSINE - 0.01)
+    assert loose.cosine >= settings.SUPERSEDE_MIN_COSINE and not supersession.restates(loose, supersession.rules())
+    several = supersession.evidence(old=OLD, new=NEW, cosine=settings.SUPERSEDE_CLOSE_MIN_COSINE - 0.01)
+    assert several.new_values >= settings.SUPERSEDE_MIN_NEW_VALUES
+    assert supersession.restates(several, supersession.rules())
 
 
 def test_it_reads_values_and_names_from_the_text():
