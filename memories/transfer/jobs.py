@@ -192,7 +192,7 @@ def _on_disk(upload: UploadedFile) -> Iterator[Path]:
 
 
 def _upload_parts() -> BlobParts:
-    return BlobParts(ImportUploadPart, owner="job", part_bytes=UPLOAD_PART_BYTES)
+    return BlobParts(ImportUploadPart, owner="job", part_bytes=UPLOAD_PART_BYTES, person="user")
 
 
 def _store_parts(job: ImportJob, file: IO[bytes]) -> None:
@@ -393,7 +393,7 @@ def import_place_in_line(*, job: ImportJob) -> int | None:
 
 def _write_parts(job: ImportJob, path: Path) -> None:
     with path.open("wb") as out:
-        _upload_parts().copy_to(job.pk, out)
+        _upload_parts().copy_to(job.pk, out, person_id=job.user_id)
 
 
 def _record(job: ImportJob, report: ImportReport) -> None:
@@ -414,6 +414,6 @@ def _finish(job: ImportJob, status: ImportStatus, errors: list[dict[str, str]] |
         if errors is not None:
             fields["errors"] = errors
         ImportJob.objects.filter(user_id=job.user_id, pk=job.pk).update(**fields)
-        _upload_parts().delete([job.pk])  # the file is not kept once imported
+        _upload_parts().delete([job.pk], person_id=job.user_id)  # the file is not kept once imported
     logger.info("import %s: %s", job.pk, status)
     return status
