@@ -42,7 +42,7 @@ class BlobParts:
         digest, size, position = hashlib.sha256(), 0, 0
         mine = {self.owner: owner} | ({f"{self.person}_id": getattr(owner, f"{self.person}_id")} if self.person else {})
         while data := file.read(self.part_bytes):
-            self._parts().create(**mine, position=position, data=data)
+            self.model._default_manager.create(**mine, position=position, data=data)
             digest.update(data)
             size += len(data)
             position += 1

@@ -218,16 +218,15 @@ def import_jobs_recent(*, user: User, limit: int = 5, space: SpaceScope | None =
     return list(jobs.select_related("space").order_by("-created_at")[:limit])
 
 
-def import_job_run(job_id: str, position: int = 0) -> ImportStatus:
-    """The worker's side: one turn of the import, from message ``position``; returns the job's status after it."""
+def import_job_run(job_id: str, position: int = 0, *, user_id: str | None = None) -> ImportStatus:
+    """The worker's side: one turn of the import, from message ``position``; returns the job's status after it.
+    With ``user_id`` (every turn queued now carries it) the job and its space are read naming their person."""
+    jobs = ImportJob.objects.select_for_update(of=("self",)).select_related("user", "space")
+    if user_id is not None:
+        jobs = jobs.filter(user_id=user_id, space__user_id=user_id)
     try:
         with transaction.atomic():
-            job = (
-                ImportJob.objects.select_for_update(of=("self",))
-                .select_related("user", "space")
-                .filter(pk=job_id)
-                .first()
-            )
+            job = jobs.filter(pk=job_id).first()
             if job is None:  # deleted with its person meanwhile
                 return ImportStatus.FAILED
             if job.status in (ImportStatus.DONE, ImportStatus.FAILED):
@@ -271,7 +270,9 @@ def _turn(job: ImportJob, position: int) -> ImportStatus:
 
 def _turn_deferred(job: ImportJob, *, position: int) -> None:
     """The job's next turn, at the back of the bulk lane (behind the turns other people's imports queued)."""
-    queues.bulk_deferred(IMPORT_TASK, priority=queues.IMPORT_PRIORITY, job_id=str(job.pk), position=position)
+    queues.bulk_deferred(
+        IMPORT_TASK, priority=queues.IMPORT_PRIORITY, job_id=str(job.pk), position=position, user_id=str(job.user_id)
+    )
 
 
 def _report_of(job: ImportJob) -> ImportReport:
