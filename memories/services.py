@@ -249,7 +249,7 @@ def memories_redact_stored(*, user_id: Any = None, batch_size: int = 200) -> Red
     """Re-scan what is already stored (before redaction existed) and redact it in place, re-embedding what changed.
 
     A memory whose redacted text equals another memory of the same space is deleted instead (the unique
-    (space, content_hash) constraint allows one copy). Runs in id order, one transaction per memory.
+    (user, space, content_hash) constraint allows one copy). Runs in id order, one transaction per memory.
     """
     memories = Memory.objects.order_by("pk").only("pk", "user_id", "space_id", "kind", "text", "prompt")
     if user_id is not None:
