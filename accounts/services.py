@@ -435,6 +435,31 @@ def web_session_forget(*, session_key: str) -> None:
     WebSession.objects.filter(session_key=session_key).delete()
 
 
+@dataclass(frozen=True)
+class ExpiredSwept:
+    """What ``expired_sign_ins_swept`` forgot."""
+
+    web_sessions: int
+
+
+def expired_sign_ins_swept(*, now: datetime | None = None) -> ExpiredSwept:
+    """Forget sign-ins that can no longer be used (the hourly maintenance job, memories.tasks).
+
+    django-oauth-toolkit's own ``clear_expired`` deletes expired authorization codes, access tokens and refresh
+    tokens (what ``manage.py cleartokens`` does); the session engine deletes its expired sessions; and a
+    "where you're signed in" row not seen for a whole session lifetime goes too: its session expired at the
+    latest ``SESSION_COOKIE_AGE`` after its last change, and every change was a request that moved last_seen.
+    """
+    from oauth2_provider.models import clear_expired
+
+    now = now or timezone.now()
+    clear_expired()
+    import_module(settings.SESSION_ENGINE).SessionStore.clear_expired()
+    cutoff = now - timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    web_sessions, _ = WebSession.objects.filter(last_seen__lt=cutoff).delete()
+    return ExpiredSwept(web_sessions=web_sessions)
+
+
 def web_session_revoke(*, user: User, web_session_id: int) -> WebSession:
     """Sign one of ``user``'s browsers out: its session is deleted, so its next request is anonymous.
     Another person's id is not found."""

@@ -319,7 +319,7 @@ def memory_update(
 
 
 @transaction.atomic
-def memory_delete(*, user: User, memory_id: int, space: SpaceScope | None = None) -> int:
+def memory_delete(*, user: User, memory_id: int, space: SpaceScope | None) -> int:
     """Forget one memory of ``user`` (in ``space``, when given) for real: the row and its chunks. Another user's
     id, or one in another space, is not found."""
     deleted = memories_purge(_in_scope(Memory.objects.filter(user=user, pk=memory_id), space))
@@ -329,7 +329,7 @@ def memory_delete(*, user: User, memory_id: int, space: SpaceScope | None = None
 
 
 @transaction.atomic
-def memory_delete_all(*, user: User, space: SpaceScope | None = None) -> int:
+def memory_delete_all(*, user: User, space: SpaceScope | None) -> int:
     """Forget everything ``user`` saved in ``space`` (None: in every space); returns how many were deleted."""
     return memories_purge(_in_scope(Memory.objects.filter(user=user), space))
 

@@ -8,7 +8,7 @@ for each prompt it has just written a vector for, which earlier prompt of the sa
 - the two prompts' cosine similarity (the same MiniLM vectors the search uses),
 - a change cue in the new one ("now", "switched", "moved", "instead", "no longer", "change of plan", ...),
 - names both mention (the topic they share: "Tenma", "Kitano Seifun", "Chapel Allerton"),
-- a value the new one states that the old one did not (a number, an amount, a name).
+- values the new one states that the old one did not (numbers, amounts, names: at least SUPERSEDE_MIN_NEW_VALUES).
 
 The thresholds (SUPERSEDE_*) were chosen on the chat set's tuning people (docs/retrieval.md, "Supersession").
 """
@@ -130,9 +130,9 @@ def evidence(*, old: str, new: str, cosine: float) -> Evidence:
     )
 
 
-def restates(ev: Evidence, *, min_cosine: float, min_shared: int) -> bool:
-    """The rule (thresholds from settings): close enough, said as a change, a new value, and a shared name."""
-    return ev.cue and ev.new_values >= 1 and ev.cosine >= min_cosine and ev.shared_names >= min_shared
+def restates(ev: Evidence, *, min_cosine: float, min_shared: int, min_new_values: int = 1) -> bool:
+    """The rule (thresholds from settings): close enough, said as a change, new values, and a shared name."""
+    return ev.cue and ev.new_values >= min_new_values and ev.cosine >= min_cosine and ev.shared_names >= min_shared
 
 
 # For each new prompt, the earlier prompts of the same person and their best chunk-to-chunk cosine. Only users
@@ -174,7 +174,12 @@ def supersessions_find(*, memory_ids: Sequence[int]) -> list[tuple[int, int]]:
             # person's current facts: as "newer facts first", supersession is only between the person's own words.
             continue
         ev = evidence(old=old_text, new=new_text, cosine=cosine)
-        if restates(ev, min_cosine=settings.SUPERSEDE_MIN_COSINE, min_shared=settings.SUPERSEDE_MIN_SHARED_NAMES):
+        if restates(
+            ev,
+            min_cosine=settings.SUPERSEDE_MIN_COSINE,
+            min_shared=settings.SUPERSEDE_MIN_SHARED_NAMES,
+            min_new_values=settings.SUPERSEDE_MIN_NEW_VALUES,
+        ):
             found[new_id] = old_id
     return [(old, new) for new, old in found.items()]
 

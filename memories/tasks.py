@@ -2,7 +2,8 @@
 
 ``embed_pending`` is deferred by every save in the transaction that stores the chunks, so a stored memory always
 has its job and a failed defer stores nothing. ``retry_stalled`` runs every minute and puts back to the queue the
-jobs of a worker that stopped sending heartbeats (killed with SIGKILL, machine lost).
+jobs of a worker that stopped sending heartbeats (killed with SIGKILL, machine lost); hourly jobs forget old jobs and
+expired sign-ins (OAuth codes and tokens, sessions).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from procrastinate import JobContext, RetryStrategy
 from procrastinate.contrib.django import app
 from procrastinate.manager import JobManager
 
+from accounts import services as account_services
 from memories import supersession
 from memories.embedding import pending, queues
 from memories.search import indexing
@@ -97,3 +99,10 @@ async def stalled_jobs_retried(manager: JobManager, *, seconds: float) -> int:
 async def remove_old_jobs(context: JobContext, timestamp: int) -> None:
     """Every hour: forget the jobs that succeeded more than QUEUE_KEEP_SUCCEEDED_HOURS ago (one per save)."""
     await context.app.job_manager.delete_old_jobs(nb_hours=settings.QUEUE_KEEP_SUCCEEDED_HOURS)
+
+
+@app.periodic(cron="41 * * * *", periodic_id="sweep-expired-sign-ins")
+@app.task(name="accounts.sweep_expired", queue=MAINTENANCE_QUEUE, priority=queues.MAINTENANCE_PRIORITY)
+def sweep_expired_sign_ins(timestamp: int) -> int:
+    """Every hour: forget expired OAuth codes and tokens, expired sessions and their "signed in" rows."""
+    return account_services.expired_sign_ins_swept().web_sessions

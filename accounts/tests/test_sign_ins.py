@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.sessions.models import Session
 from django.test import Client
+from django.utils import timezone
+from oauth2_provider.models import AccessToken, Application, Grant
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import selectors, services
@@ -58,3 +62,40 @@ def test_revoking_all_refresh_tokens_twice_counts_each_once(alice):
     RefreshToken.for_user(alice)
     assert services.refresh_tokens_revoke_all(user=alice) == 2
     assert services.refresh_tokens_revoke_all(user=alice) == 0
+
+
+def test_it_sweeps_expired_oauth_grants_tokens_sessions_and_their_rows(alice, bob, settings):
+    now = timezone.now()
+    app = Application.objects.create(
+        name="Connector",
+        client_type=Application.CLIENT_PUBLIC,
+        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+        redirect_uris="https://connector.example/cb",
+    )
+
+    def grant(code: str, expires: timedelta) -> Grant:
+        return Grant.objects.create(
+            user=alice, application=app, code=code, expires=now + expires, redirect_uri="https://connector.example/cb"
+        )
+
+    def token(value: str, expires: timedelta) -> AccessToken:
+        return AccessToken.objects.create(user=alice, application=app, token=value, expires=now + expires)
+
+    grant("old-code", -timedelta(minutes=5))
+    grant("fresh-code", timedelta(minutes=1))
+    token("old-token", -timedelta(days=1))
+    token("live-token", timedelta(hours=1))
+    stale, live = Client(), Client()
+    stale.force_login(alice)
+    live.force_login(bob)
+    stale.get("/app/"), live.get("/app/")  # the middleware records both
+    Session.objects.filter(session_key=stale.session.session_key).update(expire_date=now - timedelta(seconds=1))
+    WebSession.objects.filter(user=alice).update(last_seen=now - timedelta(seconds=settings.SESSION_COOKIE_AGE + 1))
+
+    swept = services.expired_sign_ins_swept(now=now)
+
+    assert set(Grant.objects.values_list("code", flat=True)) == {"fresh-code"}
+    assert [t.expires > now for t in AccessToken.objects.all()] == [True]
+    assert swept.web_sessions == 1 and list(WebSession.objects.values_list("user", flat=True)) == [bob.pk]
+    assert list(Session.objects.values_list("session_key", flat=True)) == [live.session.session_key]
+    assert live.get("/app/").status_code == 200

@@ -636,10 +636,12 @@ CONTEXT_STANDING_MIN_COSINE = env.float("CONTEXT_STANDING_MIN_COSINE", default=0
 # ...at this place (1 = first) when none is already among the first places: top_k 1 or 2 gets only the closest.
 CONTEXT_STANDING_POSITION = 3
 # Supersession (memories.supersession): a new prompt restates an earlier one with a new value when their vectors
-# are at least this close, it is said as a change ("now", "switched", "moved", ...), states a value the earlier one
-# did not, and both name at least this many of the same things. Chosen on the chat set's tuning people.
-SUPERSEDE_MIN_COSINE = env.float("SUPERSEDE_MIN_COSINE", default=0.35)
-SUPERSEDE_MIN_SHARED_NAMES = env.int("SUPERSEDE_MIN_SHARED_NAMES", default=2)
+# are at least this close, it is said as a change ("now", "switched", "moved", ...), states at least
+# SUPERSEDE_MIN_NEW_VALUES values (numbers, names) the earlier one did not, and both name at least this many of the
+# same things. Chosen on the chat set's tuning people (docs/benchmarks.md, 2026-12-06 third pass).
+SUPERSEDE_MIN_COSINE = env.float("SUPERSEDE_MIN_COSINE", default=0.25)
+SUPERSEDE_MIN_SHARED_NAMES = env.int("SUPERSEDE_MIN_SHARED_NAMES", default=1)
+SUPERSEDE_MIN_NEW_VALUES = env.int("SUPERSEDE_MIN_NEW_VALUES", default=5)
 # A question about the present puts a memory's replacement right above it and moves the replaced one down this
 # many places (memories.search.ranking, step 3).
 CONTEXT_SUPERSEDED_DEMOTE = env.int("CONTEXT_SUPERSEDED_DEMOTE", default=0)

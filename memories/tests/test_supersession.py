@@ -23,8 +23,8 @@ OLD = (
     "7,800 yen now. Should I negotiate?"
 )
 NEW = (
-    "Decision made: I switched my bread flour from Kitano Seifun in Higashiosaka to Tokachi Milling, "
-    "7,200 yen per 25 kg bag, delivered every two weeks."
+    "Decision made: I switched my bread flour from Kitano Seifun in Higashiosaka to Tokachi Milling in Obihiro, "
+    "a Kitanokaori blend, 7,200 yen per 25 kg bag, delivered every 14 days."
 )
 BACKGROUND = [
     "My sourdough starter smells like acetone after two days in the fridge.",
@@ -159,6 +159,20 @@ def test_it_keeps_the_old_version_first_when_asked_what_was_said_before(alice):
     query = "What did Kitano Seifun in Higashiosaka charge before for a 25 kg bag, should I negotiate?"
     order = _order(alice, query)
     assert order.index(old.pk) < order.index(new.pk)
+
+
+def test_it_needs_several_new_values_by_default(settings):
+    ev = supersession.evidence(old=OLD, new=NEW, cosine=0.6)
+    assert ev.new_values >= settings.SUPERSEDE_MIN_NEW_VALUES
+    one_new_price = OLD.replace("7,800", "8,100").replace("raised the price again", "switched the price now")
+    ev = supersession.evidence(old=OLD, new=one_new_price, cosine=0.9)
+    assert ev.cue and ev.new_values == 1
+    assert not supersession.restates(
+        ev,
+        min_cosine=settings.SUPERSEDE_MIN_COSINE,
+        min_shared=settings.SUPERSEDE_MIN_SHARED_NAMES,
+        min_new_values=settings.SUPERSEDE_MIN_NEW_VALUES,
+    )
 
 
 def test_it_reads_values_and_names_from_the_text():

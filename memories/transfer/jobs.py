@@ -199,7 +199,7 @@ def _store_parts(job: ImportJob, file: IO[bytes]) -> None:
     _upload_parts().store(job, file)
 
 
-def import_job_of(*, user: User, job_id: Any, space: SpaceScope | None = None) -> ImportJob:
+def import_job_of(*, user: User, job_id: Any, space: SpaceScope | None) -> ImportJob:
     """The person's own job (in ``space``, when given); another person's id, or none, is NotFound alike."""
     jobs = ImportJob.objects.filter(user=user)
     if space is not None:
@@ -210,7 +210,7 @@ def import_job_of(*, user: User, job_id: Any, space: SpaceScope | None = None) -
         raise NotFound("No such import") from exc
 
 
-def import_jobs_recent(*, user: User, limit: int = 5, space: SpaceScope | None = None) -> list[ImportJob]:
+def import_jobs_recent(*, user: User, limit: int = 5, space: SpaceScope | None) -> list[ImportJob]:
     """The person's latest imports (into ``space``, when given), newest first (the /app/ page lists them)."""
     jobs = ImportJob.objects.filter(user=user)
     if space is not None:
