@@ -15,6 +15,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from oauth2_provider.models import get_application_model
 
+from accounts.models import Space
 from config.tenancy import COORDINATOR_TABLES, FOREIGN_KEYS_DROPPED_ON_CITUS, PER_PERSON_TABLES, REFERENCE_TABLES
 
 pytestmark = pytest.mark.django_db
@@ -114,6 +115,19 @@ def test_it_lists_every_foreign_key_citus_cannot_keep():
     crossing = {(k.table, k.columns[0]) for k in foreign_keys() if (kind(k.table), kind(k.target)) not in kept}
 
     assert crossing == set(FOREIGN_KEYS_DROPPED_ON_CITUS)
+
+
+def test_it_aggregates_over_a_per_person_model(alice):
+    """Django would GROUP BY accounts_space.id alone, which no longer determines the row (core.postgres)."""
+    from django.db.models import Count
+
+    from accounts.services import space_default
+    from memories.tests.factories import save
+
+    save(alice, "My cat is called Miso.")
+    counted = Space.objects.filter(user=alice).annotate(memories_held=Count("memories"))
+
+    assert [(s.pk, s.memories_held) for s in counted] == [(space_default(user=alice).pk, 1)]
 
 
 # Before the keys changed (accounts 0008, memories 0016, dashboard 0003).
