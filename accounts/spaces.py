@@ -61,7 +61,7 @@ def space_pick(*, user: User, raw: Any, token: PersonalAccessToken | OAuthAccess
     if space_id is None:
         raise NotFound(SPACE_NOT_FOUND)
     if token is not None:
-        space = next((s for s in token.spaces.filter(user_id=user.pk) if s.pk == space_id), None)
+        space = next((s for s in token.held_spaces() if s.pk == space_id), None)
     else:
         space = space_get(user=user, space_id=space_id)
     if space is None or space.user_id != user.pk:
@@ -74,7 +74,7 @@ def spaces_pick(*, user: User, raw: Any, token: PersonalAccessToken | OAuthAcces
     if not _is_all(raw):
         return [space_pick(user=user, raw=raw, token=token)]
     if token is not None:
-        return sorted(token.spaces.filter(user_id=user.pk), key=lambda s: s.pk)
+        return sorted(token.held_spaces(), key=lambda s: s.pk)
     space_default(user=user)
     return list(Space.objects.filter(user=user).order_by("pk"))
 

@@ -133,7 +133,7 @@ TEMPLATES = [
 # core.embedded_postgres starts (or attaches to) it when a process opens its first connection.
 EMBEDDED_PGDATA = env("EMBEDDED_PGDATA", default=str(BASE_DIR / "var" / "pgdata"))
 if env("DATABASE_URL", default=""):
-    DATABASES = {"default": {**env.db("DATABASE_URL"), "ENGINE": "django.db.backends.postgresql"}}
+    DATABASES = {"default": {**env.db("DATABASE_URL"), "ENGINE": "core.postgres"}}
 else:
     DATABASES = {
         "default": {
@@ -195,7 +195,7 @@ DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
 if DATABASE_REPLICA_URL:
     DATABASES["replica"] = {
         **env.db_url_config(DATABASE_REPLICA_URL),
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "core.postgres",
         "OPTIONS": {"connect_timeout": env.int("REPLICA_CONNECT_TIMEOUT", default=2)},
         "CONN_MAX_AGE": 60,
         "CONN_HEALTH_CHECKS": True,
