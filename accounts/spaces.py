@@ -29,6 +29,9 @@ SPACE_FIELD = "space"
 SPACE_HEADER = "X-Memory-Space"
 ALL_SPACES = "all"
 SPACE_NOT_FOUND = "space not found"
+NO_SPACE_LEFT = (
+    "space not found: every space this token could use was deleted; make a new token, or connect the app again"
+)
 _MAX_ID = 2**63 - 1  # bigint: a larger number could never be an id, and must not reach the query as an error
 
 
@@ -84,7 +87,7 @@ def _default(*, user: User, token: PersonalAccessToken | OAuthAccess | None) -> 
         return space_default(user=user)
     space = token.default_space
     if space is None:  # every space the token held was deleted: it reaches nothing any more
-        raise NotFound(SPACE_NOT_FOUND)
+        raise NotFound(NO_SPACE_LEFT)
     return space
 
 
