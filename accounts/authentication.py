@@ -35,7 +35,29 @@ def invalid_token(reason: str) -> AuthenticationFailed:
     return AuthenticationFailed({"detail": f"Invalid token: {reason}", "code": "token_not_valid"})
 
 
-class PersonalTokenAuthentication(BaseAuthentication):
+def _bearer_secret(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header; None for any other header or none."""
+    parts = get_authorization_header(request).split()
+    if len(parts) != 2 or parts[0].lower() != b"bearer":
+        return None
+    return parts[1].decode("latin-1")
+
+
+def _active(user: User) -> User:
+    if not user.is_active:
+        raise AuthenticationFailed({"detail": "User is inactive", "code": "user_inactive"})
+    return user
+
+
+class _OpaqueBearerAuthentication(BaseAuthentication):
+    """A bearer token this service looks up (not a JWT): answers 401 with the API's realm when it is listed
+    first."""
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'
+
+
+class PersonalTokenAuthentication(_OpaqueBearerAuthentication):
     """``Authorization: Bearer mlk_...``: a personal access token (POST /me/tokens), with its scope.
 
     Listed first: anything that is not a personal token (no ``mlk_`` prefix) is left to the JWT classes. A
@@ -44,11 +66,8 @@ class PersonalTokenAuthentication(BaseAuthentication):
     """
 
     def authenticate(self, request: Request) -> tuple[User, PersonalAccessToken] | None:
-        parts = get_authorization_header(request).split()
-        if len(parts) != 2 or parts[0].lower() != b"bearer":
-            return None
-        secret = parts[1].decode("latin-1")
-        if not secret.startswith(ACCESS_TOKEN_PREFIX):
+        secret = _bearer_secret(request)
+        if secret is None or not secret.startswith(ACCESS_TOKEN_PREFIX):
             return None
         token = selectors.access_token_find(secret=secret)
         if token is None:
@@ -57,16 +76,12 @@ class PersonalTokenAuthentication(BaseAuthentication):
             raise invalid_token("this personal access token was revoked")
         if token.expires_at is not None and token.expires_at <= timezone.now():
             raise invalid_token("this personal access token has expired")
-        if not token.user.is_active:
-            raise AuthenticationFailed({"detail": "User is inactive", "code": "user_inactive"})
+        user = _active(token.user)
         services.access_token_touch(token=token)
-        return token.user, token
-
-    def authenticate_header(self, request: Request) -> str:
-        return 'Bearer realm="api"'  # a 401, as for the JWT classes, when this class is listed first
+        return user, token
 
 
-class OAuthTokenAuthentication(BaseAuthentication):
+class OAuthTokenAuthentication(_OpaqueBearerAuthentication):
     """``Authorization: Bearer <token>`` from an app the person connected through OAuth (docs/oauth.md).
 
     After the personal token class, before the JWT classes: a personal token (``mlk_``) and a JWT (three
@@ -76,22 +91,14 @@ class OAuthTokenAuthentication(BaseAuthentication):
     """
 
     def authenticate(self, request: Request) -> tuple[User, OAuthAccess] | None:
-        parts = get_authorization_header(request).split()
-        if len(parts) != 2 or parts[0].lower() != b"bearer":
-            return None
-        secret = parts[1].decode("latin-1")
-        if secret.startswith(ACCESS_TOKEN_PREFIX) or secret.count(".") == 2:
+        secret = _bearer_secret(request)
+        if secret is None or secret.startswith(ACCESS_TOKEN_PREFIX) or secret.count(".") == 2:
             return None
         try:
             access = oauth_access_check(secret=secret, origin=request.build_absolute_uri("/").rstrip("/"))
         except OAuthRefused as exc:
             raise invalid_token(exc.reason) from exc
-        if not access.user.is_active:
-            raise AuthenticationFailed({"detail": "User is inactive", "code": "user_inactive"})
-        return access.user, access
-
-    def authenticate_header(self, request: Request) -> str:
-        return 'Bearer realm="api"'
+        return _active(access.user), access
 
 
 class SupabaseJWTAuthentication(JWTAuthentication):

@@ -138,15 +138,25 @@ class SpaceGrant:
     scope: Any
     spaces: Any
     user_id: Any
+    pk: Any
+    # How Space reaches this grant's link rows, and the link's field naming the grant (the ``through`` model).
+    LINKS: str
+    LINK_OWNER: str
 
     @property
     def can_write(self) -> bool:
         return bool(self.scope == TokenScope.WRITE)
 
+    def held_spaces(self) -> models.QuerySet[Space]:
+        """The spaces granted. The person is named on the spaces and on the link rows (one join): on Citus both
+        are distributed by person, so this is a single-shard query (docs/scale.md)."""
+        links = {f"{self.LINKS}__user_id": self.user_id, f"{self.LINKS}__{self.LINK_OWNER}": self.pk}
+        return Space.objects.filter(user_id=self.user_id, **links)
+
     @property
     def default_space(self) -> Space | None:
         """The space a request with this grant uses when it names none (see :func:`default_space_of`)."""
-        return default_space_of(self.spaces.filter(user_id=self.user_id))  # names the person (docs/scale.md)
+        return default_space_of(self.held_spaces())
 
 
 class PersonalAccessToken(SpaceGrant, models.Model):
@@ -167,7 +177,8 @@ class PersonalAccessToken(SpaceGrant, models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True, help_text="Updated at most once a minute.")
     revoked_at = models.DateTimeField(null=True, blank=True)
     # The spaces this token may read and write (docs/spaces.md); a request naming none uses default_space.
-    spaces = models.ManyToManyField(Space, related_name="access_tokens", blank=True)
+    spaces = models.ManyToManyField(Space, related_name="access_tokens", blank=True, through="AccessTokenSpace")
+    LINKS, LINK_OWNER = "token_links", "personalaccesstoken"
 
     class Meta:
         indexes = [
@@ -206,8 +217,9 @@ class WebSession(models.Model):
 
     class Meta:
         constraints = [
-            # the middleware's upsert target; a key belongs to one session, hence to one person
-            models.UniqueConstraint(fields=["session_key"], name="websession_key_uniq"),
+            # the middleware's upsert target; a key belongs to one session, hence to one person (the person first:
+            # Citus wants the distribution column in every unique constraint, docs/scale.md)
+            models.UniqueConstraint(fields=["user", "session_key"], name="websession_user_key_uniq"),
         ]
         indexes = [
             # a person's sessions, most recently seen first (the sessions page)
@@ -254,7 +266,8 @@ class AppConnection(SpaceGrant, models.Model):
     )
     scope = models.CharField(max_length=8, choices=TokenScope.choices, default=TokenScope.READ)
     # The spaces the person let this app use (docs/spaces.md): the same rule as a personal token's spaces.
-    spaces = models.ManyToManyField(Space, related_name="app_connections", blank=True)
+    spaces = models.ManyToManyField(Space, related_name="app_connections", blank=True, through="AppConnectionSpace")
+    LINKS, LINK_OWNER = "connection_links", "appconnection"
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -266,3 +279,41 @@ class AppConnection(SpaceGrant, models.Model):
 
     def __str__(self) -> str:
         return f"{self.application_id} connected by {self.user_id} ({self.scope})"
+
+
+class AccessTokenSpace(models.Model):
+    """A space a personal access token holds. Carries the person, like every per-person row, so that on Citus it
+    lives on the person's shard beside the space (docs/scale.md); the token itself stays on the coordinator (it is
+    found by its hash before the person is known)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    personalaccesstoken = models.ForeignKey(PersonalAccessToken, on_delete=models.CASCADE, related_name="+")
+    # The database's key is (user_id, space_id) -> accounts_space (user_id, id) (accounts 0008 / memories 0016).
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="token_links", db_constraint=False)
+
+    class Meta:
+        db_table = "accounts_personalaccesstoken_spaces"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "personalaccesstoken", "space"], name="pat_space_user_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"space {self.space_id} held by token {self.personalaccesstoken_id}"
+
+
+class AppConnectionSpace(models.Model):
+    """A space a connected app may use; per person, like the connection and the space (docs/scale.md)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    # Both keys are composite in the database: (user_id, appconnection_id) and (user_id, space_id).
+    appconnection = models.ForeignKey(AppConnection, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="connection_links", db_constraint=False)
+
+    class Meta:
+        db_table = "accounts_appconnection_spaces"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "appconnection", "space"], name="appconnection_space_user_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"space {self.space_id} used by app connection {self.appconnection_id}"

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from oauth2_provider.models import AccessToken
@@ -65,6 +66,9 @@ class OAuthAccess:
     def spaces(self) -> Any:
         return self.connection.spaces
 
+    def held_spaces(self) -> QuerySet[Space]:
+        return self.connection.held_spaces()
+
     @property
     def default_space(self) -> Space | None:
         return self.connection.default_space
@@ -99,7 +103,6 @@ def oauth_access_check(*, secret: str, origin: str) -> OAuthAccess:
         raise OAuthRefused("this access token was issued for another resource")
     connection = (
         AppConnection.objects.select_related("user", "user__preferences")
-        .prefetch_related("spaces")
         .filter(user=token.user, application=token.application)
         .first()
     )

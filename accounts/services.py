@@ -348,7 +348,7 @@ def access_token_create(
     secret = ACCESS_TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         token = _access_token_insert(user=user, name=name, scope=scope, secret=secret, expires_at=expires_at)
-        token.spaces.set(held)
+        token.spaces.set(held, through_defaults={"user": user})
     return CreatedToken(token=token, secret=secret)
 
 
@@ -418,8 +418,9 @@ def web_session_record(*, user: User, session_key: str, user_agent: str, now: da
     """
     now = now or timezone.now()
     WebSession.objects.update_or_create(
+        user=user,
         session_key=session_key,
-        defaults={"user": user, "last_seen": now, "user_agent": user_agent[:USER_AGENT_MAX_CHARS]},
+        defaults={"last_seen": now, "user_agent": user_agent[:USER_AGENT_MAX_CHARS]},
         create_defaults={
             "user": user,
             "last_seen": now,
@@ -563,7 +564,7 @@ def app_connection_record(
     connection, _ = AppConnection.objects.update_or_create(
         user=user, application=application, defaults={"scope": scope}
     )
-    connection.spaces.set(held)
+    connection.spaces.set(held, through_defaults={"user": user})
     return connection
 
 

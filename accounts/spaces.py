@@ -29,6 +29,9 @@ SPACE_FIELD = "space"
 SPACE_HEADER = "X-Memory-Space"
 ALL_SPACES = "all"
 SPACE_NOT_FOUND = "space not found"
+NO_SPACE_LEFT = (
+    "space not found: every space this token could use was deleted; make a new token, or connect the app again"
+)
 _MAX_ID = 2**63 - 1  # bigint: a larger number could never be an id, and must not reach the query as an error
 
 
@@ -61,7 +64,7 @@ def space_pick(*, user: User, raw: Any, token: PersonalAccessToken | OAuthAccess
     if space_id is None:
         raise NotFound(SPACE_NOT_FOUND)
     if token is not None:
-        space = next((s for s in token.spaces.filter(user_id=user.pk) if s.pk == space_id), None)
+        space = next((s for s in token.held_spaces() if s.pk == space_id), None)
     else:
         space = space_get(user=user, space_id=space_id)
     if space is None or space.user_id != user.pk:
@@ -74,7 +77,7 @@ def spaces_pick(*, user: User, raw: Any, token: PersonalAccessToken | OAuthAcces
     if not _is_all(raw):
         return [space_pick(user=user, raw=raw, token=token)]
     if token is not None:
-        return sorted(token.spaces.filter(user_id=user.pk), key=lambda s: s.pk)
+        return sorted(token.held_spaces(), key=lambda s: s.pk)
     space_default(user=user)
     return list(Space.objects.filter(user=user).order_by("pk"))
 
@@ -84,7 +87,7 @@ def _default(*, user: User, token: PersonalAccessToken | OAuthAccess | None) -> 
         return space_default(user=user)
     space = token.default_space
     if space is None:  # every space the token held was deleted: it reaches nothing any more
-        raise NotFound(SPACE_NOT_FOUND)
+        raise NotFound(NO_SPACE_LEFT)
     return space
 
 

@@ -101,6 +101,19 @@ def relink(user: Any) -> int:
     return sum(supersession.supersessions_detect(memory_ids=[pk]) for pk in prompts.values_list("pk", flat=True))
 
 
+def supersession_links(persona: dict[str, Any], user: Any, owners: dict[int, str]) -> dict[str, int]:
+    """The update questions' (stale, new) exchange pairs, how many of them the worker linked, and how many
+    other links it made."""
+    from memories.models import Kind, Memory
+
+    labelled = {
+        (s, e) for q in persona["questions"] if q["kind"] == "update" for s in q["stale"] for e in q["evidence"]
+    }
+    prompts = Memory.objects.filter(user=user, kind=Kind.PROMPT).exclude(superseded_by=None)
+    made = {(owners[old], owners[new]) for old, new in prompts.values_list("pk", "superseded_by")}
+    return {"labelled": len(labelled), "linked": len(labelled & made), "other": len(made - labelled)}
+
+
 def exchanges(memory_ids: list[int], owners: dict[int, str]) -> list[str]:
     out: list[str] = []
     for memory_id in memory_ids:
@@ -160,8 +173,11 @@ def evaluate(split: str, variants: dict[str, dict[str, Any]]) -> dict[str, Any]:
     newer_first: list[bool] = []  # update questions: the newer exchange above the stale one (first variant)
     misses: list[dict[str, Any]] = []
     people = load(split)
+    links = {"labelled": 0, "linked": 0, "other": 0}  # supersession links between prompts, by exchange
     for persona in people:
         user, owners = store(persona)
+        for key, count in supersession_links(persona, user, owners).items():
+            links[key] += count
         for q in persona["questions"]:
             now = datetime.fromisoformat(q["asked_at"])
             got: dict[str, list[str]] = {}
@@ -213,6 +229,7 @@ def evaluate(split: str, variants: dict[str, dict[str, Any]]) -> dict[str, Any]:
             v: {g: mean([float(x) for x in abstained[v][g]]) for g in ("near_miss", "off_topic")} for v in variants
         },
         "update: newer above stale": mean([float(x) for x in newer_first]),
+        "supersession links": links,
         "near_miss questions": sum(len(p.get("near_miss", [])) for p in people),
         "off_topic questions": sum(len(p["off_topic"]) for p in people),
         "misses": misses,
@@ -241,6 +258,14 @@ def print_side_by_side(reports: list[dict[str, Any]]) -> None:
     print(
         "update questions, newer exchange above the stale one (default call): "
         + " | ".join(f"{r['split']} {r.get('update: newer above stale', float('nan')):.3f}" for r in reports)
+    )
+    print(
+        "supersession links (update questions' stale -> new pairs linked, other links): "
+        + " | ".join(
+            f"{r['split']} {links['linked']} of {links['labelled']}, {links['other']} other"
+            for r in reports
+            if (links := r.get("supersession links"))
+        )
     )
     print("answered with nothing (default call): near-miss / unrelated")
     for variant in reports[0]["abstention"]:

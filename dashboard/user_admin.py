@@ -81,7 +81,7 @@ class UserAdmin(BaseUserAdmin):
             return None
         user = users[0]
         response = StreamingHttpResponse(
-            (piece.encode() for piece in importers.export_json(user=user)),
+            (piece.encode() for piece in importers.export_json(user=user, space=None)),
             content_type="application/json; charset=utf-8",
         )
         name = f"memories-{user.pk}-{timezone.now():%Y%m%d}.json"
@@ -95,7 +95,7 @@ class UserAdmin(BaseUserAdmin):
         if request.POST.get("confirm") == "yes":
             total = 0
             for user in users:
-                deleted = services.memory_delete_all(user=user)
+                deleted = services.memory_delete_all(user=user, space=None)
                 total += deleted
                 self.log_change(request, user, f"Purged {deleted} memories")
             self.message_user(request, f"Deleted {total} memories of {len(users)} user(s).", messages.SUCCESS)

@@ -50,8 +50,8 @@ class MemoryAdmin(admin.ModelAdmin):
         return False
 
     def delete_model(self, request: HttpRequest, obj: Memory) -> None:
-        services.memory_delete(user=obj.user, memory_id=obj.pk)
+        services.memory_delete(user=obj.user, memory_id=obj.pk, space=None)  # staff: whichever space
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Memory]) -> None:
         for memory in queryset.select_related("user"):
-            services.memory_delete(user=memory.user, memory_id=memory.pk)
+            services.memory_delete(user=memory.user, memory_id=memory.pk, space=None)

@@ -40,7 +40,9 @@ class Memory(models.Model):
     """One saved prompt, or one answer together with the prompt it answered, in one space of its owner."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memories")
-    space = models.ForeignKey("accounts.Space", on_delete=models.CASCADE, related_name="memories")
+    # Every key between per-person tables names the person in the database: (user_id, space_id) ->
+    # accounts_space (user_id, id), added by memories 0016 (docs/scale.md); Django's own one-column constraint is off.
+    space = models.ForeignKey("accounts.Space", on_delete=models.CASCADE, related_name="memories", db_constraint=False)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     provider = models.CharField(max_length=32)
     text = models.TextField(help_text="The prompt (kind=prompt) or the answer (kind=response).")
@@ -64,6 +66,7 @@ class Memory(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="supersedes",
+        db_constraint=False,  # (user_id, superseded_by_id) -> (user_id, id) in the database
         help_text="A later memory of the same person that restates this one with a new value (moved city, new "
         "price, new job): found by the embedding worker (memories.supersession), undone by the person on /app/.",
     )
@@ -79,7 +82,8 @@ class Memory(models.Model):
             # One copy of each text per space: the save's INSERT ... ON CONFLICT DO NOTHING meets here, so two
             # identical saves racing each other store one memory without any lock (memories.services). The same
             # text in two spaces is two memories: neither space may learn that the other holds it.
-            models.UniqueConstraint(fields=["space", "content_hash"], name="memory_space_hash_uniq"),
+            # The person comes first in every unique constraint: Citus requires the distribution column in each.
+            models.UniqueConstraint(fields=["user", "space", "content_hash"], name="memory_user_space_hash_uniq"),
         ]
 
     def __str__(self) -> str:
@@ -89,7 +93,8 @@ class Memory(models.Model):
 class Chunk(models.Model):
     """A piece of a memory that fits the model's token window, with its embedding."""
 
-    memory = models.ForeignKey(Memory, on_delete=models.CASCADE, related_name="chunks")
+    # (user_id, memory_id) -> memories_memory (user_id, id) in the database (memories 0016)
+    memory = models.ForeignKey(Memory, on_delete=models.CASCADE, related_name="chunks", db_constraint=False)
     # Denormalised owner so that vector search filters by user inside the query, without a join.
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     position = models.PositiveIntegerField()
@@ -108,7 +113,7 @@ class Chunk(models.Model):
     class Meta:
         ordering = ["memory_id", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["memory", "position"], name="chunk_memory_position_uniq"),
+            models.UniqueConstraint(fields=["user", "memory", "position"], name="chunk_user_memory_position_uniq"),
         ]
         indexes = [
             # per-user exact vector search scans only this user's chunks
@@ -139,7 +144,7 @@ class IdempotencyKey(models.Model):
     """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    space = models.ForeignKey("accounts.Space", on_delete=models.CASCADE, related_name="+")
+    space = models.ForeignKey("accounts.Space", on_delete=models.CASCADE, related_name="+", db_constraint=False)
     key = models.CharField(max_length=255)
     request_hash = models.CharField(max_length=64, help_text="SHA-256 of the endpoint and the request body.")
     # Filled in before the transaction that claimed the key commits, so no other request sees them empty.
@@ -149,7 +154,7 @@ class IdempotencyKey(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["space", "key"], name="idempotency_space_key_uniq"),
+            models.UniqueConstraint(fields=["user", "space", "key"], name="idempotency_user_space_key_uniq"),
         ]
         indexes = [
             # purge_idempotency_keys deletes expired keys by age
@@ -219,7 +224,11 @@ class ImportJob(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="import_jobs")
     space = models.ForeignKey(
-        "accounts.Space", on_delete=models.CASCADE, related_name="import_jobs", help_text="Imported into this space."
+        "accounts.Space",
+        on_delete=models.CASCADE,
+        related_name="import_jobs",
+        help_text="Imported into this space.",
+        db_constraint=False,  # (user_id, space_id) -> accounts_space (user_id, id) in the database
     )
     status = models.CharField(max_length=16, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
     format = models.CharField(max_length=32, help_text="chatgpt, claude or memorylayer.export.")
@@ -246,12 +255,17 @@ class ImportJob(models.Model):
 class ImportUploadPart(models.Model):
     """A consecutive slice of an import's uploaded file (memories.transfer.jobs.UPLOAD_PART_BYTES)."""
 
-    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="parts")
+    # The job's owner, so the parts live on the person's shard with their job (docs/scale.md).
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # (user_id, job_id) -> memories_importjob (user_id, id) in the database (memories 0016)
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="parts", db_constraint=False)
     position = models.PositiveIntegerField()
     data = models.BinaryField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["job", "position"], name="import_part_position_uniq")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "job", "position"], name="import_part_user_position_uniq")
+        ]
 
     def __str__(self) -> str:
         return f"part {self.position} of import {self.job_id}"

@@ -16,7 +16,7 @@ from memories.embedding import queues
 from memories.models import Memory, SpaceScope, space_ids
 from memories.search import indexing
 
-EXPORT_FIELDS = ("id", "kind", "provider", "prompt", "text", "priority", "pinned", "created_at")
+EXPORT_FIELDS = ("id", "space_id", "kind", "provider", "prompt", "text", "priority", "pinned", "created_at")
 
 
 def _scoped(memories: QuerySet[Memory], space: SpaceScope | None) -> QuerySet[Memory]:
@@ -26,7 +26,7 @@ def _scoped(memories: QuerySet[Memory], space: SpaceScope | None) -> QuerySet[Me
 def memory_list(
     *,
     user: User,
-    space: SpaceScope | None = None,
+    space: SpaceScope | None,
     provider: str | None = None,
     kind: str | None = None,
     priority: int | None = None,
@@ -48,7 +48,7 @@ def memory_list(
     return memories.order_by("-created_at", "-id")
 
 
-def memory_get(*, user: User, memory_id: int, space: SpaceScope | None = None) -> Memory:
+def memory_get(*, user: User, memory_id: int, space: SpaceScope | None) -> Memory:
     """One of ``user``'s memories (in ``space``, when given); another user's memory, or one in another space, is
     as absent as one that never existed."""
     memory = _scoped(Memory.objects.filter(user=user, pk=memory_id), space).first()
@@ -57,9 +57,7 @@ def memory_get(*, user: User, memory_id: int, space: SpaceScope | None = None) -
     return memory
 
 
-def memory_export_rows(
-    *, user: User, space: SpaceScope | None = None, chunk_size: int = 500
-) -> Iterator[dict[str, Any]]:
+def memory_export_rows(*, user: User, space: SpaceScope | None, chunk_size: int = 500) -> Iterator[dict[str, Any]]:
     """Every memory of ``user`` in ``space`` (None: every space), oldest first, as plain dicts, fetched
     ``chunk_size`` rows at a time."""
     rows = _scoped(Memory.objects.filter(user=user), space).order_by("created_at", "id").values(*EXPORT_FIELDS)

@@ -8,7 +8,9 @@ for each prompt it has just written a vector for, which earlier prompt of the sa
 - the two prompts' cosine similarity (the same MiniLM vectors the search uses),
 - a change cue in the new one ("now", "switched", "moved", "instead", "no longer", "change of plan", ...),
 - names both mention (the topic they share: "Tenma", "Kitano Seifun", "Chapel Allerton"),
-- a value the new one states that the old one did not (a number, an amount, a name).
+- values the new one states that the old one did not (numbers, amounts, names).
+
+Two ways pass (``rules``): a close restatement with one new value, or a looser one with several new values.
 
 The thresholds (SUPERSEDE_*) were chosen on the chat set's tuning people (docs/retrieval.md, "Supersession").
 """
@@ -130,9 +132,31 @@ def evidence(*, old: str, new: str, cosine: float) -> Evidence:
     )
 
 
-def restates(ev: Evidence, *, min_cosine: float, min_shared: int) -> bool:
-    """The rule (thresholds from settings): close enough, said as a change, a new value, and a shared name."""
-    return ev.cue and ev.new_values >= 1 and ev.cosine >= min_cosine and ev.shared_names >= min_shared
+@dataclass(frozen=True)
+class Rule:
+    """One way a new prompt restates an old one, besides the change cue every way needs."""
+
+    min_cosine: float
+    min_shared: int  # names both mention
+    min_new_values: int  # values the new one states that the old one did not
+
+
+def rules() -> tuple[Rule, ...]:
+    """The two ways (thresholds from settings, chosen on the chat set's tuning people): a close restatement with
+    one new value ("the loaf is 7 euros now"), or a looser one that states several new values (a move with its
+    new city, street and date)."""
+    return (
+        Rule(settings.SUPERSEDE_CLOSE_MIN_COSINE, settings.SUPERSEDE_CLOSE_MIN_SHARED_NAMES, 1),
+        Rule(settings.SUPERSEDE_MIN_COSINE, settings.SUPERSEDE_MIN_SHARED_NAMES, settings.SUPERSEDE_MIN_NEW_VALUES),
+    )
+
+
+def restates(ev: Evidence, ways: Sequence[Rule]) -> bool:
+    """Said as a change, and passing one of ``ways``."""
+    return ev.cue and any(
+        ev.cosine >= way.min_cosine and ev.shared_names >= way.min_shared and ev.new_values >= way.min_new_values
+        for way in ways
+    )
 
 
 # For each new prompt, the earlier prompts of the same person and their best chunk-to-chunk cosine. Only users
@@ -157,12 +181,13 @@ def supersessions_find(*, memory_ids: Sequence[int]) -> list[tuple[int, int]]:
     earlier prompt of the same person (the closest that passes ``restates``)."""
     if not memory_ids:
         return []
+    ways = rules()
     with connection.cursor() as cursor:
         cursor.execute(
             _PAIRS_SQL,
             {
                 "ids": list(memory_ids),
-                "min_cosine": settings.SUPERSEDE_MIN_COSINE,
+                "min_cosine": min(way.min_cosine for way in ways),
                 "full_scan_max": settings.SEARCH_HNSW_MIN_USER_CHUNKS,
             },
         )
@@ -174,7 +199,7 @@ def supersessions_find(*, memory_ids: Sequence[int]) -> list[tuple[int, int]]:
             # person's current facts: as "newer facts first", supersession is only between the person's own words.
             continue
         ev = evidence(old=old_text, new=new_text, cosine=cosine)
-        if restates(ev, min_cosine=settings.SUPERSEDE_MIN_COSINE, min_shared=settings.SUPERSEDE_MIN_SHARED_NAMES):
+        if restates(ev, ways):
             found[new_id] = old_id
     return [(old, new) for new, old in found.items()]
 

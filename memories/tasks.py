@@ -68,9 +68,10 @@ def reembed(batch_size: int, user_id: str | None, restart: bool, after: int | No
 
 
 @app.task(name=jobs.IMPORT_TASK, queue=queues.BULK_QUEUE, priority=queues.IMPORT_PRIORITY, lock=queues.BULK_LOCK)
-def import_history(job_id: str, position: int = 0) -> str:
-    """One turn of an uploaded chat history's import (memories.transfer.jobs); progress is on the ImportJob row."""
-    return str(jobs.import_job_run(job_id, position))
+def import_history(job_id: str, position: int = 0, user_id: str | None = None) -> str:
+    """One turn of an uploaded chat history's import (memories.transfer.jobs); progress is on the ImportJob row.
+    ``user_id`` (the job's owner; absent from turns queued before it was passed) keeps the turn on one person."""
+    return str(jobs.import_job_run(job_id, position, user_id=user_id))
 
 
 @app.periodic(cron="* * * * *", periodic_id="retry-stalled")

@@ -71,7 +71,12 @@ class PriorityForm(forms.Form):
 
 
 class DeleteAllForm(forms.Form):
+    # "space": only the memories of the space shown (the form's ``space``); "all": every space's.
+    scope = forms.ChoiceField(choices=[("all", "Every space"), ("space", "Only this space")], required=False)
     confirm = forms.CharField(label=f"Type {DELETE_WORD} to confirm", max_length=20)
+
+    def clean_scope(self) -> str:
+        return self.cleaned_data["scope"] or "all"
 
     def clean_confirm(self) -> str:
         value = self.cleaned_data["confirm"]

@@ -51,7 +51,7 @@ def activity_per_day(*, user: User, days: int = 30) -> Activity:
     )
 
 
-def memory_page(*, user: User, space: Space | None = None, filters: dict[str, Any], page: str | None) -> Page:
+def memory_page(*, user: User, space: Space | None, filters: dict[str, Any], page: str | None) -> Page:
     """One page (MEMORIES_PER_PAGE, newest first) of ``user``'s memories in ``space`` (None: every space) matching
     ``filters``
     (memories.selectors.memory_list's keywords). A page number out of range or not a number gives the nearest
@@ -71,7 +71,7 @@ class Preview:
     context_off: bool = False  # the person turned context off: /context adds nothing, whatever is stored
 
 
-def context_preview(*, user: User, prompt: str, space: Space | None = None) -> Preview:
+def context_preview(*, user: User, prompt: str, space: Space | None) -> Preview:
     """What ``GET /context/{user_id}?query=<prompt>`` would inject in ``space`` (None: the default space) with every
     other parameter left at its default."""
     if not preferences_of(user).context:

@@ -140,7 +140,9 @@ def _home(request: HttpRequest, *, status: int = 200, **forms: Any) -> HttpRespo
         "preview": preview,
         "delete_all_form": forms.get("delete_all_form") or DeleteAllForm(),
         "import_form": forms.get("import_form") or ImportForm(),
-        "imports": [(job, jobs.import_place_in_line(job=job)) for job in jobs.import_jobs_recent(user=user)],
+        "imports": [
+            (job, jobs.import_place_in_line(job=job)) for job in jobs.import_jobs_recent(user=user, space=None)
+        ],
         "priorities": ["low", "normal", "high"],
         "space": space,
         "spaces": list(account_selectors.space_list(user=user)),
@@ -221,7 +223,7 @@ def memory_priority(request: HttpRequest, memory_id: int) -> HttpResponse:
 @login_required
 def memory_delete(request: HttpRequest, memory_id: int) -> HttpResponse:
     try:
-        memory_services.memory_delete(user=_user(request), memory_id=memory_id)
+        memory_services.memory_delete(user=_user(request), memory_id=memory_id, space=None)
     except NotFound:
         return _not_found(request)
     messages.success(request, "Deleted one memory.")
@@ -249,7 +251,16 @@ def memory_delete_all(request: HttpRequest) -> HttpResponse:
     form = DeleteAllForm(request.POST)
     if not form.is_valid():
         return _home(request, status=400, delete_all_form=form)
-    deleted = memory_services.memory_delete_all(user=_user(request))
+    user = _user(request)
+    if form.cleaned_data["scope"] == "space":
+        space = space_views.space_of(user=user, raw=request.POST.get("space"))
+        if space is None:
+            return space_views.no_such_space(request)
+        deleted = memory_services.memory_delete_all(user=user, space=space)
+        what = "1 memory" if deleted == 1 else f"{deleted} memories"
+        messages.success(request, f"Deleted {what} of “{space.name}”; your other spaces are kept.")
+        return redirect("webapp:home" if space.is_default else f"{reverse('webapp:memories')}?space={space.pk}")
+    deleted = memory_services.memory_delete_all(user=user, space=None)  # "all your memories", every space
     messages.success(request, f"Deleted all your memories ({deleted}).")
     return redirect("webapp:home")
 
@@ -399,7 +410,7 @@ def import_status(request: HttpRequest, job_id: str) -> HttpResponse:
     """One of the person's imports as JSON, for the page's progress bar (static/webapp/imports.js): its counts and
     how many bulk turns of other people's work run before its next one."""
     try:
-        job = jobs.import_job_of(user=_user(request), job_id=job_id)
+        job = jobs.import_job_of(user=_user(request), job_id=job_id, space=None)
     except NotFound as exc:
         return JsonResponse(error_body(exc.message), status=404)
     return JsonResponse(

@@ -133,7 +133,7 @@ TEMPLATES = [
 # core.embedded_postgres starts (or attaches to) it when a process opens its first connection.
 EMBEDDED_PGDATA = env("EMBEDDED_PGDATA", default=str(BASE_DIR / "var" / "pgdata"))
 if env("DATABASE_URL", default=""):
-    DATABASES = {"default": {**env.db("DATABASE_URL"), "ENGINE": "django.db.backends.postgresql"}}
+    DATABASES = {"default": {**env.db("DATABASE_URL"), "ENGINE": "core.postgres"}}
 else:
     DATABASES = {
         "default": {
@@ -195,7 +195,7 @@ DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
 if DATABASE_REPLICA_URL:
     DATABASES["replica"] = {
         **env.db_url_config(DATABASE_REPLICA_URL),
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "core.postgres",
         "OPTIONS": {"connect_timeout": env.int("REPLICA_CONNECT_TIMEOUT", default=2)},
         "CONN_MAX_AGE": 60,
         "CONN_HEALTH_CHECKS": True,
@@ -635,11 +635,15 @@ CONTEXT_MIN_COSINE_RESULT = env.float("CONTEXT_MIN_COSINE_RESULT", default=0.15)
 CONTEXT_STANDING_MIN_COSINE = env.float("CONTEXT_STANDING_MIN_COSINE", default=0.2)
 # ...at this place (1 = first) when none is already among the first places: top_k 1 or 2 gets only the closest.
 CONTEXT_STANDING_POSITION = 3
-# Supersession (memories.supersession): a new prompt restates an earlier one with a new value when their vectors
-# are at least this close, it is said as a change ("now", "switched", "moved", ...), states a value the earlier one
-# did not, and both name at least this many of the same things. Chosen on the chat set's tuning people.
-SUPERSEDE_MIN_COSINE = env.float("SUPERSEDE_MIN_COSINE", default=0.35)
-SUPERSEDE_MIN_SHARED_NAMES = env.int("SUPERSEDE_MIN_SHARED_NAMES", default=2)
+# Supersession (memories.supersession): a new prompt said as a change ("now", "switched", "moved", ...) restates an
+# earlier one either closely (vectors at least SUPERSEDE_CLOSE_MIN_COSINE close, SUPERSEDE_CLOSE_MIN_SHARED_NAMES
+# names in common, one value the earlier one did not state) or loosely (the SUPERSEDE_MIN_* below: less close, fewer
+# names in common, several new values). Chosen on the chat set's tuning people (docs/benchmarks.md, 2026-12-06).
+SUPERSEDE_CLOSE_MIN_COSINE = env.float("SUPERSEDE_CLOSE_MIN_COSINE", default=0.35)
+SUPERSEDE_CLOSE_MIN_SHARED_NAMES = env.int("SUPERSEDE_CLOSE_MIN_SHARED_NAMES", default=2)
+SUPERSEDE_MIN_COSINE = env.float("SUPERSEDE_MIN_COSINE", default=0.25)
+SUPERSEDE_MIN_SHARED_NAMES = env.int("SUPERSEDE_MIN_SHARED_NAMES", default=1)
+SUPERSEDE_MIN_NEW_VALUES = env.int("SUPERSEDE_MIN_NEW_VALUES", default=5)
 # A question about the present puts a memory's replacement right above it and moves the replaced one down this
 # many places (memories.search.ranking, step 3).
 CONTEXT_SUPERSEDED_DEMOTE = env.int("CONTEXT_SUPERSEDED_DEMOTE", default=0)

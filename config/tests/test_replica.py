@@ -283,7 +283,8 @@ def test_it_loses_no_request_when_the_replica_is_killed_mid_load(replicated, peo
         if kind == 2:
             return mcp_answer(user, "recent_memories")
         if kind == 3:
-            return Answer(*people["reader"].browser.get("/app/?prompt=what+do+I+keep"), headers={})
+            status, page = people["reader"].browser.get("/app/?prompt=what+do+I+keep")
+            return Answer(status, page, {})
         if kind == 4:
             return Answer(people["staff"].browser.get("/dashboard/")[0], None, {})
         return context(server.base_url, user, "what do I keep on the roof")

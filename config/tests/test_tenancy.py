@@ -22,7 +22,7 @@ from sqlglot import exp
 
 from accounts.models import TokenScope
 from accounts.services import access_token_create
-from config.tenancy import COORDINATOR_TABLES, PER_PERSON_TABLES, REFERENCE_TABLES
+from config.tenancy import PER_PERSON_TABLES
 
 pytestmark = pytest.mark.django_db
 
@@ -42,15 +42,6 @@ def parsed(sql: str) -> exp.Expression:
     assert not isinstance(tree, exp.Command), f"sqlglot did not parse (so nothing was checked): {sql[:200]}"
     assert isinstance(tree, exp.Expression)
     return tree
-
-
-def test_it_classifies_every_table_once():
-    from django.apps import apps
-
-    listed = [*PER_PERSON_TABLES, *REFERENCE_TABLES, *COORDINATOR_TABLES]
-    assert len(listed) == len(set(listed))
-    ours = {m._meta.db_table for m in apps.get_models() if m._meta.app_label in {"accounts", "memories", "dashboard"}}
-    assert ours - {"accounts_user_groups", "accounts_user_user_permissions"} <= set(listed)
 
 
 def unscoped(sql: str) -> list[str]:
@@ -158,3 +149,26 @@ def _oldest(user: Any) -> int:
     from memories.models import Memory
 
     return Memory.objects.filter(user=user).order_by("id").values_list("id", flat=True)[0]
+
+
+def test_it_names_the_person_in_an_uploaded_imports_statements(alice, tmp_path, settings):
+    """A whole chat history (multipart): the upload request (job and its parts), then the queue's turns for it."""
+    settings.MEMORY_IMPORT_MAX_ITEMS = 5  # queued, not imported within the request
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from memories.transfer import jobs
+    from testkit import run_queued_jobs
+    from testkit.chat_exports import write_chatgpt_export
+
+    path = tmp_path / "conversations.json"
+    write_chatgpt_export(path, 30)
+    api = client(alice)
+    upload = SimpleUploadedFile(path.name, path.read_bytes())
+    statements = captured(lambda: api.post("/memories/import", {"file": upload}, format="multipart"))
+    with CaptureQueriesContext(connection) as queries:
+        assert run_queued_jobs(jobs.IMPORT_TASK) >= 2
+    statements += [q["sql"] for q in queries.captured_queries if not q["sql"].lstrip().upper().startswith(CONTROL)]
+
+    assert {"memories_importuploadpart", "memories_importjob", "memories_memory"} <= touched(statements)
+    failures = [f"{tables} in {sql[:300]}" for sql in statements if (tables := unscoped(sql))]
+    assert failures == [], "\n".join(failures)

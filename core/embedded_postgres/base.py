@@ -10,9 +10,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from django.db.backends.postgresql import base
-
 from core.embedded_db import embedded_database_url
+from core.postgres import base
 
 
 def embedded_connection_params(settings_dict: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,9 @@ after the test run closes its own, and a plain DROP DATABASE refuses a database 
 
 from __future__ import annotations
 
-from django.db.backends.postgresql import base, creation
+from django.db.backends.postgresql import creation
+
+from core.postgres import base
 
 
 class DatabaseCreation(creation.DatabaseCreation):

@@ -37,12 +37,12 @@ from django.conf import settings as django_settings
 
 from memories.models import Memory
 from testkit import client_for, make_user
+from testkit.browser import CHROMIUM
 from testkit.processes import Served, make_run, wait_for
 
 EXTENSION = Path(__file__).resolve().parent.parent
 FAKES = Path(__file__).resolve().parent / "fakes"
 ARTIFACTS = Path(django_settings.BASE_DIR) / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
 SITES = {
     "chatgpt.com": "chatgpt",
     "chat.openai.com": "chatgpt",

@@ -85,7 +85,7 @@ _CLAIM_SQL = """
 INSERT INTO memories_idempotencykey AS k (user_id, space_id, key, request_hash, created_at)
 SELECT %(user_id)s, s.id, %(key)s, %(fingerprint)s, %(now)s FROM accounts_space s
 WHERE s.user_id = %(user_id)s AND (s.id = %(space_id)s OR (%(space_id)s::bigint IS NULL AND s.is_default))
-ON CONFLICT (space_id, key) DO UPDATE
+ON CONFLICT (user_id, space_id, key) DO UPDATE
     SET request_hash = EXCLUDED.request_hash, created_at = EXCLUDED.created_at,
         response_status = NULL, response_body = NULL
     WHERE k.created_at < %(cutoff)s

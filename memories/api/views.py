@@ -509,7 +509,7 @@ class SpacesView(APIView):
         listed = account_selectors.space_list(user=request_user(request))
         token = access_token_of(request)
         if token is not None:
-            held = {space.pk for space in token.spaces.all()}
+            held = {space.pk for space in token.held_spaces()}
             listed = listed.filter(pk__in=held)
         return Response(SpaceOutput([_space_body(space) for space in listed], many=True).data)
 

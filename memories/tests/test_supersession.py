@@ -23,8 +23,8 @@ OLD = (
     "7,800 yen now. Should I negotiate?"
 )
 NEW = (
-    "Decision made: I switched my bread flour from Kitano Seifun in Higashiosaka to Tokachi Milling, "
-    "7,200 yen per 25 kg bag, delivered every two weeks."
+    "Decision made: I switched my bread flour from Kitano Seifun in Higashiosaka to Tokachi Milling in Obihiro, "
+    "a Kitanokaori blend, 7,200 yen per 25 kg bag, delivered every 14 days."
 )
 BACKGROUND = [
     "My sourdough starter smells like acetone after two days in the fridge.",
@@ -159,6 +159,18 @@ def test_it_keeps_the_old_version_first_when_asked_what_was_said_before(alice):
     query = "What did Kitano Seifun in Higashiosaka charge before for a 25 kg bag, should I negotiate?"
     order = _order(alice, query)
     assert order.index(old.pk) < order.index(new.pk)
+
+
+def test_it_links_a_close_restatement_with_one_new_value_and_a_looser_one_only_with_several(settings):
+    one_new_price = OLD.replace("7,800", "8,100").replace("raised the price again", "switched the price now")
+    close = supersession.evidence(old=OLD, new=one_new_price, cosine=0.9)
+    assert close.cue and close.new_values == 1 and close.shared_names >= settings.SUPERSEDE_CLOSE_MIN_SHARED_NAMES
+    assert supersession.restates(close, supersession.rules())
+    loose = supersession.evidence(old=OLD, new=one_new_price, cosine=settings.SUPERSEDE_CLOSE_MIN_COSINE - 0.01)
+    assert loose.cosine >= settings.SUPERSEDE_MIN_COSINE and not supersession.restates(loose, supersession.rules())
+    several = supersession.evidence(old=OLD, new=NEW, cosine=settings.SUPERSEDE_CLOSE_MIN_COSINE - 0.01)
+    assert several.new_values >= settings.SUPERSEDE_MIN_NEW_VALUES
+    assert supersession.restates(several, supersession.rules())
 
 
 def test_it_reads_values_and_names_from_the_text():

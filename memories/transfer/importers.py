@@ -2,13 +2,14 @@
 
 Export format (``GET /memories/export``), version 1::
 
-    {"format": "memorylayer.export", "version": 1, "exported_at": "...", "user_id": "...",
-     "memories": [{"id": 1, "kind": "prompt", "provider": "chatgpt", "prompt": "", "text": "...",
-                   "priority": "normal", "pinned": false, "created_at": "2025-11-20T11:00:00Z"}, ...],
+    {"format": "memorylayer.export", "version": 1, "exported_at": "...", "user_id": "...", "spaces": ["Personal"],
+     "memories": [{"id": 1, "space": "Personal", "kind": "prompt", "provider": "chatgpt", "prompt": "",
+                   "text": "...", "priority": "normal", "pinned": false, "created_at": "2025-11-20T11:00:00Z"}, ...],
      "count": 1}
 
-or, with ``?format=ndjson``, one memory object per line. Embeddings are never exported: they are derived
-data, recomputed on import.
+or, with ``?format=ndjson``, one memory object per line. ``spaces`` names the spaces the export covers and each
+memory names its own (an import stores everything into the one space it is given). Embeddings are never exported:
+they are derived data, recomputed on import.
 
 Import: the upload is recognised and read by the one reader (``memories.transfer.history``), whatever door it came
 in by; ``import_candidates`` validates and stores what it yields, and ``memories.transfer.jobs`` decides whether it
@@ -36,7 +37,7 @@ from core.redaction import redact
 from memories import selectors, services
 from memories.embedding import pending
 from memories.fields import PriorityField, ProviderField
-from memories.models import Kind, Priority, SpaceScope
+from memories.models import Kind, Priority, SpaceScope, space_ids
 from memories.transfer.history import EXPORT_FORMAT, Candidate
 
 EXPORT_VERSION = 1
@@ -51,33 +52,47 @@ _datetime_field = serializers.DateTimeField()
 # --- Export -----------------------------------------------------------------------------------------------
 
 
-def export_item(row: dict[str, Any]) -> dict[str, Any]:
+def export_item(row: dict[str, Any], space_names: dict[int, str]) -> dict[str, Any]:
+    item = {key: value for key, value in row.items() if key != "space_id"}
     return {
-        **row,
+        "id": item.pop("id"),
+        "space": space_names.get(row["space_id"], ""),
+        **item,
         "priority": str(Priority(row["priority"]).label),
         "created_at": _datetime_field.to_representation(row["created_at"]),
     }
 
 
-def export_json(*, user: User, space: SpaceScope | None = None) -> Iterator[str]:
+def _space_names(*, user: User) -> dict[int, str]:
+    return dict(Space.objects.filter(user=user).values_list("id", "name"))
+
+
+def _covered(names: dict[int, str], space: SpaceScope | None) -> list[str]:
+    return list(names.values()) if space is None else [names[pk] for pk in space_ids(space) if pk in names]
+
+
+def export_json(*, user: User, space: SpaceScope | None) -> Iterator[str]:
     """The export document, piece by piece: memories are read from the database in batches, never all at once."""
+    names = _space_names(user=user)
     header = {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
         "exported_at": _datetime_field.to_representation(timezone.now()),
         "user_id": str(user.pk),
+        "spaces": _covered(names, space),
     }
     yield json.dumps(header, ensure_ascii=False)[:-1] + ', "memories": ['
     count = 0
     for row in selectors.memory_export_rows(user=user, space=space):
-        yield ("\n" if count == 0 else ",\n") + json.dumps(export_item(row), ensure_ascii=False)
+        yield ("\n" if count == 0 else ",\n") + json.dumps(export_item(row, names), ensure_ascii=False)
         count += 1
     yield f'\n], "count": {count}}}\n'
 
 
-def export_ndjson(*, user: User, space: SpaceScope | None = None) -> Iterator[str]:
+def export_ndjson(*, user: User, space: SpaceScope | None) -> Iterator[str]:
+    names = _space_names(user=user)
     for row in selectors.memory_export_rows(user=user, space=space):
-        yield json.dumps(export_item(row), ensure_ascii=False) + "\n"
+        yield json.dumps(export_item(row, names), ensure_ascii=False) + "\n"
 
 
 # --- Validating and saving --------------------------------------------------------------------------------

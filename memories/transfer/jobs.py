@@ -192,14 +192,14 @@ def _on_disk(upload: UploadedFile) -> Iterator[Path]:
 
 
 def _upload_parts() -> BlobParts:
-    return BlobParts(ImportUploadPart, owner="job", part_bytes=UPLOAD_PART_BYTES)
+    return BlobParts(ImportUploadPart, owner="job", part_bytes=UPLOAD_PART_BYTES, person="user")
 
 
 def _store_parts(job: ImportJob, file: IO[bytes]) -> None:
     _upload_parts().store(job, file)
 
 
-def import_job_of(*, user: User, job_id: Any, space: SpaceScope | None = None) -> ImportJob:
+def import_job_of(*, user: User, job_id: Any, space: SpaceScope | None) -> ImportJob:
     """The person's own job (in ``space``, when given); another person's id, or none, is NotFound alike."""
     jobs = ImportJob.objects.filter(user=user)
     if space is not None:
@@ -210,7 +210,7 @@ def import_job_of(*, user: User, job_id: Any, space: SpaceScope | None = None) -
         raise NotFound("No such import") from exc
 
 
-def import_jobs_recent(*, user: User, limit: int = 5, space: SpaceScope | None = None) -> list[ImportJob]:
+def import_jobs_recent(*, user: User, limit: int = 5, space: SpaceScope | None) -> list[ImportJob]:
     """The person's latest imports (into ``space``, when given), newest first (the /app/ page lists them)."""
     jobs = ImportJob.objects.filter(user=user)
     if space is not None:
@@ -218,16 +218,15 @@ def import_jobs_recent(*, user: User, limit: int = 5, space: SpaceScope | None =
     return list(jobs.select_related("space").order_by("-created_at")[:limit])
 
 
-def import_job_run(job_id: str, position: int = 0) -> ImportStatus:
-    """The worker's side: one turn of the import, from message ``position``; returns the job's status after it."""
+def import_job_run(job_id: str, position: int = 0, *, user_id: str | None = None) -> ImportStatus:
+    """The worker's side: one turn of the import, from message ``position``; returns the job's status after it.
+    With ``user_id`` (every turn queued now carries it) the job and its space are read naming their person."""
+    jobs = ImportJob.objects.select_for_update(of=("self",)).select_related("user", "space")
+    if user_id is not None:
+        jobs = jobs.filter(user_id=user_id, space__user_id=user_id)
     try:
         with transaction.atomic():
-            job = (
-                ImportJob.objects.select_for_update(of=("self",))
-                .select_related("user", "space")
-                .filter(pk=job_id)
-                .first()
-            )
+            job = jobs.filter(pk=job_id).first()
             if job is None:  # deleted with its person meanwhile
                 return ImportStatus.FAILED
             if job.status in (ImportStatus.DONE, ImportStatus.FAILED):
@@ -271,7 +270,9 @@ def _turn(job: ImportJob, position: int) -> ImportStatus:
 
 def _turn_deferred(job: ImportJob, *, position: int) -> None:
     """The job's next turn, at the back of the bulk lane (behind the turns other people's imports queued)."""
-    queues.bulk_deferred(IMPORT_TASK, priority=queues.IMPORT_PRIORITY, job_id=str(job.pk), position=position)
+    queues.bulk_deferred(
+        IMPORT_TASK, priority=queues.IMPORT_PRIORITY, job_id=str(job.pk), position=position, user_id=str(job.user_id)
+    )
 
 
 def _report_of(job: ImportJob) -> ImportReport:
@@ -393,7 +394,7 @@ def import_place_in_line(*, job: ImportJob) -> int | None:
 
 def _write_parts(job: ImportJob, path: Path) -> None:
     with path.open("wb") as out:
-        _upload_parts().copy_to(job.pk, out)
+        _upload_parts().copy_to(job.pk, out, person_id=job.user_id)
 
 
 def _record(job: ImportJob, report: ImportReport) -> None:
@@ -414,6 +415,6 @@ def _finish(job: ImportJob, status: ImportStatus, errors: list[dict[str, str]] |
         if errors is not None:
             fields["errors"] = errors
         ImportJob.objects.filter(user_id=job.user_id, pk=job.pk).update(**fields)
-        _upload_parts().delete([job.pk])  # the file is not kept once imported
+        _upload_parts().delete([job.pk], person_id=job.user_id)  # the file is not kept once imported
     logger.info("import %s: %s", job.pk, status)
     return status

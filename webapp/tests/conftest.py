@@ -1,14 +1,25 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
 from django.test import Client
 from django.utils import timezone
+from playwright.sync_api import Browser
 
 from accounts.models import User
 from memories.models import Memory
 from memories.tests.factories import save
+from testkit.browser import headless_chromium
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
+    """Headless Chromium for the page's browser tests (testkit.browser)."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with headless_chromium() as chromium:
+        yield chromium
 
 
 @pytest.fixture

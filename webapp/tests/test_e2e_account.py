@@ -7,38 +7,21 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 
 import pytest
-from django.db import connections
-from playwright.sync_api import Browser, sync_playwright
 
 from accounts.models import AccountDeletion, User
 from memories.models import Memory
 from memories.tests.factories import save
 from testkit import make_user
-from webapp.tests.test_e2e_browser import ARTIFACTS, CHROMIUM, SCREENS, _fits
+from testkit.browser import CHROMIUM
+from webapp.tests.test_e2e_browser import ARTIFACTS, SCREENS, _fits
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.slow,
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Chromium is not installed: run `make browser`"),
 ]
-
-
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
-        yield chromium
-        chromium.close()
-        connections.close_all()
 
 
 def _sign_in(page, base: str, user: User) -> None:

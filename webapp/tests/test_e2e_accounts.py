@@ -26,9 +26,9 @@ from playwright.sync_api import BrowserContext, Page, sync_playwright
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts.models import User
+from testkit.browser import CHROMIUM
 from testkit.processes import wait_for
 
-CHROMIUM = "/usr/bin/chromium"
 EXTENSION = Path(settings.BASE_DIR) / "extension"
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 SCREENS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}

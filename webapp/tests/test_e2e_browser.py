@@ -11,23 +11,21 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connections
 from django.utils import timezone
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from accounts.models import User, preferences_of
 from memories.models import Memory
 from memories.tests.factories import save
 from testkit import client_for, make_user
+from testkit.browser import CHROMIUM
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 
 pytestmark = [
@@ -37,19 +35,6 @@ pytestmark = [
 ]
 
 SCREENS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
-
-
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls between its calls are synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
-        yield chromium
-        chromium.close()
-        # While Playwright's loop runs, Django keeps the ORM's connections apart from the test's own; give them back
-        # to the pool, or the test database could not be dropped at the end.
-        connections.close_all()
 
 
 def _person(name: str) -> tuple[User, dict[str, Memory]]:

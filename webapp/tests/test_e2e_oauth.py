@@ -15,13 +15,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 import pytest
-from django.db import connections
-from playwright.sync_api import Browser, sync_playwright
 
 from accounts.models import AppConnection
 from testkit import make_user
 from testkit import oauth as dance
-from webapp.tests.test_e2e_browser import ARTIFACTS, CHROMIUM, SCREENS, _fits
+from testkit.browser import CHROMIUM
+from webapp.tests.test_e2e_browser import ARTIFACTS, SCREENS, _fits
 
 pytestmark = [
     pytest.mark.e2e,
@@ -55,21 +54,6 @@ def callback() -> Iterator[tuple[str, list[str]]]:
     yield f"http://127.0.0.1:{server.server_address[1]}/callback", _Callback.received
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
-        yield chromium
-        chromium.close()
-        connections.close_all()
 
 
 @pytest.mark.parametrize("screen", list(SCREENS))

@@ -192,14 +192,23 @@ def test_it_previews_the_context_of_the_space_shown(web, personal, work, two_spa
 
 
 def test_it_exports_one_space_or_everything(web, personal, work, two_spaces):
-    def exported(**query):
+    def document(**query):
         response = web.get("/app/export", query)
         assert response.status_code == 200
-        return [m["text"] for m in json.loads(b"".join(response.streaming_content))["memories"]]
+        return json.loads(b"".join(response.streaming_content))
+
+    def exported(**query):
+        return [m["text"] for m in document(**query)["memories"]]
 
     assert exported(space=work.pk) == [two_spaces["work"].text]
     assert exported() == [two_spaces["personal"].text]
     assert sorted(exported(space="all")) == sorted(m.text for m in two_spaces.values())
+    everything = document(space="all")
+    assert sorted(everything["spaces"]) == ["Personal", "Work"] and document(space=work.pk)["spaces"] == ["Work"]
+    assert {m["text"]: m["space"] for m in everything["memories"]} == {
+        two_spaces["work"].text: "Work",
+        two_spaces["personal"].text: "Personal",
+    }
 
 
 def test_it_imports_into_the_space_shown(web, alice, personal, work):
@@ -259,3 +268,19 @@ def test_it_shares_a_standing_preference_with_every_space_and_back(web, alice, p
     assert web.post(f"/app/memories/{rule.pk}/all-spaces", {"all_spaces": "maybe"}).status_code == 400
     assert web.get(f"/app/memories/{rule.pk}/all-spaces").status_code == 405
     assert not Memory.objects.filter(all_spaces=True).exists()
+
+
+def test_it_deletes_only_the_space_shown_when_asked(web, alice, personal, work, two_spaces):
+    page = web.get("/app/memories/", {"space": work.pk}).content.decode()
+    assert 'name="scope" value="space"' in page and "Only the memories of “Work”" in page
+
+    response = web.post("/app/memories/delete-all", {"confirm": "DELETE", "scope": "space", "space": work.pk})
+
+    assert response.status_code == 302 and response["Location"] == f"/app/memories/?space={work.pk}"
+    assert list(Memory.objects.filter(user=alice).values_list("space_id", flat=True)) == [personal.pk]
+    assert "Deleted 1 memory of “Work”; your other spaces are kept." in _messages(web.get(response["Location"]))
+
+
+def test_it_deletes_nothing_in_another_persons_space(web, alice, two_spaces, bobs_space):
+    response = web.post("/app/memories/delete-all", {"confirm": "DELETE", "scope": "space", "space": bobs_space.pk})
+    assert response.status_code == 404 and Memory.objects.filter(user=alice).count() == 2

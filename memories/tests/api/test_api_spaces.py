@@ -167,3 +167,16 @@ def test_a_token_sees_only_its_spaces_and_cannot_manage_them(alice, work):
 
 def test_it_needs_a_sign_in(anon_client):
     assert_error(anon_client.get("/me/spaces"), 401, "")
+
+
+def test_a_token_whose_spaces_were_all_deleted_says_so_and_stores_nothing(alice, alice_client, work):
+    client = token_client(alice, spaces=[work.pk])
+    assert alice_client.delete(f"/me/spaces/{work.pk}?memories=delete").status_code == 200
+
+    for response in (
+        client.post("/save-prompt", {"user_id": str(alice.pk), "prompt": "Budget is due."}, format="json"),
+        client.get(f"/context/{alice.pk}", {"query": "budget"}),
+    ):
+        assert response.status_code == 404
+        assert "every space this token could use was deleted" in response.json()["error"]
+    assert not Memory.objects.filter(user=alice).exists()

@@ -72,8 +72,10 @@ def test_it_exports_every_memory_as_one_streamed_json_document(alice, alice_clie
     document = json.loads(streamed(response))
     assert document["format"] == "memorylayer.export" and document["version"] == 1
     assert document["user_id"] == str(alice.pk) and document["count"] == 3
+    assert document["spaces"] == ["Personal"]
     assert document["memories"][1] == {
         "id": alices_memories[1].pk,
+        "space": "Personal",
         "kind": "response",
         "provider": "claude",
         "prompt": "Best pizza dough?",
