@@ -58,7 +58,9 @@ def _failures(request: Request, *, increment: bool) -> dict[str, Any] | None:
 
 def _refuse_if_locked_out(request: Request) -> None:
     usage = _failures(request, increment=False)
-    if usage and usage["count"] >= usage["limit"] and usage["time_left"] > 0:
+    # time_left is 0 in a window's last second (django-ratelimit's window ends at a whole second): still locked;
+    # -1 is its marker for a cache that failed.
+    if usage and usage["count"] >= usage["limit"] and usage["time_left"] >= 0:
         retry = max(int(usage["time_left"]), 1)
         raise BurstLimited(
             f"Too many wrong admin keys from this address; retry in {retry} seconds",

@@ -162,6 +162,27 @@ def test_it_locks_out_an_address_that_keeps_guessing(client, admin_key, settings
     assert other_address.status_code == 200
 
 
+def test_it_stays_locked_out_in_the_last_second_of_the_window(client, admin_key, settings, monkeypatch):
+    """django-ratelimit's window for an address ends ``crc32(address) % period`` seconds past the minute: at that
+    very second its time_left is 0 (the suite once ran there, and the right key got 200)."""
+    import types
+    import zlib
+
+    import django_ratelimit.core
+
+    settings.ADMIN_KEY_FAILURE_RATE = "3/m"
+    # The value django-ratelimit hashes for the window: the client's address (key="ip", the test client's).
+    minute = float(int(time.time()) // 60 * 60)
+    last_second = minute + zlib.crc32(b"127.0.0.1") % 60
+    monkeypatch.setattr(django_ratelimit.core, "time", types.SimpleNamespace(time=lambda: last_second))
+
+    statuses = [client.get("/admin/dashboard", HTTP_X_ADMIN_KEY=f"guess-{i}").status_code for i in range(3)]
+    locked = client.get("/admin/dashboard", HTTP_X_ADMIN_KEY=admin_key)
+
+    assert statuses == [401, 401, 401]
+    assert locked.status_code == 429 and int(locked["Retry-After"]) == 1
+
+
 def test_it_compares_the_key_in_constant_time(admin_key, monkeypatch):
     from dashboard.api import authentication
 

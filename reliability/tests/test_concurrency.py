@@ -16,7 +16,7 @@ def memories_of(live, user_id: str) -> list[tuple]:
     return sql(
         live.db,
         "SELECT m.id, m.text, count(c.id) FROM memories_memory m LEFT JOIN memories_chunk c ON c.memory_id = m.id "
-        "WHERE m.user_id = %s GROUP BY m.id ORDER BY m.id",
+        "WHERE m.user_id = %s GROUP BY m.id, m.text ORDER BY m.id",
         user_id,
     )
 
