@@ -110,7 +110,8 @@ def supersession_links(persona: dict[str, Any], user: Any, owners: dict[int, str
         (s, e) for q in persona["questions"] if q["kind"] == "update" for s in q["stale"] for e in q["evidence"]
     }
     prompts = Memory.objects.filter(user=user, kind=Kind.PROMPT).exclude(superseded_by=None)
-    made = {(owners[old], owners[new]) for old, new in prompts.values_list("pk", "superseded_by")}
+    pairs = prompts.values_list("pk", "superseded_by")
+    made = {(owners[old], owners[new]) for old, new in pairs if new is not None}
     return {"labelled": len(labelled), "linked": len(labelled & made), "other": len(made - labelled)}
 
 
