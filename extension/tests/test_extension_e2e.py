@@ -383,6 +383,32 @@ def _model_loaded() -> None:
     get_model()
 
 
+# The served app's work still running on the test database: its queue's due jobs and its busy connections.
+_BUSY_SQL = """
+SELECT (SELECT count(*) FROM procrastinate_jobs
+        WHERE status = 'doing' OR (status = 'todo' AND (scheduled_at IS NULL OR scheduled_at <= now())))
+     + (SELECT count(*) FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+          AND state <> 'idle')
+"""
+
+
+def _served_app_quiet(timeout: float = 30) -> None:
+    """Wait (best effort) until the served app has finished the test's work. Each test's tables are emptied with
+    one TRUNCATE of every table, which takes its locks table by table: a job or request of the served app that
+    holds one table and waits for another deadlocks with it (seen: "deadlock detected" at teardown, and the next
+    test's sign-in failing on the half-emptied database)."""
+    from django.db import connection
+
+    def quiet() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(_BUSY_SQL)
+            return cursor.fetchone()[0] == 0
+
+    with contextlib.suppress(AssertionError):  # wait_for timed out: TRUNCATE anyway
+        wait_for(quiet, what="the served app idle", timeout=timeout)
+
+
 @pytest.fixture
 def env(browser: Browser, gate: Gate, _model_loaded: None, transactional_db: None) -> Iterator[Any]:
     gate.up, gate.delay = True, 0.0
@@ -390,6 +416,8 @@ def env(browser: Browser, gate: Gate, _model_loaded: None, transactional_db: Non
     for page in list(browser.context.pages):
         if not page.url.startswith("about:"):
             page.close()
+    # Torn down before transactional_db (set up after it): the TRUNCATE comes after this.
+    _served_app_quiet()
 
 
 _users = iter(range(1, 10_000))
