@@ -232,7 +232,9 @@ class Browser:
         if max_tokens is not None:
             page.fill("#max-tokens", str(max_tokens))
         page.click("#save")
-        page.wait_for_function("() => document.getElementById('saved').textContent === 'Saved.'")
+        # Polled on a timer, not on animation frames: a page Chromium counts as hidden gets none (two runs through
+        # PgBouncer on a loaded machine waited 30 s here once each, after the sign-in had succeeded).
+        page.wait_for_function("() => document.getElementById('saved').textContent === 'Saved.'", polling=100)
 
     def session(self, key: str) -> Any:
         page = self.open(self.url("options.html"))
