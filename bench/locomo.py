@@ -11,6 +11,14 @@ question's evidence turns among the top k), all-evidence@k, per category, and sa
     python bench/locomo.py --base-url http://127.0.0.1:8000   # a running server; this process must see the
                                                               # same database (same DATABASE_URL / EMBEDDED_PGDATA)
 
+In-process (quick, to compare variants; the HTTP run above is the reported one): ask the questions of an earlier
+HTTP run again, on its kept database, with ``context_search`` called directly (settings overridden per
+``--variant``), beside dense, BM25 and plain RRF ranked from the same rows of the same hybrid query:
+
+    python bench/locomo.py --split dev --pgdata var/locomo-dev-pg --json var/locomo-dev.json   # saves once
+    python bench/locomo.py --in-process --pgdata var/locomo-dev-pg --json var/locomo-dev.json \
+        --variant "keyword 0.75:CONTEXT_KEYWORD_WEIGHT=0.75"
+
 Users and their access tokens are made in-process with Django (the server is only talked to over HTTP).
 The data (CC BY-NC 4.0) is read from ../shared/data/locomo/ and never copied into the project.
 """
@@ -35,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # chatset_eval and _common, for --in-process
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "locomo" / "locomo10.json"
 SPLITS = {
     "dev": ["conv-26", "conv-30", "conv-41", "conv-42"],
@@ -239,8 +248,68 @@ def setup_django(pgdata: str | None) -> None:
     django.setup()
 
 
+# --- in-process ---------------------------------------------------------------------------------------
+def ask_again(report: dict[str, Any], variants: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Every question of an earlier run asked again in-process: per system, the questions with what they got."""
+    from chatset_eval import baseline, bm25, dense, rrf, settings_of
+
+    from accounts.models import User
+    from memories.search import context, hybrid
+
+    systems: dict[str, list[dict[str, Any]]] = {name: [] for name in (*variants, "dense", "bm25", "rrf")}
+    for conversation in report["details"]:
+        user = User.objects.get(pk=conversation["user_id"])
+        for q in conversation["questions"]:
+            for name, overrides in variants.items():
+                with settings_of(overrides):
+                    results = context.context_search(user=user, query=q["question"], top_k=TOP_K)
+                systems[name].append(q | {"got": [r.memory_id for r in results]})
+            rows = hybrid.hybrid_candidates(user=user, query=q["question"], filters=hybrid.Filters())
+            for name, fn in (("dense", dense), ("bm25", bm25), ("rrf", rrf)):
+                got = list(dict.fromkeys(baseline(rows, fn)))[:TOP_K]
+                systems[name].append(q | {"got": got})
+    return systems
+
+
+def print_systems(split: str, systems: dict[str, list[dict[str, Any]]]) -> None:
+    columns = [f"{n} {name}" for n, name in CATEGORIES.items()]
+    print(f"\nLoCoMo evidence recall, split={split}, in-process (recall@5 per category, then all @5 and @10)")
+    header = f"{'system':<34}" + "".join(f"{c.split()[1][:11]:>12}" for c in columns) + f"{'all@5':>8}{'all@10':>8}"
+    print(header)
+    print("-" * len(header))
+    for name, questions in systems.items():
+        table = summarize([{"sample_id": "", "questions": questions, "save_ms": [], "context_ms": []}], split)
+        row = table["recall"]
+        cells = "".join(f"{row[c]['recall@5']:>12.3f}" for c in columns)
+        print(f"{name:<34}{cells}{row['all']['recall@5']:>8.3f}{row['all']['recall@10']:>8.3f}")
+
+
+def in_process(args: argparse.Namespace) -> int:
+    from _common import machine
+    from chatset_eval import parse_variant
+
+    if not args.json or not args.pgdata:
+        raise SystemExit("--in-process needs --json and --pgdata of an earlier run")
+    setup_django(args.pgdata)
+    report = json.loads(args.json.read_text())
+    variants = dict([("default", {}), *(parse_variant(v) for v in args.variant)])
+    systems = ask_again(report, variants)
+    print(machine())
+    print_systems(report["split"], systems)
+    if args.out:
+        args.out.write_text(json.dumps({"machine": machine(), "split": report["split"], "systems": systems}))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--in-process", action="store_true", help="ask an earlier run's questions again in-process (see above)"
+    )
+    parser.add_argument(
+        "--variant", action="append", default=[], help='with --in-process: "name:SETTING=value,..." (repeatable)'
+    )
+    parser.add_argument("--out", type=Path, help="with --in-process: write every system's answers here")
     parser.add_argument("--split", choices=sorted(SPLITS), default="dev")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="path to locomo10.json")
     parser.add_argument("--base-url", help="a running server (default: start one on --port)")
@@ -249,6 +318,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="conversations run in parallel")
     parser.add_argument("--json", type=Path, help="also write the summary (and per-question hits) here")
     args = parser.parse_args()
+    if args.in_process:
+        return in_process(args)
 
     samples = {s["sample_id"]: s for s in json.loads(args.data.read_text())}
     chosen = [samples[sid] for sid in SPLITS[args.split]]
