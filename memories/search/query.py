@@ -19,7 +19,7 @@ _PERSONAL = re.compile(
 # Order numbers, ticket ids, part numbers: letters and digits that only an exact match finds.
 _CODE = re.compile(r"\b(?=[\w-]*\d)[A-Za-z0-9][\w-]{2,}\b")
 # A text that already names who said it, as an imported chat turn does ("Caroline: I went to ...").
-SPEAKER_LABEL = re.compile(r"^[A-Z][\w.'-]{0,30}(?: [A-Z][\w.'-]{0,30}){0,2}: \S")
+SPEAKER_LABEL = re.compile(r"^[A-Z][\w.'-]{0,30}(?: [A-Z][\w.'-]{0,30}){0,2}:[ \t]+\S")
 _WHEN = re.compile(r"^\s*(when|what (day|date|time|year|month)|how long ago)\b", re.IGNORECASE)
 
 _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}

@@ -24,7 +24,7 @@ The order (the answer's ``rank``, 1 = first) is, over the whole candidate pool a
    one replaces (``Memory.superseded_by``, memories.supersession; followed to the latest) has that later one put
    right above it, and moves ``superseded_demote`` places further down (``successors_first``);
 4. when no standing preference is among the first ``standing_position`` places, the closest one is put at that
-   place (default call only).
+   place (default call only; never a turn of a multi-speaker transcript, ``transcript_turns_not_standing``).
 
 ``top_k`` then takes the first k: the answer for k is always the first k of the answer for any K >= k.
 ``score`` in the answer is the raw cosine similarity (an absolute scale, the same for every person);
@@ -34,6 +34,7 @@ The order (the answer's ``rank``, 1 = first) is, over the whole candidate pool a
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -233,6 +234,24 @@ def merge(candidates: list[Candidate]) -> list[Candidate]:
     return sorted(best.values(), key=_key)
 
 
+def speaker(text: str) -> str | None:
+    """Who says a turn that names its speaker ("Caroline: I went to ..." -> "Caroline"), else None."""
+    return text.split(":", 1)[0] if SPEAKER_LABEL.match(text) else None
+
+
+def transcript_turns_not_standing(candidates: list[Candidate]) -> list[Candidate]:
+    """A standing preference is the person's own instruction to the assistant ("from now on keep it short"). A
+    turn of a conversation between several people ("Caroline: I always paint on Sundays", an imported dialogue)
+    tells an event, however it is worded: it is not offered as one, nor kept below the floor as one. A transcript
+    turn is one whose speaker label opens at least two candidates of the pool: a conversation's speakers speak
+    many times, while a one-off "Context: I'm the founder of ..." is still the person's own words."""
+    labels = Counter(label for c in candidates if (label := speaker(c.text)) is not None)
+    for c in candidates:
+        if c.standing and labels[speaker(c.text)] >= 2:
+            c.standing = False
+    return candidates
+
+
 def answerable(candidates: list[Candidate], query: str, w: Weights) -> bool:
     """Abstention: does anything clear the absolute floor for this kind of query? (docs/retrieval.md, "Abstention")
 
@@ -253,7 +272,7 @@ def _names_known(found: tuple[str, ...], candidates: list[Candidate]) -> bool:
     "Osaka" in a baker's history does not make the history of Osaka Castle personal."""
     if not found:
         return False
-    speakers = {c.text.split(":", 1)[0] for c in candidates if SPEAKER_LABEL.match(c.text)}
+    speakers = {label for c in candidates if (label := speaker(c.text)) is not None}
     return any(name in speakers or any(name in s.split() for s in speakers) for name in found)
 
 

@@ -106,3 +106,17 @@ def test_ordinary_prompts_are_not_standing_preferences():
 def test_the_standing_sentence_is_cut_out_of_a_longer_prompt():
     text = "I bought a Garmin. And from now on, always give paces in min/km. Now: how do I pair it?"
     assert query.standing_sentence(text) == "And from now on, always give paces in min/km."
+
+
+@pytest.mark.parametrize(
+    ("text", "labelled"),
+    [
+        ("Caroline: I went to the support group.", True),
+        ("Jolene:  I'm always on the lookout for new routines.", True),  # two spaces, as some LoCoMo turns
+        ("Mary Ann: we met in Lisbon.", True),
+        ("Caroline:I went", False),
+        ("I went to the support group: it helped.", False),
+    ],
+)
+def test_it_tells_a_turn_that_names_its_speaker(text, labelled):
+    assert bool(query.SPEAKER_LABEL.match(text)) is labelled

@@ -194,3 +194,40 @@ def test_it_never_returns_two_chunks_of_one_memory(alice):
 
     assert len(ids(results)) == len(set(ids(results)))
     assert ids(results)[0] == saved.stored.pk
+
+
+PICNIC = [
+    "Caroline: I went to a pottery class yesterday and made a bowl.",
+    "Melanie: That's wonderful! What colour did you glaze it?",
+    "Caroline: Blue, like the lake where we had our picnic.",
+    "Melanie: I always take the kids painting by the lake on Sundays.",
+    "Caroline: The picnic by the lake was my favourite day this summer.",
+    "Melanie:  We should plan another picnic by the lake soon.",  # two spaces after the label, as LoCoMo has
+]
+
+
+def test_a_turn_of_a_transcript_is_never_offered_as_a_standing_preference(alice, settings):
+    """ "Melanie: I always take the kids painting ..." reads like a standing preference, but it is a turn of a
+    conversation between two people: the answer is the ranking's own, as with standing preferences off."""
+    turns = [save(alice, text, created_at=WHEN + timedelta(minutes=i)) for i, text in enumerate(PICNIC)]
+    assert Memory.objects.get(pk=turns[3].pk).standing  # flagged on save from the words alone
+
+    results = context.context_search(user=alice, query="What did Caroline make at the pottery class?", top_k=6)
+    settings.CONTEXT_STANDING_MIN_COSINE = 2.0  # no standing preference is ever offered
+    without = context.context_search(user=alice, query="What did Caroline make at the pottery class?", top_k=6)
+
+    assert ids(results) == ids(without)
+    assert not any("a standing preference" in r.text for r in results)
+
+
+def test_a_one_off_label_is_still_the_persons_own_standing_preference(alice):
+    """A prompt that opens with a label once ("Note: ...") is the person's own words, not a transcript turn."""
+    with_background(alice)
+    preference = save(alice, "Note: from now on, always give me distances in kilometres and paces in min/km.")
+    for i, topic in enumerate(("new running shoes", "a hill workout", "a rest day", "my long run route")):
+        save(alice, f"Can you help me with {topic} for my marathon training?", created_at=WHEN + timedelta(days=i))
+
+    results = context.context_search(user=alice, query="Plan my next training week for the marathon", top_k=5)
+
+    assert preference.pk in ids(results)[:3]
+    assert any("a standing preference: Note: from now on" in r.text for r in results)
