@@ -247,7 +247,7 @@ def transcript_turns_not_standing(candidates: list[Candidate]) -> list[Candidate
     many times, while a one-off "Context: I'm the founder of ..." is still the person's own words."""
     labels = Counter(label for c in candidates if (label := speaker(c.text)) is not None)
     for c in candidates:
-        if c.standing and labels[speaker(c.text)] >= 2:
+        if c.standing and labels[speaker(c.text) or ""] >= 2:
             c.standing = False
     return candidates
 
