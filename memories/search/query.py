@@ -37,6 +37,21 @@ _IN_MONTH = re.compile(
     + r")\b\.?(?:\s+(\d{4}))?",
     re.IGNORECASE,
 )
+# A day of a month, day first or month first ("on 9 November, 2022", "October 13, 2023", "on the 3rd of March"); a
+# month name before the day must be capitalised ("May 3", not "may 3 people come").
+_ORDINAL = r"(\d{1,2})(?:st|nd|rd|th)?"
+_DAY_FIRST = re.compile(
+    rf"\b{_ORDINAL}\s+(?:of\s+)?(" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\b\.?,?(?:\s+(\d{4}))?",
+    re.IGNORECASE,
+)
+_MONTH_FIRST = re.compile(
+    r"\b("
+    + "|".join(sorted({m.capitalize() for m in _MONTHS}, key=len, reverse=True))
+    + rf")\.?\s+{_ORDINAL}\b,?(?:\s+(\d{{4}}))?"
+)
+# A named day is a few days wide either side: people misremember the day, and a conversation saved in one
+# sitting carries one time.
+_DAY_SLACK = timedelta(days=3)
 _IN_YEAR = re.compile(r"\b(?:in|during|back in)\s+(20\d\d|19\d\d)\b", re.IGNORECASE)
 _YESTERDAY = re.compile(r"\byesterday\b", re.IGNORECASE)
 
@@ -90,12 +105,15 @@ def asks_when(query: str) -> bool:
 
 
 def time_window(query: str, now: datetime) -> Window | None:
-    """The stretch of time a query points at ("last month", "in March", "two weeks ago"), or None.
+    """The stretch of time a query points at ("on 9 November, 2022", "last month", "in March", "two weeks ago"),
+    or None.
 
     Months without a year are the latest such month not after ``now``; windows are generous (a month, a week
     either side of "N weeks ago") because people's sense of time in chat is approximate.
     """
     now = now.astimezone(UTC)
+    if day := _named_day(query, now):
+        return Window(day - _DAY_SLACK, day + timedelta(days=1) + _DAY_SLACK)
     if match := _AGO.search(query):
         count = int(match[1]) if match[1].isdigit() else _NUMBER[match[1].lower()]
         days = count * _UNIT_DAYS[match[2].lower()]
@@ -124,6 +142,24 @@ def time_window(query: str, now: datetime) -> Window | None:
         year = int(match[1])
         return Window(datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC))
     return None
+
+
+def _named_day(query: str, now: datetime) -> datetime | None:
+    """The day a query names ("on 9 November, 2022", "October 13"), without a year the latest one not after now."""
+    if match := _DAY_FIRST.search(query):
+        day, month, year = match[1], match[2], match[3]
+    elif match := _MONTH_FIRST.search(query):
+        month, day, year = match[1], match[2], match[3]
+    else:
+        return None
+    month_number = _MONTHS[month.lower()]
+    try:
+        named = datetime(int(year) if year else now.year, month_number, int(day), tzinfo=UTC)
+        if not year and named > now:
+            named = named.replace(year=now.year - 1)
+    except ValueError:  # "31 February", "29 February" of a year without it
+        return None
+    return named
 
 
 # A standing instruction or preference: said once, meant for every later answer ("from now on keep it short",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -120,3 +120,24 @@ def test_the_standing_sentence_is_cut_out_of_a_longer_prompt():
 )
 def test_it_tells_a_turn_that_names_its_speaker(text, labelled):
     assert bool(query.SPEAKER_LABEL.match(text)) is labelled
+
+
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("What dish did Nate make on 9 November, 2022?", datetime(2022, 11, 9, tzinfo=UTC)),
+        ("What did she show me on October 13, 2023?", datetime(2023, 10, 13, tzinfo=UTC)),
+        ("what did I say on the 3rd of March", datetime(2026, 3, 3, tzinfo=UTC)),
+        ("the plan we made on Dec 24", datetime(2025, 12, 24, tzinfo=UTC)),  # later this year than now: last year
+    ],
+)
+def test_it_reads_a_named_day_a_few_days_wide(text, day):
+    window = query.time_window(text, ASKED)
+    assert window is not None
+    assert window.start < day < day + timedelta(days=1) < window.end
+    assert window.end - window.start == timedelta(days=7)
+
+
+def test_a_number_before_a_lowercase_may_is_not_a_day():
+    assert query.time_window("what may 3 people eat?", ASKED) is None
+    assert query.time_window("order 31 February 2023", ASKED) is None  # no such day
