@@ -651,6 +651,9 @@ SUPERSEDE_MIN_NEW_VALUES = env.int("SUPERSEDE_MIN_NEW_VALUES", default=5)
 CONTEXT_SUPERSEDED_DEMOTE = env.int("CONTEXT_SUPERSEDED_DEMOTE", default=0)
 # "Newer facts first" swaps (CONTEXT_SUPERSEDE_MARGIN) happen only within the first this many places.
 CONTEXT_NEWER_FIRST_WINDOW = env.int("CONTEXT_NEWER_FIRST_WINDOW", default=5)
+# In a transcript of several speakers, the answers to the question turns among the first this many places come
+# right after them (memories/search/ranking.py, step 5); 0 turns it off.
+CONTEXT_ANSWERS_AFTER = env.int("CONTEXT_ANSWERS_AFTER", default=5)
 # A pinned memory at least this close (cosine; or min_score, when the request sets one) is always returned.
 CONTEXT_PIN_MIN_SCORE = env.float("CONTEXT_PIN_MIN_SCORE", default=0.3)
 # The default budget of /context in tokens over all context strings (max_tokens overrides it; 0: none).

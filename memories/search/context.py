@@ -18,7 +18,7 @@ from memories.embedding.inputs import prompt_head
 from memories.models import Kind
 from memories.search import ranking
 from memories.search.budget import pack_stream, query_terms, whole_sentences
-from memories.search.hybrid import Filters, hybrid_candidates
+from memories.search.hybrid import Filters, hybrid_candidates, next_turns
 from memories.search.query import SPEAKER_LABEL, standing_sentence
 from memories.search.ranking import Candidate, Signals, Weights
 
@@ -89,7 +89,9 @@ def ranked_candidates(
         floor = w.min_cosine_result
         candidates = [c for c in candidates if c.cosine >= floor or c.code_match or c.pending or c.standing]
     pin_threshold = filters.min_score if filters.min_score is not None else w.pin_min_cosine
-    return ranking.order(candidates, signals, w, pin_threshold=pin_threshold, standing=abstain)
+    ranked = ranking.order(candidates, signals, w, pin_threshold=pin_threshold, standing=abstain)
+    questions = [c.memory_id for c in ranking.question_turns(ranked, w)]
+    return ranking.answers_after_questions(ranked, next_turns(user=user, memory_ids=questions), w)
 
 
 def context_search(

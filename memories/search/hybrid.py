@@ -227,3 +227,26 @@ def _run(filter_sql: str, params: dict[str, Any]) -> list[HybridRow]:
     with phase("search"), read_connection().cursor() as cursor:
         cursor.execute(_SEARCH_SQL.format(filters=filter_sql), params)
         return [HybridRow(*row) for row in cursor.fetchall()]
+
+
+# The memory saved right after each given one, in the same space (a conversation's next turn).
+_NEXT_SQL = """
+SELECT m.id, nxt.id
+FROM memories_memory m
+CROSS JOIN LATERAL (
+    SELECT n.id FROM memories_memory n
+    WHERE n.user_id = %(user_id)s AND n.space_id = m.space_id AND (n.created_at, n.id) > (m.created_at, m.id)
+    ORDER BY n.created_at, n.id
+    LIMIT 1
+) nxt
+WHERE m.user_id = %(user_id)s AND m.id = ANY(%(ids)s)
+"""
+
+
+def next_turns(*, user: User, memory_ids: list[int]) -> dict[int, int]:
+    """memory id -> the id of the user's memory saved right after it in the same space (by time, then id)."""
+    if not memory_ids:
+        return {}
+    with read_connection().cursor() as cursor:
+        cursor.execute(_NEXT_SQL, {"user_id": user.pk, "ids": memory_ids})
+        return dict(cursor.fetchall())

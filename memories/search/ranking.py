@@ -24,7 +24,10 @@ The order (the answer's ``rank``, 1 = first) is, over the whole candidate pool a
    one replaces (``Memory.superseded_by``, memories.supersession; followed to the latest) has that later one put
    right above it, and moves ``superseded_demote`` places further down (``successors_first``);
 4. when no standing preference is among the first ``standing_position`` places, the closest one is put at that
-   place (default call only; never a turn of a multi-speaker transcript, ``transcript_turns_not_standing``).
+   place (default call only; never a turn of a multi-speaker transcript, ``transcript_turns_not_standing``);
+5. in a transcript of several speakers ("Caroline: ..."), the answers (the next turn, by another speaker) to
+   the question turns among the first ``answers_after`` places come right after those places
+   (``answers_after_questions``; the first places do not change).
 
 ``top_k`` then takes the first k: the answer for k is always the first k of the answer for any K >= k.
 ``score`` in the answer is the raw cosine similarity (an absolute scale, the same for every person);
@@ -79,6 +82,7 @@ class Weights:
     min_cosine_personal: float
     min_cosine_general: float
     min_cosine_result: float
+    answers_after: int = 5
 
     @classmethod
     def from_settings(cls) -> Weights:
@@ -100,6 +104,7 @@ class Weights:
             min_cosine_personal=settings.CONTEXT_MIN_COSINE_PERSONAL,
             min_cosine_general=settings.CONTEXT_MIN_COSINE_GENERAL,
             min_cosine_result=settings.CONTEXT_MIN_COSINE_RESULT,
+            answers_after=settings.CONTEXT_ANSWERS_AFTER,
         )
 
 
@@ -296,6 +301,28 @@ def order(
             firsts = sum(1 for c in ranked if c.first)
             ranked.insert(max(place, firsts), best)
     return ranked
+
+
+def question_turns(ranked: list[Candidate], w: Weights) -> list[Candidate]:
+    """The transcript turns among the first ``answers_after`` places that ask something ("Melanie: What does
+    it mean to you?"): their answers are the next turns (``answers_after_questions``)."""
+    return [c for c in ranked[: w.answers_after] if speaker(c.text) is not None and "?" in c.text]
+
+
+def answers_after_questions(ranked: list[Candidate], next_of: dict[int, int], w: Weights) -> list[Candidate]:
+    """Step 5: in a transcript of several speakers, the answer to a question is the next turn, by another
+    speaker, and it rarely repeats the question's words. The first ``answers_after`` places stay the best
+    matches; right after them come the answers (in the pool) to the question turns among them, in their order,
+    then the rest. ``next_of`` maps a memory to the one saved right after it (hybrid.next_turns)."""
+    head = ranked[: w.answers_after]
+    by_id = {c.memory_id: c for c in ranked[w.answers_after :]}
+    answers: list[Candidate] = []
+    for question in question_turns(ranked, w):
+        answer = by_id.get(next_of.get(question.memory_id, 0))
+        said_by = None if answer is None else speaker(answer.text)
+        if answer is not None and said_by is not None and said_by != speaker(question.text) and answer not in answers:
+            answers.append(answer)
+    return head + answers + [c for c in ranked[w.answers_after :] if c not in answers]
 
 
 def _successor_key(c: Candidate) -> tuple[str, str | int] | None:

@@ -231,3 +231,35 @@ def test_a_one_off_label_is_still_the_persons_own_standing_preference(alice):
 
     assert preference.pk in ids(results)[:3]
     assert any("a standing preference: Note: from now on" in r.text for r in results)
+
+
+DRAWING = [
+    "Caroline: What my drawings mean to me changes every day, Melanie.",
+    "Melanie: Your drawing of the garden means so much to your mom, Caroline.",
+    "Caroline: I finished a drawing of the lake last night, and a drawing of my mom's garden.",
+    "Melanie: That's awesome, Caroline! You drew it? What does the drawing mean to you?",
+    "Caroline: Thanks! It stands for freedom and being real, a nudge to stay true to myself and embrace who I "
+    "am, every single day, whatever happens next, with the people I love around me.",
+    "Melanie: My kids love drawing too, they drew the whole family on the fridge.",
+    "Caroline: Drawing flowers is one of my favourite things to do on Sundays.",
+    "Melanie: We went camping by the lake and roasted marshmallows.",
+]
+
+
+def test_in_a_transcript_the_answer_to_a_question_turn_follows_the_first_places(alice, settings):
+    """The answer to "What does the drawing mean to you?" shares no word with the question asked of the memory;
+    it is the next turn, by the other speaker, so it comes right after the first ``CONTEXT_ANSWERS_AFTER``
+    places (which do not change)."""
+    turns = [save(alice, text, created_at=WHEN) for text in DRAWING]  # one session, one time: saved in order
+    question, answer = turns[3].pk, turns[4].pk
+    ask = "What does Caroline's drawing mean to her?"
+    settings.CONTEXT_ANSWERS_AFTER = 0
+    plain = ids(context.context_search(user=alice, query=ask, top_k=8))
+    at = plain.index(question) + 1
+    assert plain.index(answer) > at  # without the step, other drawing turns come between them
+
+    settings.CONTEXT_ANSWERS_AFTER = at
+    results = ids(context.context_search(user=alice, query=ask, top_k=8))
+
+    assert results[:at] == plain[:at] and results[at] == answer
+    assert sorted(results) == sorted(plain)
