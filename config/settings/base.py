@@ -620,6 +620,9 @@ CONTEXT_RECENCY_HALF_LIFE_DAYS = env.float("CONTEXT_RECENCY_HALF_LIFE_DAYS", def
 # Memories inside a time the query names move up by this many standard deviations: 2.0 chosen on LoCoMo dev
 # (0.669 recall@5 vs 0.653 at 1.0; the chat set's tuning people unchanged; docs/benchmarks.md, 2026-12-06).
 CONTEXT_TIME_MATCH_WEIGHT = env.float("CONTEXT_TIME_MATCH_WEIGHT", default=2.0)
+# A turn of a multi-speaker transcript said by someone the query names ("What did Caroline make?" and "Caroline: I
+# made a bowl"): 2.0 chosen on LoCoMo dev (0.688 recall@5 vs 0.669 without; docs/benchmarks.md, 2026-12-06).
+CONTEXT_SPEAKER_WEIGHT = env.float("CONTEXT_SPEAKER_WEIGHT", default=2.0)
 # A query about the present ("... now?", "currently", "these days") adds weight * 0.5^(age / half-life) too.
 CONTEXT_CURRENT_WEIGHT = env.float("CONTEXT_CURRENT_WEIGHT", default=0.0)
 CONTEXT_CURRENT_HALF_LIFE_DAYS = env.float("CONTEXT_CURRENT_HALF_LIFE_DAYS", default=120.0)

@@ -77,9 +77,8 @@ def ranked_candidates(
     w = weights or Weights.from_settings()
     signals = Signals.of(query, now or timezone.now())
     rows = hybrid_candidates(user=user, query=query, filters=filters)
-    candidates = ranking.transcript_turns_not_standing(
-        ranking.merge([ranking.candidate(row, signals, w) for row in rows])
-    )
+    merged = ranking.merge([ranking.candidate(row, signals, w) for row in rows])
+    candidates = ranking.transcript_turns(merged, signals, w)
     if filters.min_score is not None:
         # The client's own floor, on the scale of the answer's ``score`` (cosine), replaces the abstention rule.
         candidates = [c for c in candidates if c.cosine >= filters.min_score]

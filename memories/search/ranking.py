@@ -5,7 +5,8 @@ The formula, in one place (docs/retrieval.md explains it in words and points her
     relevance  = w_dense * z(cosine) + w_keyword * z(BM25)
     rank_score = relevance
                + w_priority * (priority - normal)
-               + w_time    * [created inside the time the query names ("last month", "in March")]
+               + w_speaker * [a turn of a multi-speaker transcript said by someone the query names]
+               + w_time    * [created inside the time the query names ("last month", "on 9 November")]
                + w_recency * 0.5^(age_days / recency_half_life)      (no named time, not a "when ..." question)
                + w_current * 0.5^(age_days / current_half_life)      (same, and the query asks "... now?")
 
@@ -24,7 +25,7 @@ The order (the answer's ``rank``, 1 = first) is, over the whole candidate pool a
    one replaces (``Memory.superseded_by``, memories.supersession; followed to the latest) has that later one put
    right above it, and moves ``superseded_demote`` places further down (``successors_first``);
 4. when no standing preference is among the first ``standing_position`` places, the closest one is put at that
-   place (default call only; never a turn of a multi-speaker transcript, ``transcript_turns_not_standing``);
+   place (default call only; never a turn of a multi-speaker transcript, ``transcript_turns``);
 5. in a transcript of several speakers ("Caroline: ..."), the answers (the next turn, by another speaker) to
    the question turns among the first ``answers_after`` places come right after those places
    (``answers_after_questions``; the first places do not change).
@@ -69,6 +70,7 @@ class Weights:
     keyword: float
     priority: float
     time_match: float
+    speaker: float
     recency: float
     recency_half_life_days: float
     current: float
@@ -91,6 +93,7 @@ class Weights:
             keyword=settings.CONTEXT_KEYWORD_WEIGHT,
             priority=settings.CONTEXT_PRIORITY_WEIGHT,
             time_match=settings.CONTEXT_TIME_MATCH_WEIGHT,
+            speaker=settings.CONTEXT_SPEAKER_WEIGHT,
             recency=settings.CONTEXT_RECENCY_WEIGHT,
             recency_half_life_days=settings.CONTEXT_RECENCY_HALF_LIFE_DAYS,
             current=settings.CONTEXT_CURRENT_WEIGHT,
@@ -118,11 +121,13 @@ class Signals:
     asks_current: bool
     codes: tuple[str, ...]
     asks_before: bool = False
+    names: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, query: str, now: datetime) -> Signals:
         codes = tuple(code.lower() for code in code_tokens(query))
-        return cls(now, time_window(query, now), asks_when(query), asks_current(query), codes, asks_before(query))
+        window = time_window(query, now)
+        return cls(now, window, asks_when(query), asks_current(query), codes, asks_before(query), names(query))
 
     @property
     def about_present(self) -> bool:
@@ -244,16 +249,25 @@ def speaker(text: str) -> str | None:
     return text.split(":", 1)[0] if SPEAKER_LABEL.match(text) else None
 
 
-def transcript_turns_not_standing(candidates: list[Candidate]) -> list[Candidate]:
-    """A standing preference is the person's own instruction to the assistant ("from now on keep it short"). A
-    turn of a conversation between several people ("Caroline: I always paint on Sundays", an imported dialogue)
-    tells an event, however it is worded: it is not offered as one, nor kept below the floor as one. A transcript
-    turn is one whose speaker label opens at least two candidates of the pool: a conversation's speakers speak
-    many times, while a one-off "Context: I'm the founder of ..." is still the person's own words."""
+def transcript_turns(candidates: list[Candidate], signals: Signals, w: Weights) -> list[Candidate]:
+    """Turns of a conversation between several people (an imported dialogue: "Caroline: I went to ..."): the
+    turns whose speaker label opens at least two candidates of the pool (a conversation's speakers speak many
+    times; a one-off "Context: I'm the founder of ..." is still the person's own words). Two things follow:
+
+    - a question that names a speaker is about what that speaker said ("What did Caroline make?" and
+      "Caroline: I made a bowl"): their turns get ``w.speaker`` added to ``rank_score``;
+    - a standing preference is the person's own instruction to the assistant ("from now on keep it short"); a
+      turn that reads like one ("Melanie: I always paint on Sundays") tells an event: it is not offered as one,
+      nor kept below the floor as one.
+    """
     labels = Counter(label for c in candidates if (label := speaker(c.text)) is not None)
     for c in candidates:
-        if c.standing and labels[speaker(c.text) or ""] >= 2:
-            c.standing = False
+        said_by = speaker(c.text)
+        if said_by is None or labels[said_by] < 2:
+            continue
+        c.standing = False
+        if any(name in said_by.split() for name in signals.names):
+            c.rank_score += w.speaker
     return candidates
 
 

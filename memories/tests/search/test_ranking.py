@@ -253,6 +253,7 @@ def test_in_a_transcript_the_answer_to_a_question_turn_follows_the_first_places(
     turns = [save(alice, text, created_at=WHEN) for text in DRAWING]  # one session, one time: saved in order
     question, answer = turns[3].pk, turns[4].pk
     ask = "What does Caroline's drawing mean to her?"
+    settings.CONTEXT_SPEAKER_WEIGHT = 0.0  # this test is about the order of turns alone
     settings.CONTEXT_ANSWERS_AFTER = 0
     plain = ids(context.context_search(user=alice, query=ask, top_k=8))
     at = plain.index(question) + 1
@@ -263,3 +264,41 @@ def test_in_a_transcript_the_answer_to_a_question_turn_follows_the_first_places(
 
     assert results[:at] == plain[:at] and results[at] == answer
     assert sorted(results) == sorted(plain)
+
+
+POTTERY = [
+    "Melanie: I made a green bowl at the pottery class and glazed it twice, my first pottery bowl!",
+    "Caroline: Lovely! Mine came out as a little blue dish.",
+    "Melanie: The kids want to try pottery next, maybe a mug or a plate.",
+    "Caroline: We should go camping by the lake again soon.",
+]
+
+
+def test_a_question_that_names_a_speaker_ranks_their_turns_higher(alice, settings):
+    """ "What did Caroline make?" is about what Caroline said: her turns get CONTEXT_SPEAKER_WEIGHT more."""
+    with_background(alice)
+    # hours apart: no turn's keyword index holds the turn before it (the conversation window)
+    turns = [save(alice, text, created_at=WHEN + timedelta(hours=i)) for i, text in enumerate(POTTERY)]
+    ask = "What did Caroline make at the pottery class?"
+    settings.CONTEXT_SPEAKER_WEIGHT = 0.0
+    plain = {r.memory_id: r for r in context.context_search(user=alice, query=ask, top_k=4)}
+    assert ids(plain.values())[0] == turns[0].pk  # Melanie's turn matches the words best
+
+    settings.CONTEXT_SPEAKER_WEIGHT = 2.0
+    results = context.context_search(user=alice, query=ask, top_k=4)
+
+    assert ids(results)[0] == turns[1].pk
+    for r in results:
+        said_by_caroline = r.memory_id in (turns[1].pk, turns[3].pk)
+        assert r.rank_score == pytest.approx(plain[r.memory_id].rank_score + (2.0 if said_by_caroline else 0.0))
+
+
+def test_a_one_off_label_is_not_a_speaker(alice, settings):
+    """ "Django: ..." once among the person's own prompts is a topic, not someone in a conversation."""
+    with_background(alice)
+    save(alice, "Django: how do I put the dashboard app into read-only mode for every customer?")
+    ask = "How do I make the Django dashboard read-only?"
+    settings.CONTEXT_SPEAKER_WEIGHT = 0.0
+    plain = [(r.memory_id, r.rank_score) for r in context.context_search(user=alice, query=ask, top_k=3)]
+    settings.CONTEXT_SPEAKER_WEIGHT = 2.0
+    assert [(r.memory_id, r.rank_score) for r in context.context_search(user=alice, query=ask, top_k=3)] == plain
