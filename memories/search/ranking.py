@@ -12,7 +12,9 @@ The formula, in one place (docs/retrieval.md explains it in words and points her
 
 z(x) is x in standard deviations above its mean over all of the user's chunks that match the filters. A chunk
 whose vector is not written yet has no dense term. Several chunks of one exchange (a prompt and the answer
-saved with it, or one long memory) count once, with the best chunk's scores.
+saved with it, or one long memory) count once, with the best chunk's scores. A turn of a multi-speaker
+transcript is one whose speaker label ("Caroline: ...") opens at least two candidates of the pool
+(``transcript_turns``).
 
 The order (the answer's ``rank``, 1 = first) is, over the whole candidate pool and never depending on top_k:
 
@@ -298,7 +300,9 @@ def _names_known(found: tuple[str, ...], candidates: list[Candidate]) -> bool:
 def order(
     candidates: list[Candidate], signals: Signals, w: Weights, *, pin_threshold: float, standing: bool
 ) -> list[Candidate]:
-    """The whole pool in answer order (steps 1-3 of the module docstring); callers take a prefix."""
+    """The whole pool in answer order, steps 1-4 of the module docstring (step 5 needs each question turn's next
+    turn from the database: ``answers_after_questions``, called by context.ranked_candidates); callers take a
+    prefix."""
     for c in candidates:
         c.first = c.pinned and c.cosine >= pin_threshold
     ranked = sorted(candidates, key=lambda c: (not c.first, *_key(c)))
