@@ -40,6 +40,7 @@ from datetime import datetime
 from django.conf import settings
 
 from memories.models import Kind, Priority
+from memories.search.answerable import coverage as answer_coverage
 from memories.search.hybrid import HybridRow
 from memories.search.query import (
     SPEAKER_LABEL,
@@ -78,6 +79,12 @@ class Weights:
     min_cosine_personal: float
     min_cosine_general: float
     min_cosine_result: float
+    # Answer coverage (memories.search.answerable): a personal prompt's floor rises to at most
+    # ``min_cosine_uncovered`` as fewer of its specific words appear in the best ``coverage_top`` candidates.
+    min_cosine_uncovered: float = 0.0
+    coverage_slope: float = 0.0
+    coverage_top: int = 3
+    coverage_common_zipf: float = 6.0
 
     @classmethod
     def from_settings(cls) -> Weights:
@@ -99,6 +106,10 @@ class Weights:
             min_cosine_personal=settings.CONTEXT_MIN_COSINE_PERSONAL,
             min_cosine_general=settings.CONTEXT_MIN_COSINE_GENERAL,
             min_cosine_result=settings.CONTEXT_MIN_COSINE_RESULT,
+            min_cosine_uncovered=settings.CONTEXT_MIN_COSINE_UNCOVERED,
+            coverage_slope=settings.CONTEXT_COVERAGE_SLOPE,
+            coverage_top=settings.CONTEXT_COVERAGE_TOP,
+            coverage_common_zipf=settings.CONTEXT_COVERAGE_COMMON_ZIPF,
         )
 
 
@@ -242,9 +253,28 @@ def answerable(candidates: list[Candidate], query: str, w: Weights) -> bool:
     match on a code-like token (an order number, a ticket id) is evidence on its own, and so is a keyword match
     on a chunk the worker has not embedded yet.
     """
+    if any(c.code_match or c.pending for c in candidates):
+        return True
+    best = max((c.cosine for c in candidates), default=0.0)
+    return best >= answer_floor(candidates, query, w)
+
+
+def answer_floor(candidates: list[Candidate], query: str, w: Weights) -> float:
+    """The cosine the best candidate must reach: the general floor, or for a prompt about the person the personal
+    floor raised by what its best candidates leave out: max(personal, uncovered - slope * coverage)."""
     personal = is_personal(query) or _names_known(names(query), candidates)
-    floor = w.min_cosine_personal if personal else w.min_cosine_general
-    return any(c.cosine >= floor or c.code_match or c.pending for c in candidates)
+    if not personal:
+        return w.min_cosine_general
+    if w.min_cosine_uncovered <= w.min_cosine_personal:
+        return w.min_cosine_personal
+    return max(w.min_cosine_personal, w.min_cosine_uncovered - w.coverage_slope * coverage(query, candidates, w))
+
+
+def coverage(query: str, candidates: list[Candidate], w: Weights) -> float:
+    """How much of what the query names is in its ``coverage_top`` best exchanges (prompt and answer), 0..1."""
+    top = candidates[: w.coverage_top]
+    texts = [f"{c.row.prompt}\n{c.row.text}" for c in top]
+    return answer_coverage(query, texts, common=w.coverage_common_zipf)
 
 
 def _names_known(found: tuple[str, ...], candidates: list[Candidate]) -> bool:
