@@ -19,7 +19,8 @@ reciprocal-rank fusion of the two (k=60). "no abstention" is the default ranking
 
 Abstention: "near-miss" questions are in a field the person talks about but nothing they said answers them;
 "unrelated" (``off_topic``) are plainly off their topics. The rate is how often the default call returns
-nothing at all.
+nothing at all. Below it, how well each signal the rule can read separates on-topic questions from either group
+(AUC): the best candidate's cosine, and answer coverage (memories/search/answerable.py).
 """
 
 from __future__ import annotations
@@ -173,6 +174,7 @@ def evaluate(split: str, variants: dict[str, dict[str, Any]]) -> dict[str, Any]:
     abstained: dict[str, dict[str, list[bool]]] = {v: defaultdict(list) for v in variants}
     newer_first: list[bool] = []  # update questions: the newer exchange above the stale one (first variant)
     misses: list[dict[str, Any]] = []
+    evidence: dict[str, list[tuple[float, float]]] = defaultdict(list)  # group -> (best cosine, coverage) per prompt
     people = load(split)
     links = {"labelled": 0, "linked": 0, "other": 0}  # supersession links between prompts, by exchange
     for persona in people:
@@ -181,6 +183,7 @@ def evaluate(split: str, variants: dict[str, dict[str, Any]]) -> dict[str, Any]:
             links[key] += count
         for q in persona["questions"]:
             now = datetime.fromisoformat(q["asked_at"])
+            evidence["on-topic"].append(answer_evidence(user, q["query"], now))
             got: dict[str, list[str]] = {}
             for variant, overrides in variants.items():
                 with settings_of(overrides):
@@ -204,6 +207,7 @@ def evaluate(split: str, variants: dict[str, dict[str, Any]]) -> dict[str, Any]:
         for group in ("near_miss", "off_topic"):
             for q in persona.get(group, []):
                 now = datetime.fromisoformat(q["asked_at"])
+                evidence[group].append(answer_evidence(user, q["query"], now))
                 for variant, overrides in variants.items():
                     with settings_of(overrides):
                         results = context.context_search(user=user, query=q["query"], top_k=5, now=now)
@@ -234,6 +238,38 @@ def evaluate(split: str, variants: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "near_miss questions": sum(len(p.get("near_miss", [])) for p in people),
         "off_topic questions": sum(len(p["off_topic"]) for p in people),
         "misses": misses,
+        "separation": separation(evidence),
+    }
+
+
+def answer_evidence(user: Any, query: str, now: datetime) -> tuple[float, float]:
+    """What the abstention rule reads: the best candidate's cosine and the query's answer coverage
+    (memories.search.answerable) in its best exchanges, at the current CONTEXT_COVERAGE_* settings."""
+    from memories.search import context, ranking
+    from memories.search.ranking import Weights
+
+    candidates = context.ranked_candidates(user=user, query=query, now=now, abstain=False)
+    best = max((c.cosine for c in candidates), default=0.0)
+    return best, ranking.coverage(query, candidates, Weights.from_settings())
+
+
+def auc(positives: list[float], negatives: list[float]) -> float:
+    """The chance that a random on-topic prompt scores above a random other one (ties count half)."""
+    if not positives or not negatives:
+        return float("nan")
+    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
+    return round(wins / (len(positives) * len(negatives)), 3)
+
+
+def separation(evidence: dict[str, list[tuple[float, float]]]) -> dict[str, dict[str, float]]:
+    """How well each signal tells on-topic questions from near misses and from unrelated prompts (AUC, 0.5 = not
+    at all)."""
+    on = evidence["on-topic"]
+    return {
+        signal: {
+            group: auc([e[i] for e in on], [e[i] for e in evidence[group]]) for group in ("near_miss", "off_topic")
+        }
+        for i, signal in enumerate(("best cosine", "answer coverage"))
     }
 
 
@@ -275,6 +311,12 @@ def print_side_by_side(reports: list[dict[str, Any]]) -> None:
             for r in reports
         ]
         print(f"{variant:<28}" + " | ".join(f"{c:^{width}}" for c in cells))
+    print("on-topic vs near-miss / vs unrelated, AUC of each signal alone (0.5: no separation)")
+    for signal in reports[0].get("separation", {}):
+        cells = [
+            f"{r['separation'][signal]['near_miss']:.3f} / {r['separation'][signal]['off_topic']:.3f}" for r in reports
+        ]
+        print(f"{signal:<28}" + " | ".join(f"{c:^{width}}" for c in cells))
 
 
 def main() -> int:

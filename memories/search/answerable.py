@@ -20,7 +20,7 @@ from functools import lru_cache
 
 from wordfreq import zipf_frequency
 
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
 _KEY_LETTERS = 6
 
 
@@ -28,7 +28,7 @@ def words(text: str) -> list[str]:
     """The words of ``text``, lower-cased, without a possessive "'s" ("Biscuit's" -> "biscuit")."""
     out = []
     for word in _WORD.findall(text.lower()):
-        word = word.replace("’", "'")
+        word = word.replace("\u2019", "'")
         out.append(word.removesuffix("'s"))
     return out
 

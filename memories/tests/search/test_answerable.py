@@ -28,7 +28,7 @@ def test_it_weighs_a_word_english_does_not_know_the_most():
 
 
 def test_it_reads_words_without_their_possessive():
-    assert words("Biscuit's new vet, Dr. Kaya’s clinic") == ["biscuit", "new", "vet", "dr", "kaya", "clinic"]
+    assert words("Biscuit's new vet, Dr. Kaya\u2019s clinic") == ["biscuit", "new", "vet", "dr", "kaya", "clinic"]
 
 
 def test_it_is_whole_when_the_evidence_names_every_specific_word():
