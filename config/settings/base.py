@@ -631,13 +631,12 @@ CONTEXT_SUPERSEDE_MARGIN = env.float("CONTEXT_SUPERSEDE_MARGIN", default=0.05)
 CONTEXT_MIN_COSINE_PERSONAL = env.float("CONTEXT_MIN_COSINE_PERSONAL", default=0.29)
 CONTEXT_MIN_COSINE_GENERAL = env.float("CONTEXT_MIN_COSINE_GENERAL", default=0.43)
 CONTEXT_MIN_COSINE_RESULT = env.float("CONTEXT_MIN_COSINE_RESULT", default=0.15)
-# Answer coverage (memories/search/answerable.py): a personal prompt's floor is max(CONTEXT_MIN_COSINE_PERSONAL,
-# CONTEXT_MIN_COSINE_UNCOVERED - CONTEXT_COVERAGE_SLOPE * coverage), coverage being the share of the query's specific
-# words (weighted by CONTEXT_COVERAGE_COMMON_ZIPF - their English Zipf frequency) found in its CONTEXT_COVERAGE_TOP
-# best exchanges. CONTEXT_MIN_COSINE_UNCOVERED at or below the personal floor turns it off.
-CONTEXT_MIN_COSINE_UNCOVERED = env.float("CONTEXT_MIN_COSINE_UNCOVERED", default=0.0)
-CONTEXT_COVERAGE_SLOPE = env.float("CONTEXT_COVERAGE_SLOPE", default=0.3)
-CONTEXT_COVERAGE_TOP = env.int("CONTEXT_COVERAGE_TOP", default=3)
+# Answer coverage (memories/search/answerable.py): both floors rise by CONTEXT_UNCOVERED_LIFT * (1 - coverage),
+# coverage being the share of the query's specific words (weight: CONTEXT_COVERAGE_COMMON_ZIPF minus the word's
+# English Zipf frequency) found in its CONTEXT_COVERAGE_TOP best exchanges. Chosen on the chat set's tuning people
+# (docs/benchmarks.md, 2026-12-06); 0 turns it off.
+CONTEXT_UNCOVERED_LIFT = env.float("CONTEXT_UNCOVERED_LIFT", default=0.06)
+CONTEXT_COVERAGE_TOP = env.int("CONTEXT_COVERAGE_TOP", default=5)
 CONTEXT_COVERAGE_COMMON_ZIPF = env.float("CONTEXT_COVERAGE_COMMON_ZIPF", default=6.0)
 # A standing preference ("from now on keep it short") joins an answer that has none when at least this close.
 CONTEXT_STANDING_MIN_COSINE = env.float("CONTEXT_STANDING_MIN_COSINE", default=0.2)

@@ -79,11 +79,10 @@ class Weights:
     min_cosine_personal: float
     min_cosine_general: float
     min_cosine_result: float
-    # Answer coverage (memories.search.answerable): a personal prompt's floor rises to at most
-    # ``min_cosine_uncovered`` as fewer of its specific words appear in the best ``coverage_top`` candidates.
-    min_cosine_uncovered: float = 0.0
-    coverage_slope: float = 0.0
-    coverage_top: int = 3
+    # Answer coverage (memories.search.answerable): the floor rises by up to ``uncovered_lift`` as fewer of the
+    # query's specific words appear in its best ``coverage_top`` candidates.
+    uncovered_lift: float = 0.0
+    coverage_top: int = 5
     coverage_common_zipf: float = 6.0
 
     @classmethod
@@ -106,8 +105,7 @@ class Weights:
             min_cosine_personal=settings.CONTEXT_MIN_COSINE_PERSONAL,
             min_cosine_general=settings.CONTEXT_MIN_COSINE_GENERAL,
             min_cosine_result=settings.CONTEXT_MIN_COSINE_RESULT,
-            min_cosine_uncovered=settings.CONTEXT_MIN_COSINE_UNCOVERED,
-            coverage_slope=settings.CONTEXT_COVERAGE_SLOPE,
+            uncovered_lift=settings.CONTEXT_UNCOVERED_LIFT,
             coverage_top=settings.CONTEXT_COVERAGE_TOP,
             coverage_common_zipf=settings.CONTEXT_COVERAGE_COMMON_ZIPF,
         )
@@ -251,7 +249,9 @@ def answerable(candidates: list[Candidate], query: str, w: Weights) -> bool:
     unlike the z-scores used for ordering. A prompt about the person ("my accountant", "what did you
     suggest") presupposes a memory and gets the lower floor; a general question needs a closer match. An exact
     match on a code-like token (an order number, a ticket id) is evidence on its own, and so is a keyword match
-    on a chunk the worker has not embedded yet.
+    on a chunk the worker has not embedded yet. Both floors rise when the query's specific words are missing from
+    its best candidates (answer coverage, memories.search.answerable): "how do I descale my kettle?" in a history
+    of allotment chats needs a closer match than "which seed potatoes did I order?".
     """
     if any(c.code_match or c.pending for c in candidates):
         return True
@@ -260,14 +260,13 @@ def answerable(candidates: list[Candidate], query: str, w: Weights) -> bool:
 
 
 def answer_floor(candidates: list[Candidate], query: str, w: Weights) -> float:
-    """The cosine the best candidate must reach: the general floor, or for a prompt about the person the personal
-    floor raised by what its best candidates leave out: max(personal, uncovered - slope * coverage)."""
+    """The cosine the best candidate must reach: the personal or the general floor, raised by what the best
+    candidates leave out of the query: floor + uncovered_lift * (1 - coverage)."""
     personal = is_personal(query) or _names_known(names(query), candidates)
-    if not personal:
-        return w.min_cosine_general
-    if w.min_cosine_uncovered <= w.min_cosine_personal:
-        return w.min_cosine_personal
-    return max(w.min_cosine_personal, w.min_cosine_uncovered - w.coverage_slope * coverage(query, candidates, w))
+    base = w.min_cosine_personal if personal else w.min_cosine_general
+    if w.uncovered_lift <= 0:
+        return base
+    return base + w.uncovered_lift * (1.0 - coverage(query, candidates, w))
 
 
 def coverage(query: str, candidates: list[Candidate], w: Weights) -> float:
