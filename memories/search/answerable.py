@@ -38,6 +38,11 @@ def _zipf(word: str) -> float:
     return float(zipf_frequency(word, "en"))
 
 
+def load() -> None:
+    """Read the English word list now (about 0.1 s), not in a worker's first request."""
+    _zipf("the")
+
+
 def specificity(word: str, *, common: float) -> float:
     """How specific ``word`` is: ``common`` minus its Zipf frequency in English, never below 0."""
     return max(0.0, common - _zipf(word))
