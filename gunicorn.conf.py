@@ -89,11 +89,14 @@ def worker_exit(server: Any, worker: Any) -> None:
 
 
 def _load_model(owner: Any, who: str) -> None:
+    from django.conf import settings
+
     from memories.embedding import embeddings
     from memories.search import answerable
 
     if embeddings.is_loaded():
         return
     embeddings.get_model()
-    answerable.load()  # the word list /context's abstention reads (memories/search/answerable.py)
+    if settings.CONTEXT_UNCOVERED_LIFT > 0:
+        answerable.load()  # the word list /context's abstention then reads (memories/search/answerable.py)
     owner.log.info("embedding model loaded in %s (pid %s)", who, os.getpid())

@@ -18,8 +18,6 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
-from wordfreq import zipf_frequency
-
 _WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
 _KEY_LETTERS = 6
 
@@ -35,6 +33,9 @@ def words(text: str) -> list[str]:
 
 @lru_cache(maxsize=32768)
 def _zipf(word: str) -> float:
+    # Imported here: a process whose abstention never reads coverage (CONTEXT_UNCOVERED_LIFT=0) never pays for it.
+    from wordfreq import zipf_frequency
+
     return float(zipf_frequency(word, "en"))
 
 
