@@ -1,9 +1,9 @@
 """Answer coverage: how much of what a query names appears in the exchanges that would answer it.
 
-The abstention rule (memories.search.ranking.answerable, docs/retrieval.md "Abstention") reads it beside the best
-cosine. A prompt about the person whose specific words ("matcha", "croissants", "Fukushima") are in the best
-candidates needs little cosine to be answered; one whose specific words are nowhere in them ("how do I renew my
-driver's licence", for a baker) needs a close match, like a general question.
+The abstention rule (memories.search.ranking.answer_floor, docs/retrieval.md "Abstention") can read it beside the
+best cosine: with CONTEXT_UNCOVERED_LIFT > 0 (off by default) the floor rises by that lift times the share of the
+query left uncovered, so "how do I renew my driver's licence?" in a baker's history, whose specific words are
+nowhere in the best candidates, needs a closer match than "which butter do I use for croissants?".
 
 A word's weight is how specific it is in English: ``common - zipf`` (0 when negative), with zipf its frequency
 on the Zipf scale from the wordfreq library (7 for "the", about 3 for "bridesmaids", 0 for a word it does not
