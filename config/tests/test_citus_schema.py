@@ -155,6 +155,7 @@ def test_it_migrates_a_database_that_holds_rows():
     from memories.models import Chunk, ImportUploadPart, Memory
 
     assert Memory.objects.get(pk=ids["memory"]).superseded_by_id == ids["older"]
+    assert Memory.objects.get(pk=ids["rule"]).standing and not Memory.objects.get(pk=ids["older"]).standing
     assert Chunk.objects.filter(memory_id=ids["memory"], user_id=ids["user"]).count() == 1
     assert list(AccessTokenSpace.objects.values_list("user_id", flat=True)) == [ids["user"]]
     assert list(AppConnectionSpace.objects.values_list("user_id", flat=True)) == [ids["user"]]
@@ -183,10 +184,12 @@ def _old_rows(apps) -> dict:
     memory = Memory.objects.create(**mine, text="I moved to Paris.", content_hash="b" * 64)
     Memory.objects.filter(pk=older.pk).update(superseded_by=memory)
     Memory.objects.filter(pk=memory.pk).update(superseded_by=older)  # any memory of the same person
+    # Saved before migration 0017 learnt this way of stating a standing preference.
+    rule = Memory.objects.create(**mine, text="pls no tables in your answers", content_hash="c" * 64)
     apps.get_model("memories", "Chunk").objects.create(memory=memory, user=user, position=0, text="I moved to Paris.")
     job = apps.get_model("memories", "ImportJob").objects.create(user=user, space=space, format="chatgpt", size=4)
     apps.get_model("memories", "ImportUploadPart").objects.create(job=job, position=0, data=b"data")
     apps.get_model("dashboard", "UserActivity").objects.create(
         day="2026-12-06", user=user, last_seen="2026-12-06T00:00Z"
     )
-    return {"user": user.pk, "memory": memory.pk, "older": older.pk}
+    return {"user": user.pk, "memory": memory.pk, "older": older.pk, "rule": rule.pk}

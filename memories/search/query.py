@@ -163,12 +163,21 @@ def _named_day(query: str, now: datetime) -> datetime | None:
 
 
 # A standing instruction or preference: said once, meant for every later answer ("from now on keep it short",
-# "I'm vegetarian", "always give paces in km", "please don't use tables"). Matched on what the person wrote.
+# "I'm vegetarian", "always give paces in km", "please don't use tables", "pls no tables in your answers", "stop
+# giving me Illustrator instructions", "a thing to remember for any food stuff: I eat halal"). Matched on what
+# the person wrote. Phrasings were added from the chat set's tuning people only (docs/retrieval.md); migration
+# 0017 flags the memories saved before.
 STANDING_PATTERN = (
-    r"\m(from now on|going forward|in general|for future reference|ground rule|rule for|every time"
-    r"|always|never|whenever you|i prefer|i'd prefer|i would prefer|i'd rather"
-    r"|(please )?(don't|do not) (ever )?(use|put|give|write|suggest|include|add|recommend)"
-    r"|i'm (a |an )?(vegetarian|vegan|pescatarian|lactose[- ]intolerant|allergic|gluten[- ]free|coeliac|celiac)"
+    r"\m(from now on|from now,? (when|whenever)|going forward|in general|for future reference|ground rule|rule for"
+    r"|every time|always|never|whenever you|i prefer|i'd prefer|i would prefer|i'd rather"
+    r"|((please|pls|plz) )?(don't|do not) (ever )?(use|put|give|write|suggest|include|add|recommend)"
+    r"|(please|pls|plz) no \w+"
+    r"|(in|for) (your|all|future|all your) (answers|replies|responses)"
+    r"|stop (giving|using|sending|suggesting|recommending|writing|adding)"
+    r"|(thing|things|something) to (remember|keep in mind)|remember that i"
+    r"|i'm (a |an )?(vegetarian|vegan|pescatarian|lactose[- ]intolerant|allergic|gluten[- ]free|coeliac|celiac"
+    r"|halal|kosher)"
+    r"|i (only )?eat (halal|kosher|vegan|vegetarian)"
     r"|i (only|don't|do not|can't|cannot) (eat|drink|use|write|read)"
     r"|keep (it|answers|your answers|things) (short|brief))\M"
 )

@@ -92,6 +92,13 @@ def test_when_questions_are_recognised():
         "Please don't put things in tables for me.",
         "Always give me distances in kilometres.",
         "I only use pytest.",
+        # Ways the chat set's tuning people said it (bench/data/chatset: bogdan, hana, noor).
+        "what do i do now. and pls no tables in your answers, I read on the phone",
+        "So from now when you give me meals, make them low carb.",
+        "Quick thing to remember for any food stuff: I'm Muslim and eat halal.",
+        "Stop giving me Illustrator instructions please. I do everything in Figma.",
+        "I'm halal, so no pork in any recipe.",
+        "Please no emojis.",
     ],
 )
 def test_it_recognises_standing_preferences(text):
@@ -101,6 +108,8 @@ def test_it_recognises_standing_preferences(text):
 def test_ordinary_prompts_are_not_standing_preferences():
     assert not query.is_standing("How long do I boil an egg?")
     assert not query.is_standing("My landlord's plumber is called Dave.")
+    assert not query.is_standing("The race is three weeks from now. What should I eat the night before?")
+    assert not query.is_standing("There is no use in fixing it twice, is there?")
 
 
 def test_the_standing_sentence_is_cut_out_of_a_longer_prompt():
