@@ -1,6 +1,7 @@
 """The answer for top_k=k is exactly the first k of the answer for any K >= k (memories/search/ranking.py).
 
-A property test over real saved memories: hypothesis draws the query, the filters, which memories are pinned,
+A property test over real saved memories (a person's exchanges and an imported two-person transcript, whose
+turns the ranking treats apart): hypothesis draws the query, the filters, which memories are pinned,
 the token budget and the two sizes; the ranking must not move.
 """
 
@@ -34,7 +35,15 @@ EXCHANGES = [
     ("chatgpt", "I practise the cello every evening for thirty minutes.", "Thirty minutes a day builds skill."),
     ("gemini", "Our kitchen renovation needs new oak cabinets.", "Oak cabinets suit a warm kitchen."),
 ]
+# An imported conversation between two people: transcript turns (a named speaker, a question and its answer).
+TRANSCRIPT = [
+    "Caroline: I went to a pottery class last Friday.",
+    "Melanie: Fun! What did you make at the pottery class?",
+    "Caroline: A little blue bowl, I always wanted one.",
+    "Melanie: I always paint by the lake on Sundays.",
+]
 QUERIES = [
+    "What did Caroline make at the pottery class?",
     "where do we live now?",
     "how much is the country loaf?",
     "my marathon plan",
@@ -60,6 +69,9 @@ def memories(alice) -> list[int]:
             user=alice, kind="response", provider=provider, text=answer, prompt=prompt, created_at=when
         )
         ids.append(reply.stored.pk)
+    for turn in TRANSCRIPT:  # one session: one time, saved in order
+        saved = services.memory_save(user=alice, kind="prompt", provider="chatgpt", text=turn, created_at=START)
+        ids.append(saved.stored.pk)
     return ids
 
 
