@@ -152,6 +152,7 @@ class Candidate:
     pinned: bool
     standing: bool
     first: bool = field(default=False)  # a pin that clears the threshold: ordered above everything else
+    transcript: bool = field(default=False)  # a turn of a multi-speaker transcript (``transcript_turns``)
 
     @property
     def memory_id(self) -> int:
@@ -267,6 +268,7 @@ def transcript_turns(candidates: list[Candidate], signals: Signals, w: Weights) 
         said_by = speaker(c.text)
         if said_by is None or labels[said_by] < 2:
             continue
+        c.transcript = True
         c.standing = False
         if any(name in said_by.split() for name in signals.names):
             c.rank_score += w.speaker
@@ -324,7 +326,7 @@ def order(
 def question_turns(ranked: list[Candidate], w: Weights) -> list[Candidate]:
     """The transcript turns among the first ``answers_after`` places that ask something ("Melanie: What does
     it mean to you?"): their answers are the next turns (``answers_after_questions``)."""
-    return [c for c in ranked[: w.answers_after] if speaker(c.text) is not None and "?" in c.text]
+    return [c for c in ranked[: w.answers_after] if c.transcript and "?" in c.text]
 
 
 def answers_after_questions(ranked: list[Candidate], next_of: dict[int, int], w: Weights) -> list[Candidate]:
@@ -332,15 +334,14 @@ def answers_after_questions(ranked: list[Candidate], next_of: dict[int, int], w:
     speaker, and it rarely repeats the question's words. The first ``answers_after`` places stay the best
     matches; right after them come the answers (in the pool) to the question turns among them, in their order,
     then the rest. ``next_of`` maps a memory to the one saved right after it (hybrid.next_turns)."""
-    head = ranked[: w.answers_after]
-    by_id = {c.memory_id: c for c in ranked[w.answers_after :]}
-    answers: list[Candidate] = []
+    head, rest = ranked[: w.answers_after], ranked[w.answers_after :]
+    by_id = {c.memory_id: c for c in rest}
+    answers: dict[int, Candidate] = {}
     for question in question_turns(ranked, w):
         answer = by_id.get(next_of.get(question.memory_id, 0))
-        said_by = None if answer is None else speaker(answer.text)
-        if answer is not None and said_by is not None and said_by != speaker(question.text) and answer not in answers:
-            answers.append(answer)
-    return head + answers + [c for c in ranked[w.answers_after :] if c not in answers]
+        if answer is not None and answer.transcript and speaker(answer.text) != speaker(question.text):
+            answers.setdefault(answer.memory_id, answer)
+    return head + list(answers.values()) + [c for c in rest if c.memory_id not in answers]
 
 
 def _successor_key(c: Candidate) -> tuple[str, str | int] | None:
