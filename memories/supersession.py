@@ -29,7 +29,7 @@ from django.db.models import Q, QuerySet
 from accounts.models import User
 from core.exceptions import NotFound
 from memories.models import Kind, Memory
-from memories.search.query import SPEAKER_LABEL
+from memories.search.ranking import speaker
 
 # A change of state, said the way people say it in chat.
 _CUE = re.compile(
@@ -162,7 +162,7 @@ def restates(ev: Evidence, ways: Sequence[Rule]) -> bool:
 # For each new prompt, the earlier prompts of the same person and their best chunk-to-chunk cosine. Only users
 # below SEARCH_HNSW_MIN_USER_CHUNKS chunks: the pairwise scan grows with the person's history.
 _PAIRS_SQL = """
-SELECT n.id, n.text, o.id, o.text, max(1 - (oc.embedding <=> nc.embedding))::float8 AS cosine
+SELECT n.id, n.user_id, n.text, o.id, o.text, max(1 - (oc.embedding <=> nc.embedding))::float8 AS cosine
 FROM memories_memory n
 JOIN memories_chunk nc ON nc.memory_id = n.id AND nc.embedding IS NOT NULL
 JOIN memories_chunk oc ON oc.user_id = n.user_id AND oc.embedding IS NOT NULL
@@ -170,7 +170,7 @@ JOIN memories_memory o ON o.id = oc.memory_id
 WHERE n.id = ANY(%(ids)s) AND n.kind = 'prompt' AND o.kind = 'prompt' AND o.created_at < n.created_at
   AND o.space_id = n.space_id AND o.superseded_by_id IS NULL
   AND (SELECT count(*) FROM memories_chunk WHERE user_id = n.user_id) < %(full_scan_max)s
-GROUP BY n.id, n.text, o.id, o.text
+GROUP BY n.id, n.user_id, n.text, o.id, o.text
 HAVING max(1 - (oc.embedding <=> nc.embedding)) >= %(min_cosine)s
 ORDER BY n.id, cosine DESC
 """
@@ -193,8 +193,10 @@ def supersessions_find(*, memory_ids: Sequence[int]) -> list[tuple[int, int]]:
         )
         rows = cursor.fetchall()
     found: dict[int, int] = {}
-    for new_id, new_text, old_id, old_text, cosine in rows:
-        if new_id in found or SPEAKER_LABEL.match(new_text) or SPEAKER_LABEL.match(old_text):
+    labelled = {(row[1], label) for row in rows for said in (row[2], row[4]) if (label := speaker(said))}
+    speakers = _transcript_speakers(labelled)
+    for new_id, user_id, new_text, old_id, old_text, cosine in rows:
+        if new_id in found or (user_id, speaker(new_text)) in speakers or (user_id, speaker(old_text)) in speakers:
             # A transcript of several speakers ("Caroline: ...", an imported dialogue) tells events, not one
             # person's current facts: as "newer facts first", supersession is only between the person's own words.
             continue
@@ -202,6 +204,18 @@ def supersessions_find(*, memory_ids: Sequence[int]) -> list[tuple[int, int]]:
         if restates(ev, ways):
             found[new_id] = old_id
     return [(old, new) for new, old in found.items()]
+
+
+def _transcript_speakers(labelled: set[tuple[Any, str]]) -> set[tuple[Any, str]]:
+    """The (person, label) pairs among ``labelled`` whose label opens at least two of that person's memories: the
+    speakers of a transcript ("Caroline: ..." speaks many times), not a prompt that happens to open with "Update:"
+    or "News:" (the rule ``ranking.transcript_turns`` applies to a query's candidates)."""
+    out: set[tuple[Any, str]] = set()
+    for user_id, label in labelled:
+        opened = Memory.objects.filter(user_id=user_id, text__startswith=f"{label}:")[:2].count()
+        if opened >= 2:
+            out.add((user_id, label))
+    return out
 
 
 def supersessions_detect(*, memory_ids: Sequence[int]) -> int:

@@ -399,8 +399,8 @@ def newer_first(ranked: list[Candidate], signals: Signals, w: Weights) -> list[C
             and newer.cosine >= older.cosine - w.supersede_margin
             and not (older.first and not newer.first)
             and not (older.pinned and not newer.pinned)
-            and not SPEAKER_LABEL.match(newer.text)
-            and not SPEAKER_LABEL.match(older.text)
+            and not newer.transcript
+            and not older.transcript
         )
 
     for i in range(1, window):
