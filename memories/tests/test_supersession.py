@@ -96,6 +96,14 @@ def test_it_leaves_a_transcript_of_several_speakers_alone(alice):
     assert not Memory.objects.exclude(superseded_by=None).exists()
 
 
+def test_a_prompt_that_opens_with_a_one_off_label_is_the_persons_own_words(alice):
+    """ "Update: ..." or "News: ..." once is the person speaking, not a speaker of a transcript."""
+    old = save(alice, OLD, when=JAN)
+    new = save(alice, f"Update: {NEW}", when=JUNE)
+    old.refresh_from_db()
+    assert old.superseded_by_id == new.pk
+
+
 def test_it_never_links_two_people(alice, bob):
     save(bob, OLD, when=JAN)
     save(alice, NEW, when=JUNE)

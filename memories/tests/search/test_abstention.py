@@ -85,6 +85,15 @@ def test_a_replaced_statement_ranks_below_its_replacement_and_both_stay_for_when
     assert {"Utrecht", "Toronto"} <= {w for r in history for w in ("Utrecht", "Toronto") if w in r.text}
 
 
+def test_a_newer_statement_opening_with_a_one_off_label_goes_first(alice):
+    """Newer facts win for the person's own words, "News: ..." included (a label that opens one memory is not a
+    transcript's speaker: ranking.transcript_turns)."""
+    save(alice, "Our rent for the flat in Leeds is 950 pounds a month.", when=JAN)
+    save(alice, "News: our rent for the flat in Leeds is 990 pounds a month from June.", when=JUN)
+    results = context.context_search(user=alice, query="How much is our rent for the flat in Leeds?", top_k=2, now=NOV)
+    assert "990" in results[0].text
+
+
 def test_a_time_in_the_query_brings_that_time_first(alice):
     save(alice, "My left knee hurts after long runs, should I ice it?", when=MAR)
     save(alice, "My left knee hurts again after the half marathon, should I see a physio?", when=SEP)
