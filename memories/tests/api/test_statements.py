@@ -52,7 +52,7 @@ def _name(sql: str) -> str:
         (r"procrastinate_defer_jobs", "defer"),
         (r"^SELECT c\.id, c\.text, c\.search_text", "take pending"),
         (r"^UPDATE memories_chunk c SET embedding", "write vectors"),
-        (r"^SELECT n\.id, n\.text, o\.id, o\.text", "find restatements"),
+        (r"^SELECT n\.id, n\.user_id, n\.text, o\.id, o\.text", "find restatements"),
         (r'^UPDATE "memories_idempotencykey"', "remember response"),
         (r'^SELECT .* FROM "memories_idempotencykey"', "replay"),
         (r'^SELECT .* FROM "memories_memory"', "existing memory"),
