@@ -29,7 +29,7 @@ from django.db.models import Q, QuerySet
 from accounts.models import User
 from core.exceptions import NotFound
 from memories.models import Kind, Memory
-from memories.search.ranking import speaker
+from memories.search.query import speaker
 
 # A change of state, said the way people say it in chat.
 _CUE = re.compile(
@@ -193,29 +193,35 @@ def supersessions_find(*, memory_ids: Sequence[int]) -> list[tuple[int, int]]:
         )
         rows = cursor.fetchall()
     found: dict[int, int] = {}
-    labelled = {(row[1], label) for row in rows for said in (row[2], row[4]) if (label := speaker(said))}
-    speakers = _transcript_speakers(labelled)
+    turns = _TranscriptTurns()
     for new_id, user_id, new_text, old_id, old_text, cosine in rows:
-        if new_id in found or (user_id, speaker(new_text)) in speakers or (user_id, speaker(old_text)) in speakers:
-            # A transcript of several speakers ("Caroline: ...", an imported dialogue) tells events, not one
-            # person's current facts: as "newer facts first", supersession is only between the person's own words.
+        if new_id in found or not restates(evidence(old=old_text, new=new_text, cosine=cosine), ways):
             continue
-        ev = evidence(old=old_text, new=new_text, cosine=cosine)
-        if restates(ev, ways):
+        # A transcript of several speakers ("Caroline: ...", an imported dialogue) tells events, not one person's
+        # current facts: as "newer facts first", supersession is only between the person's own words.
+        if not turns.said_in_one(user_id, new_text) and not turns.said_in_one(user_id, old_text):
             found[new_id] = old_id
     return [(old, new) for new, old in found.items()]
 
 
-def _transcript_speakers(labelled: set[tuple[Any, str]]) -> set[tuple[Any, str]]:
-    """The (person, label) pairs among ``labelled`` whose label opens at least two of that person's memories: the
-    speakers of a transcript ("Caroline: ..." speaks many times), not a prompt that happens to open with "Update:"
-    or "News:" (the rule ``ranking.transcript_turns`` applies to a query's candidates)."""
-    out: set[tuple[Any, str]] = set()
-    for user_id, label in labelled:
-        opened = Memory.objects.filter(user_id=user_id, text__startswith=f"{label}:")[:2].count()
-        if opened >= 2:
-            out.add((user_id, label))
-    return out
+class _TranscriptTurns:
+    """Is a text a turn of a transcript? Its label ("Caroline: ...") opens at least two of the person's memories: a
+    transcript's speakers speak many times, while a prompt that happens to open with "Update:" or "News:" is the
+    person's own words (the rule ``ranking.transcript_turns`` applies to a query's candidates). Asked only of
+    pairs that pass the rules; one query per person and label."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[Any, str], bool] = {}
+
+    def said_in_one(self, user_id: Any, text: str) -> bool:
+        label = speaker(text)
+        if label is None:
+            return False
+        key = (user_id, label)
+        if key not in self._known:
+            opened = Memory.objects.filter(user_id=user_id, text__startswith=f"{label}:")[:2].count()
+            self._known[key] = opened >= 2
+        return self._known[key]
 
 
 def supersessions_detect(*, memory_ids: Sequence[int]) -> int:

@@ -19,7 +19,7 @@ from memories.models import Kind
 from memories.search import ranking
 from memories.search.budget import pack_stream, query_terms, whole_sentences
 from memories.search.hybrid import Filters, hybrid_candidates, next_turns
-from memories.search.query import SPEAKER_LABEL, standing_sentence
+from memories.search.query import speaker, standing_sentence
 from memories.search.ranking import Candidate, Signals, Weights
 
 ContextFilters = Filters
@@ -46,7 +46,7 @@ def format_context(*, kind: str, provider: str, text: str, prompt: str, created_
         asked = prompt_head(prompt) if prompt else ""
         prefix = f"[{when}] You asked ({provider}): {asked}\n" if asked else f"[{when}] "
         return f"{prefix}Assistant ({provider}) answered: {text}"
-    if SPEAKER_LABEL.match(text):
+    if speaker(text) is not None:
         return f"[{when}] ({provider}) {text}"
     return f"[{when}] You ({provider}): {text}"
 

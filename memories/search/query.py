@@ -70,6 +70,11 @@ def is_personal(query: str) -> bool:
     return bool(_PERSONAL.search(query))
 
 
+def speaker(text: str) -> str | None:
+    """Who says a turn that names its speaker ("Caroline: I went to ..." -> "Caroline"), else None."""
+    return text.split(":", 1)[0] if SPEAKER_LABEL.match(text) else None
+
+
 def names(query: str) -> tuple[str, ...]:
     """Capitalised words inside the query (not the first word): people and places the person may have named."""
     return tuple(n for n in _NAME.findall(query.strip()) if n not in _NOT_NAMES)

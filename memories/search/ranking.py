@@ -49,7 +49,6 @@ from django.conf import settings
 from memories.models import Kind, Priority
 from memories.search.hybrid import HybridRow
 from memories.search.query import (
-    SPEAKER_LABEL,
     Window,
     asks_before,
     asks_current,
@@ -57,6 +56,7 @@ from memories.search.query import (
     code_tokens,
     is_personal,
     names,
+    speaker,
     time_window,
 )
 
@@ -247,11 +247,6 @@ def merge(candidates: list[Candidate]) -> list[Candidate]:
     return sorted(best.values(), key=_key)
 
 
-def speaker(text: str) -> str | None:
-    """Who says a turn that names its speaker ("Caroline: I went to ..." -> "Caroline"), else None."""
-    return text.split(":", 1)[0] if SPEAKER_LABEL.match(text) else None
-
-
 def transcript_turns(candidates: list[Candidate], signals: Signals, w: Weights) -> list[Candidate]:
     """Turns of a conversation between several people (an imported dialogue: "Caroline: I went to ..."): the
     turns whose speaker label opens at least two candidates of the pool (a conversation's speakers speak many
@@ -263,9 +258,9 @@ def transcript_turns(candidates: list[Candidate], signals: Signals, w: Weights) 
       turn that reads like one ("Melanie: I always paint on Sundays") tells an event: it is not offered as one,
       nor kept below the floor as one.
     """
-    labels = Counter(label for c in candidates if (label := speaker(c.text)) is not None)
-    for c in candidates:
-        said_by = speaker(c.text)
+    said = [(c, speaker(c.text)) for c in candidates]
+    labels = Counter(label for _, label in said if label is not None)
+    for c, said_by in said:
         if said_by is None or labels[said_by] < 2:
             continue
         c.transcript = True
